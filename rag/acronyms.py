@@ -1,0 +1,72 @@
+"""Acronyms learnt from the corpus, so "CSIS" finds "Center for Strategic and International Studies".
+
+News articles name an institution in full once and by its initials later (or only one of
+the two). :class:`AcronymMap` collects every capitalised multi-word name of the corpus,
+derives its initials, and expands a text with the other form of each name it mentions.
+Used on both sides of keyword search (chunks and queries), so either form matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_CONNECTORS = {"for", "and", "of", "the", "a", "an", "on", "de", "&"}
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:for|and|of|the|a|an|on|de|&)\s+)*[A-Z][\w’'-]*)+")
+# Capitalised words that start sentences or name days, not institutions.
+_NOT_NAME = re.compile(
+    r"^(?:(?:The|A|An|THE|Whether|During|While|When|If|After|Before|As|At|For|But|And|So|In|On|"
+    r"This|That|These|Those|Meanwhile|However)\s+)+|"
+    r"\s+(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|"
+    r"March|April|May|June|July|August|September|October|November|December)\b.*$"
+)
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
+
+
+def _initials(name: str) -> str:
+    letters = []
+    for word in name.split():
+        if word.lower() in _CONNECTORS:
+            continue
+        for part in re.split(r"[-‐]", word):
+            if part[:1].isupper():
+                letters.append(part[0])
+    return "".join(letters)
+
+
+class AcronymMap:
+    """Two-way map between acronyms and the long names found in a corpus."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self.long_forms: dict[str, str] = {}
+        texts = list(texts)
+        used = {a for text in texts for a in _ACRONYM.findall(text)}
+        for text in texts:
+            for match in _NAME.finditer(text):
+                name = re.sub(r"[’']s$", "", _NOT_NAME.sub("", match.group(0)))
+                initials = _initials(name)
+                if not 2 <= len(initials) <= 6 or name.isupper():
+                    continue
+                # A name seen only in full counts when it looks like an institution (3+ words,
+                # no "and" between two names); one whose initials the corpus uses always counts.
+                if initials in used or (len(initials) >= 3 and " and " not in name):
+                    self.long_forms.setdefault(initials, name)
+        self._long_lower = {v.lower(): k for k, v in self.long_forms.items()}
+
+    def __len__(self) -> int:
+        return len(self.long_forms)
+
+    def expand(self, text: str) -> str:
+        """Return ``text`` followed by the other form of every name or acronym it contains."""
+        extra: list[str] = []
+        tokens = {w.upper() for w in re.findall(r"\b[A-Za-z]{2,6}\b", text)}
+        acronyms = [w for w in _ACRONYM.findall(text)] + [w for w in tokens if len(w) >= 3]
+        for acronym in dict.fromkeys(acronyms):
+            long_form = self.long_forms.get(acronym)
+            if long_form and long_form.lower() not in text.lower():
+                extra.append(long_form)
+        lowered = text.lower()
+        for long_form, acronym in self._long_lower.items():
+            if long_form in lowered and not re.search(rf"\b{acronym}\b", text):
+                extra.append(acronym)
+        return text if not extra else f"{text} {' '.join(extra)}"

@@ -1,0 +1,164 @@
+"""Conversation memory: validating and bounding the history, and standalone follow-up queries.
+
+A follow-up such as "what did she accuse them of?" cannot be searched as it stands. The
+:func:`heuristic_rewrite` resolves pronouns against the names of the previous turns and keeps
+the previous question as context; :mod:`rag.assistant` asks the language model for a rewrite
+where there is one, and falls back to this heuristic when the model's rewrite is unusable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from .tokens import TiktokenCounter
+from .types import ChatMessage
+
+_PERSON_PRONOUNS = {"he", "him", "his", "she", "her", "hers", "himself", "herself"}
+_GROUP_PRONOUNS = {"they", "them", "their", "theirs", "themselves"}
+_THING_PRONOUNS = {"it", "its", "itself"}
+_DEMONSTRATIVE = {"that", "this", "those", "these", "there", "one"}
+_FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|why|and why)\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|for|and|the|a|de)?\s*[A-Z][\w’'-]*)*")
+_QUESTION_WORDS = {
+    "What", "Who", "Whom", "Whose", "Which", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were",
+    "Did", "Do", "Does", "Can", "Could", "Would", "Should", "Will", "And", "But", "So", "Also", "Tell",
+    "According", "In", "On", "At", "The", "A", "An", "I", "Please", "Name", "List", "Explain", "Give",
+}  # fmt: skip
+_INSTITUTION = re.compile(
+    r"\b(?:Center|Centre|Institute|Agency|Council|Treaty|Program|Programme|Partnership|Department|"
+    r"Ministry|Union|Organization|Association|University|Committee|Forces?|Army|Party|States|Nations|"
+    r"Studies|Security|Unification|Affairs|Policy|Research|Foundation|Office|Bureau|Service|Group)\b"
+)
+_KINDS = {"person": _PERSON_PRONOUNS, "group": _GROUP_PRONOUNS, "thing": _THING_PRONOUNS}
+_ROLE_ORDER = ("user", "assistant")
+MAX_MESSAGE_CHARS = 8000
+
+
+def normalize_history(history: Iterable[Mapping | ChatMessage] | None) -> list[ChatMessage]:
+    """Turn OpenAI-style dicts (or :class:`ChatMessage`) into messages; drop unusable entries.
+
+    Only ``user`` and ``assistant`` turns with text are kept (a client cannot smuggle in a
+    ``system`` message); each message is cut to ``MAX_MESSAGE_CHARS``.
+    """
+    out: list[ChatMessage] = []
+    for item in history or ():
+        if isinstance(item, ChatMessage):
+            role, content = item.role, item.content
+        elif isinstance(item, Mapping):
+            role, content = item.get("role"), item.get("content")
+        else:
+            continue
+        if role not in _ROLE_ORDER or not isinstance(content, str) or not content.strip():
+            continue
+        out.append(ChatMessage(role, content.strip()[:MAX_MESSAGE_CHARS]))
+    return out
+
+
+def bound_history(
+    history: Sequence[ChatMessage], max_tokens: int, counter: TiktokenCounter | None = None
+) -> list[ChatMessage]:
+    """Keep the most recent messages whose total size is at most ``max_tokens`` (tiktoken)."""
+    counter = counter or TiktokenCounter()
+    kept: list[ChatMessage] = []
+    used = 0
+    for message in reversed(history):
+        cost = counter.count(message.content) + 4
+        if used + cost > max_tokens:
+            break
+        kept.append(message)
+        used += cost
+    return list(reversed(kept))
+
+
+def needs_context(question: str) -> bool:
+    """True when ``question`` leans on an earlier turn (a pronoun, or a leading "and"/"what about")."""
+    tokens = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    if tokens & (_PERSON_PRONOUNS | _GROUP_PRONOUNS | _THING_PRONOUNS):
+        return True
+    if _FOLLOWUP_START.match(question):
+        return True
+    return bool(tokens & _DEMONSTRATIVE) and not names(question)
+
+
+def names(text: str) -> list[str]:
+    """Capitalised names in ``text`` (question words and sentence starters removed), in order."""
+    found: list[str] = []
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        while words and re.sub(r"[’']\w+$", "", words[0]) in _QUESTION_WORDS:
+            words = words[1:]
+        name = " ".join(words).strip(" ’'")
+        name = re.sub(r"[’']s$", "", name)
+        if name and name not in found and not (len(words) == 1 and len(name) < 2):
+            found.append(name)
+    return found
+
+
+def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Iterable[str] = ()) -> str:
+    """A standalone version of ``question`` for retrieval, or ``question`` itself.
+
+    The first pronoun of each kind is replaced by a name from the previous turns (a person for
+    he/she, preferring names in ``people``, e.g. the speakers of the corpus; the first two names
+    for they; a name that is not a person for it), and the previous question is appended.
+    """
+    if not history or not needs_context(question):
+        return question
+    last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
+    last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+    last_answer = re.sub(r"\[¶\d+\]", "", last_answer)
+    candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
+    speakers = {w for p in people for w in p.split()}
+    persons = [n for n in candidates if set(n.split()) & speakers]
+    persons += [
+        n for n in candidates if len(n.split()) >= 2 and not _INSTITUTION.search(n) and n not in persons
+    ]
+    things = [n for n in candidates if n not in persons]
+    targets = {
+        "person": persons[:1],
+        "group": [" and ".join(candidates[:2])] if candidates else [],
+        "thing": things[:1],
+    }
+    done: set[str] = set()
+
+    def substitute(match: re.Match) -> str:
+        word = match.group(0)
+        lower = word.lower()
+        kind = next((k for k, group in _KINDS.items() if lower in group), None)
+        if kind is None or kind in done or not targets[kind]:
+            return word
+        done.add(kind)
+        target = targets[kind][0]
+        return f"{target}’s" if lower in {"his", "her", "its", "their", "hers", "theirs"} else target
+
+    rewritten = re.sub(r"\b[A-Za-z]+\b", substitute, question)
+    rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
+    context = last_user.strip()
+    return f"{rewritten} ({context})" if context and context not in rewritten else rewritten
+
+
+_SPEAKER = re.compile(
+    r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,3}),?\s+(?:said|says|noted|stated|added|explained|argued|"
+    r"warned|told|wrote|highlighted|pointed out|concurred)\b"
+)
+
+
+_NAME_LINKS = {"for", "of", "the", "at", "and", "a", "an", "on", "in", "new"}
+_APPOSITIVE = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z][\w-]+(?:\s+[A-Z][\w-]+){1,2}),\s+(?:a|an|the|former)\s")
+
+
+def speakers(texts: Iterable[str]) -> list[str]:
+    """Names that speak in the texts ("Cha said", "Hong noted"): the people of a news corpus."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in _SPEAKER.finditer(text) or ():
+            before = text[: match.start()].split()[-1:] or [""]
+            name = match.group(1)
+            # "… at the Center for Strategic and International Studies, stated": not a person
+            if before[0].lower() in _NAME_LINKS or name.isupper() or _INSTITUTION.search(name):
+                continue
+            if name.split()[0] not in _QUESTION_WORDS:
+                found.setdefault(name, None)
+        for match in _APPOSITIVE.finditer(text):
+            found.setdefault(match.group(1), None)
+    return list(found)

@@ -1,0 +1,289 @@
+"""Load articles from a folder and parse each into metadata and numbered paragraphs.
+
+Supported files: ``.txt`` (news-site text as copied from a page, like the seed article),
+``.md`` (optional YAML front matter, ``#`` title, ``##`` section headings) and ``.json``
+(``{"title": ..., "paragraphs": [...], ...}``). Every file becomes one :class:`Document`
+whose id is the file name without its extension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from .text import clean_text
+from .types import Document, Paragraph
+
+log = logging.getLogger(__name__)
+
+PARSER_VERSION = "1"
+SUFFIXES = (".txt", ".md", ".markdown", ".json")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+_IMAGE_FILE = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|svg|bmp)$", re.IGNORECASE)
+_DEBRIS_SUFFIX = re.compile(r"\s*(?:scroll to top|back to top|advertisement)\s*$", re.IGNORECASE)
+_DEBRIS_BLOCK = re.compile(
+    r"^(?:scroll to top|back to top|advertisement|share|print|email|"
+    r"copyright .*|all rights reserved\.?)$",
+    re.IGNORECASE,
+)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"^(?:(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$")
+_PUBLISHER_WORDS = re.compile(
+    r"\b(?:Herald|Times|Post|News|Press|Journal|Agency|Tribune|Gazette|Reuters|Yonhap|"
+    r"Associated|Guardian|Daily|Telegraph|Chronicle|Observer|Media|Broadcasting)\b"
+)
+_CAPTION_MARK = re.compile(r"\b(?:PHOTO|Photo|Image|Credit)\s*:", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?…:;\"”’)]$")
+
+
+class CorpusError(ValueError):
+    """The corpus folder cannot be used (missing, empty, or no readable article)."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The articles of a corpus folder, the files that were skipped, and a content hash."""
+
+    root: str
+    documents: tuple[Document, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+    fingerprint: str = ""
+
+    def document(self, doc_id: str) -> Document:
+        """Return the document with id ``doc_id``."""
+        for doc in self.documents:
+            if doc.id == doc_id:
+                return doc
+        raise KeyError(f"no document {doc_id!r} in {self.root}")
+
+
+def load_corpus(root: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Corpus:
+    """Read every supported file under ``root`` (recursively, sorted by path).
+
+    Unreadable files (binary, not UTF-8, too large, no paragraphs) are skipped with a
+    logged warning and listed in :attr:`Corpus.skipped`; nothing else is lost.
+    """
+    root = Path(root)
+    if root.is_file():
+        files = [root]
+        base = root.parent
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        base = root
+    else:
+        raise CorpusError(f"corpus folder not found: {root}")
+    digest = hashlib.sha256(f"parser={PARSER_VERSION}".encode())
+    documents: list[Document] = []
+    skipped: list[tuple[str, str]] = []
+    used_ids: set[str] = set()
+    for path in files:
+        rel = path.relative_to(base).as_posix()
+        try:
+            raw = _read_bytes(path, max_file_bytes)
+            doc = parse_document(
+                raw.decode("utf-8"),
+                doc_id=_unique_id(path, base, used_ids),
+                suffix=path.suffix.lower(),
+                source=rel,
+            )
+        except (UnicodeDecodeError, ValueError, OSError, yaml.YAMLError) as exc:
+            reason = _reason(exc)
+            log.warning("skipping %s: %s", rel, reason)
+            skipped.append((rel, reason))
+            continue
+        used_ids.add(doc.id)
+        documents.append(doc)
+        digest.update(rel.encode() + b"\0" + raw + b"\0")
+    if not documents:
+        detail = "; ".join(f"{p}: {r}" for p, r in skipped) or "no .txt, .md or .json files"
+        raise CorpusError(f"no readable article in {root} ({detail})")
+    return Corpus(str(root), tuple(documents), tuple(skipped), digest.hexdigest())
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"file is {size:,} bytes, over the {limit:,}-byte limit")
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise ValueError("binary file (contains NUL bytes)")
+    return raw.removeprefix(b"\xef\xbb\xbf")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc) or type(exc).__name__
+
+
+def _unique_id(path: Path, base: Path, used: set[str]) -> str:
+    rel = path.relative_to(base).with_suffix("").as_posix()
+    slug = re.sub(r"[^\w.-]+", "-", rel.replace("/", "--")).strip("-").lower() or "article"
+    candidate, n = slug, 2
+    while candidate in used:
+        candidate, n = f"{slug}-{n}", n + 1
+    return candidate
+
+
+def parse_document(text: str, *, doc_id: str, suffix: str = ".txt", source: str | None = None) -> Document:
+    """Parse the text of one file into a :class:`Document` (format chosen by ``suffix``)."""
+    if suffix == ".json":
+        return _parse_json(text, doc_id, source)
+    if suffix in (".md", ".markdown"):
+        return _parse_markdown(text, doc_id, source)
+    return _parse_news_text(text, doc_id, source)
+
+
+def _blocks(text: str) -> list[str]:
+    blocks = [clean_text(" ".join(b.splitlines())) for b in re.split(r"\n\s*\n", text)]
+    return [b for b in blocks if b]
+
+
+def _strip_debris(blocks: list[str]) -> list[str]:
+    kept = []
+    for block in blocks:
+        if _IMAGE_FILE.match(block) or _DEBRIS_BLOCK.match(block):
+            continue
+        block = _DEBRIS_SUFFIX.sub("", block)
+        if block:
+            kept.append(block)
+    return kept
+
+
+def _is_heading(block: str) -> bool:
+    return len(block.split()) <= 8 and not _SENTENCE_END.search(block) and not block[:1].islower()
+
+
+def _parse_date(block: str) -> str | None:
+    if not _DATE.match(block):
+        return None
+    for fmt in ("%B %d, %Y", "%b. %d, %Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(block, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_news_text(text: str, doc_id: str, source: str | None) -> Document:
+    blocks = _strip_debris(_blocks(text))
+    if not blocks:
+        raise ValueError("no text")
+    date_at = next((i for i, b in enumerate(blocks[:15]) if _parse_date(b)), None)
+    if date_at is None:
+        header, body, date = blocks[:1], blocks[1:], None
+    else:
+        header, body, date = blocks[:date_at], blocks[date_at + 1 :], _parse_date(blocks[date_at])
+    title = header[0] if header else blocks[0]
+    meta: dict[str, str | None] = {"subtitle": None, "author": None, "publisher": None, "caption": None}
+    for i, block in enumerate(header[1:], start=1):
+        n_words = len(block.split())
+        if n_words <= 5 and not _SENTENCE_END.search(block):
+            key = "publisher" if _PUBLISHER_WORDS.search(block) else "author"
+            meta[key] = meta[key] or block  # a repeated byline is kept once
+        elif _CAPTION_MARK.search(block) or (i > 1 and meta["subtitle"]):
+            meta["caption"] = block if not meta["caption"] else f"{meta['caption']} {block}"
+        elif not meta["subtitle"]:
+            meta["subtitle"] = block
+        else:
+            body.insert(0, block)
+    return _document(doc_id, title, body, source=source, date=date, **meta)
+
+
+def _document(
+    doc_id: str, title: str, body: list[str], *, source: str | None, **meta: str | None
+) -> Document:
+    paragraphs: list[Paragraph] = []
+    sections: list[str] = []
+    section: str | None = None
+    for block in body:
+        if _is_heading(block) and block != body[-1]:
+            section = block
+            sections.append(block)
+            continue
+        paragraphs.append(Paragraph(doc_id, len(paragraphs) + 1, block, section))
+    if not paragraphs:
+        raise ValueError("no body paragraphs")
+    return Document(
+        doc_id, clean_text(title), tuple(paragraphs), sections=tuple(sections), source=source, **meta
+    )
+
+
+def _parse_markdown(text: str, doc_id: str, source: str | None) -> Document:
+    meta: dict = {}
+    front = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.DOTALL)
+    if front:
+        meta = yaml.safe_load(front.group(1)) or {}
+        if not isinstance(meta, dict):
+            raise ValueError("front matter is not a mapping")
+        text = text[front.end() :]
+    title = str(meta.get("title") or "")
+    body: list[str] = []
+    paragraphs: list[Paragraph] = []
+    sections: list[str] = []
+    section: str | None = None
+    for block in _strip_debris(_blocks(text)):
+        heading = re.match(r"^(#{1,6})\s+(.*)$", block)
+        if heading and len(heading.group(1)) == 1 and not title:
+            title = heading.group(2).strip()
+        elif heading:
+            section = heading.group(2).strip()
+            sections.append(section)
+        else:
+            body.append(block)
+            paragraphs.append(Paragraph(doc_id, len(paragraphs) + 1, block, section))
+    if not paragraphs:
+        raise ValueError("no body paragraphs")
+    title = title or _first_words(paragraphs[0].text)
+    return Document(
+        doc_id,
+        clean_text(title),
+        tuple(paragraphs),
+        sections=tuple(sections),
+        source=source,
+        **_meta_fields(meta),
+    )
+
+
+def _parse_json(text: str, doc_id: str, source: str | None) -> Document:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("paragraphs"), list):
+        raise ValueError('JSON article needs an object with a "paragraphs" list')
+    doc_id = str(data.get("id") or doc_id)
+    paragraphs: list[Paragraph] = []
+    sections: list[str] = []
+    for item in data["paragraphs"]:
+        body, section = (item.get("text"), item.get("section")) if isinstance(item, dict) else (item, None)
+        body = clean_text(str(body or ""))
+        if not body:
+            continue
+        if section and section not in sections:
+            sections.append(str(section))
+        paragraphs.append(Paragraph(doc_id, len(paragraphs) + 1, body, section))
+    if not paragraphs:
+        raise ValueError("no body paragraphs")
+    title = clean_text(str(data.get("title") or "")) or _first_words(paragraphs[0].text)
+    return Document(
+        doc_id, title, tuple(paragraphs), sections=tuple(sections), source=source, **_meta_fields(data)
+    )
+
+
+def _meta_fields(meta: dict) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for key in ("subtitle", "author", "publisher", "date", "caption"):
+        value = meta.get(key)
+        out[key] = clean_text(str(value)) if value not in (None, "") else None
+    return out
+
+
+def _first_words(text: str, n: int = 10) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + ("…" if len(words) > n else "")

@@ -1,0 +1,1 @@
+"""Evaluation of retrieval and answers on a JSON-lines set of questions."""

@@ -1,0 +1,80 @@
+"""The evaluation set format: one JSON object per line (see README, "Evaluation data").
+
+Keys: ``id``, ``question``, ``answers`` (gold first, then variants), ``evidence`` (verbatim
+substrings of the article), ``type``, ``answerable``; optional ``must_not_contain`` (strings a
+reply must not contain) and ``turns`` (a two-turn conversation; ``question`` is the last turn).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+TYPES = (
+    "factoid",
+    "attribution",
+    "multi-paragraph",
+    "definition",
+    "noisy",
+    "unanswerable",
+    "injection",
+    "followup",
+)
+
+
+class DatasetError(ValueError):
+    """A line of the evaluation file is not a valid item; the message names the line."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One question of the evaluation set."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    evidence: tuple[str, ...]
+    type: str
+    answerable: bool
+    must_not_contain: tuple[str, ...] = ()
+    turns: tuple[str, ...] = ()
+
+    @property
+    def history_turns(self) -> tuple[str, ...]:
+        """The user turns asked before the scored question (empty for single-turn items)."""
+        return self.turns[:-1] if self.turns else ()
+
+
+def load_dataset(path: str | Path) -> list[EvalItem]:
+    """Read and validate an evaluation file; raise :class:`DatasetError` naming the bad line."""
+    items: list[EvalItem] = []
+    seen: set[str] = set()
+    for n, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            item = EvalItem(
+                id=str(data["id"]),
+                question=str(data["question"]),
+                answers=tuple(map(str, data.get("answers", []))),
+                evidence=tuple(map(str, data.get("evidence", []))),
+                type=str(data.get("type", "factoid")),
+                answerable=bool(data.get("answerable", True)),
+                must_not_contain=tuple(map(str, data.get("must_not_contain", []))),
+                turns=tuple(map(str, data.get("turns", []))),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{path}:{n}: not a valid item ({exc})") from exc
+        if item.id in seen:
+            raise DatasetError(f"{path}:{n}: duplicate id {item.id!r}")
+        if item.answerable and not (item.answers and item.evidence):
+            raise DatasetError(f"{path}:{n}: an answerable item needs answers and evidence")
+        if item.turns and item.turns[-1] != item.question:
+            raise DatasetError(f"{path}:{n}: the last turn must equal the question")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{path}: no items")
+    return items
