@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG on import, which floods any app's console; undo that.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class BM25Index:
