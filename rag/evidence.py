@@ -1,0 +1,148 @@
+"""Sentence-level evidence: which sentences of the retrieved passages answer the question.
+
+Each sentence gets a score from three signals: cosine similarity between question and
+sentence (the sentence vectors saved with the index), IDF-weighted overlap of the question's
+content words, and whether the sentence holds the kind of thing asked for (a number for
+"how many", a day or date for "when", a name for "who"). Used to pick the paragraphs a
+prompt shows and by the extractive backend to pick the answer sentences.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .grounding import content_words
+from .retriever import Retriever
+from .text import split_sentences
+from .types import Paragraph, Passage
+
+_DAY_OR_DATE = re.compile(
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|"
+    r"July|August|September|October|November|December|yesterday|today|tomorrow|week|month|year|\d{4})\b"
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion)s?\b",
+    re.I,
+)
+_PERSON = re.compile(r"\b[A-Z][a-z]+(?:[- ][A-Z][a-z-]+)+\b")
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """Weights of the sentence score (tuned on the dev set; see README)."""
+
+    lexical_weight: float = 0.5
+    type_weight: float = 0.15
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a retrieved paragraph and how well it answers the question."""
+
+    paragraph: Paragraph
+    text: str
+    score: float
+    cosine: float
+    lexical: float
+    type_match: bool | None
+    passage_rank: int
+
+
+def expected_type(question: str) -> str | None:
+    """``"number"``, ``"time"``, ``"person"`` or ``None``, from the question's wording."""
+    q = question.lower()
+    if re.search(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat\s+(?:day|date|month|year|time)\b|\bwhich\s+(?:day|date|month|year)\b", q):
+        return "time"
+    if re.search(
+        r"^\s*who\b|\bwho\s+(?:said|stated|noted|argued|warned|confirmed|is|was)\b|\bwhich\s+(?:expert|analyst|official|person|fellow|scholar)\b",
+        q,
+    ):
+        return "person"
+    return None
+
+
+def _matches(kind: str | None, sentence: str) -> bool | None:
+    if kind is None:
+        return None
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind == "time":
+        return bool(_DAY_OR_DATE.search(sentence))
+    return bool(_PERSON.search(sentence)) or bool(re.search(r"\b(?:he|she)\s+said\b", sentence))
+
+
+class EvidenceScorer:
+    """Scores the sentences of retrieved passages against a question, for one retriever."""
+
+    def __init__(self, retriever: Retriever, config: EvidenceConfig | None = None) -> None:
+        self.retriever = retriever
+        self.config = config or EvidenceConfig()
+        docs = [content_words(p.text) for d in retriever.corpus.documents for p in d.paragraphs]
+        df = Counter(w for words in docs for w in words)
+        n = max(len(docs), 1)
+        self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        self._default_idf = math.log(1 + n)
+        self._vectors: dict[tuple[str, int], list[tuple[str, np.ndarray]]] = {}
+        index = retriever.indexes.get("sentences")
+        for i, sentence in enumerate(retriever.sentences):
+            vector = index.reconstruct(i) if index is not None else None
+            if vector is not None:
+                self._vectors.setdefault((sentence.doc, sentence.paragraph), []).append(
+                    (sentence.text, vector)
+                )
+
+    def paragraphs(self, passages: Sequence[Passage]) -> list[tuple[Paragraph, int]]:
+        """The paragraphs of ``passages`` in rank order, each with its passage rank."""
+        seen: dict[tuple[str, int], int] = {}
+        for rank, passage in enumerate(passages):
+            for number in passage.paragraphs:
+                seen.setdefault((passage.doc, number), rank)
+        return [(self.retriever.paragraph(doc, n), rank) for (doc, n), rank in seen.items()]
+
+    def score(self, question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
+        """Every sentence of the passages' paragraphs, best first."""
+        paragraphs = self.paragraphs(passages)
+        if not paragraphs:
+            return []
+        units: list[tuple[Paragraph, str, np.ndarray | None, int]] = []
+        for paragraph, rank in paragraphs:
+            stored = self._vectors.get((paragraph.doc, paragraph.number))
+            if stored:
+                units.extend((paragraph, text, vec, rank) for text, vec in stored)
+            else:
+                units.extend((paragraph, text, None, rank) for text in split_sentences(paragraph.text))
+        missing = [i for i, u in enumerate(units) if u[2] is None]
+        if missing:
+            fresh = self.retriever.embedder.encode([units[i][1] for i in missing])
+            for j, i in enumerate(missing):
+                units[i] = (units[i][0], units[i][1], fresh[j], units[i][3])
+        qvec = self.retriever.embedder.encode_query(question)
+        qwords = content_words(question)
+        qweight = sum(self._idf.get(w, self._default_idf) for w in qwords) or 1.0
+        kind = expected_type(question)
+        scored = []
+        for paragraph, text, vec, rank in units:
+            cosine = float(np.dot(qvec, vec))
+            overlap = qwords & content_words(text)
+            lexical = sum(self._idf.get(w, self._default_idf) for w in overlap) / qweight
+            match = _matches(kind, text)
+            bonus = 0.0 if match is None else (self.config.type_weight if match else -self.config.type_weight)
+            score = cosine + self.config.lexical_weight * lexical + bonus
+            scored.append(ScoredSentence(paragraph, text, score, cosine, lexical, match, rank))
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def rank_paragraphs(self, scored: Sequence[ScoredSentence]) -> list[Paragraph]:
+        """Paragraphs ordered by their best sentence."""
+        order: dict[tuple[str, int], Paragraph] = {}
+        for s in scored:
+            order.setdefault((s.paragraph.doc, s.paragraph.number), s.paragraph)
+        return list(order.values())

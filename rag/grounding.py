@@ -1,0 +1,277 @@
+"""Citations and support: every sentence of a reply must be backed by a retrieved paragraph.
+
+Steps, applied to whatever the model wrote:
+
+1. parse the paragraph markers (``[¶7]``, ``[¶3, ¶4]``, ``[A¶2]``; also sloppy forms such as
+   ``[7]`` or ``(¶7)``) and drop markers for paragraphs that were not retrieved;
+2. score each sentence against each retrieved paragraph: the share of its content words found
+   in the paragraph, and the best cosine similarity to the paragraph's sentences;
+3. a sentence that names a number or a name that appears in no retrieved paragraph (nor in the
+   question) is unsupported, whatever else it shares; so is one below both thresholds;
+4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
+   best-supporting paragraph) when it has none; unsupported sentences are removed and listed.
+
+A sentence saying the article does not cover something is kept as a refusal, not a claim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import Stemmer
+
+from .text import split_sentences
+from .types import Citation, Paragraph
+
+_STEM = Stemmer.Stemmer("english")
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as into about over after before than then so
+    is are was were be been being am do does did doing have has had having will would shall should can
+    could may might must it its it's this that these those there here what which who whom whose when where
+    why how i you he she we they me him her us them my your his our their not no nor also just only very
+    more most such both each other any all some said says say according article text paragraph paragraphs
+    one two""".split()
+)
+_NUMBER_WORDS = (
+    "hundred|thousand|million|billion|dozen|dozens|hundreds|thousands|millions|percent|"
+    "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
+    "seventy|eighty|ninety"
+)
+_NUMBER = re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
+# Capitalised words that open sentences without naming anything.
+_STARTERS = frozenset(
+    """yes no however also additionally furthermore overall according sure okay well therefore thus
+    meanwhile moreover although while because since based both either neither in on at for as
+    yet still instead rather specifically notably""".split()
+)
+_REFUSAL = re.compile(
+    r"\b(?:does\s+not|doesn'?t|did\s+not|didn'?t|do\s+not|don'?t)\s+(?:say|mention|state|specify|provide|"
+    r"include|cover|contain|report|give|discuss|address|answer|tell|identify|name|disclose)\b"
+    r"|\bnot\s+(?:mentioned|stated|specified|provided|covered|given|reported|included|disclosed|addressed)\b"
+    r"|\bno\s+(?:information|mention|details?|data)\b|\bcannot\s+(?:find|answer|determine)\b"
+    r"|\bcan'?t\s+(?:find|answer|determine)\b|\bnot\s+(?:in|from)\s+the\s+(?:article|text|paragraphs)\b"
+    r"|\b(?:is|are|remains?)\s+(?:unknown|unclear)\b",
+    re.IGNORECASE,
+)
+_MARKER_GROUP = re.compile(r"[\[(]\s*((?:[A-Z]?\s*¶\s*\d+|(?:para(?:graph)?s?\.?|p\.)\s*\d+|\d+)"
+                           r"(?:\s*(?:[,;&–-]|and)\s*(?:[A-Z]?\s*¶?\s*\d+))*)\s*[\])]")  # fmt: skip
+_BARE_MARKER = re.compile(r"(?<![\[\w])([A-Z]?)¶\s*(\d+)")
+_ONE = re.compile(r"([A-Z]?)\s*¶?\s*(\d+)")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a sentence counts as supported by a paragraph (calibrated on the dev set, README)."""
+
+    lexical: float = 0.6
+    semantic: float = 0.62
+    lexical_floor: float = 0.25
+
+
+@dataclass
+class SourceMap:
+    """The paragraphs a reply may cite, by the label the prompt gave them (``¶7`` or ``A¶7``)."""
+
+    paragraphs: dict[str, Paragraph] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, paragraphs: Sequence[Paragraph]) -> SourceMap:
+        docs = list(dict.fromkeys(p.doc for p in paragraphs))
+        prefix = (
+            {d: "" for d in docs} if len(docs) == 1 else {d: chr(ord("A") + i) for i, d in enumerate(docs)}
+        )
+        return cls({f"{prefix[p.doc]}¶{p.number}": p for p in paragraphs})
+
+    def label(self, paragraph: Paragraph) -> str:
+        for label, p in self.paragraphs.items():
+            if p.doc == paragraph.doc and p.number == paragraph.number:
+                return label
+        raise KeyError(paragraph)
+
+    def resolve(self, letter: str, number: int) -> str | None:
+        """The label for a marker as written, or ``None`` if it names no retrieved paragraph."""
+        label = f"{letter}¶{number}"
+        if label in self.paragraphs:
+            return label
+        if not letter:  # "[¶3]" in a multi-article answer: accept when only one article has ¶3
+            matches = [lab for lab in self.paragraphs if lab.endswith(f"¶{number}")]
+            return matches[0] if len(matches) == 1 else None
+        return None
+
+
+def find_markers(text: str) -> list[tuple[int, int, list[tuple[str, int]]]]:
+    """Every citation marker in ``text``: ``(start, end, [(letter, number), ...])``."""
+    found = []
+    for match in _MARKER_GROUP.finditer(text):
+        inner = match.group(1)
+        if "¶" not in inner and not re.search(r"para|p\.", inner, re.I) and match.group(0)[0] == "(":
+            continue  # "(2024)" is not a marker
+        refs = [(m.group(1), int(m.group(2))) for m in _ONE.finditer(inner)]
+        found.append((match.start(), match.end(), refs))
+    taken = [(s, e) for s, e, _ in found]
+    for match in _BARE_MARKER.finditer(text):
+        if not any(s <= match.start() < e for s, e in taken):
+            found.append((match.start(), match.end(), [(match.group(1), int(match.group(2)))]))
+    return sorted(found)
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without citation markers."""
+    out, last = [], 0
+    for start, end, _ in find_markers(text):
+        out.append(text[last:start])
+        last = end
+    out.append(text[last:])
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", "".join(out))).strip()
+
+
+def is_refusal(sentence: str) -> bool:
+    """True for a sentence saying the article does not give the answer."""
+    return bool(_REFUSAL.search(sentence))
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed content words (stop words and markers removed)."""
+    tokens = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", strip_markers(text).lower().replace("’", "'"))
+    return {_STEM.stemWord(t) for t in tokens if t not in _STOP and len(t) > 1}
+
+
+def novel_facts(sentence: str, sources: str) -> list[str]:
+    """Numbers and names in ``sentence`` that ``sources`` (passages + question) never mention."""
+    plain = strip_markers(sentence)
+    haystack = sources.lower().replace("’", "'")
+    known = set(re.findall(r"[a-z0-9]+", haystack))
+    digits_in_sources = {re.sub(r"[,.]", "", m) for m in re.findall(r"\d[\d,.]*", sources)}
+    novel = []
+    for match in _NUMBER.finditer(plain):
+        token = match.group(0).rstrip(".,")
+        if token[:1].isdigit():
+            if re.sub(r"[,.]", "", token) not in digits_in_sources:
+                novel.append(token)
+        elif token.lower() not in known:
+            novel.append(token)
+    for match in _NAME.finditer(plain):
+        name = match.group(0).replace("’", "'")
+        words = [w.lower() for w in re.split(r"[\s-]+", name) if w.lower() not in _STOP | _STARTERS]
+        words = [re.sub(r"'s$", "", w) for w in words]
+        if words and not all(w in known for w in words):
+            novel.append(match.group(0))
+    return novel
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """A reply after the checks: text with valid markers, its citations, and what was removed."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    removed: tuple[str, ...]
+    refusal: bool
+    supported: int
+
+
+class Grounder:
+    """Checks a reply against the retrieved paragraphs (see the module docstring)."""
+
+    def __init__(
+        self,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.encode = encode
+        self.thresholds = thresholds or Thresholds()
+
+    def check(self, reply: str, sources: SourceMap, question: str = "") -> CheckedAnswer:
+        sentences = [s for s in split_sentences(_flatten(reply)) if _has_words(strip_markers(s))]
+        labels = list(sources.paragraphs)
+        paragraphs = [sources.paragraphs[lab] for lab in labels]
+        haystack = " ".join(p.text for p in paragraphs) + " " + question
+        para_words = [content_words(p.text) for p in paragraphs]
+        para_sents = [split_sentences(p.text) for p in paragraphs]
+        claims = [s for s in sentences if not is_refusal(s)]
+        semantic = self._semantic(claims, para_sents)
+
+        kept: list[str] = []
+        removed: list[str] = []
+        cited: dict[str, None] = {}
+        refusal = False
+        for sentence in sentences:
+            plain = strip_markers(sentence)
+            if is_refusal(sentence):
+                refusal = True
+                kept.append(plain)
+                continue
+            words = content_words(sentence)
+            marked = [
+                sources.resolve(letter, n) for _, _, refs in find_markers(sentence) for letter, n in refs
+            ]
+            marked = [m for m in marked if m]
+            if not words or novel_facts(sentence, haystack):
+                removed.append(plain)
+                continue
+            sims = semantic.get(sentence, [0.0] * len(paragraphs))
+            scores = []
+            for i, pw in enumerate(para_words):
+                lexical = len(words & pw) / len(words)
+                supported = lexical >= self.thresholds.lexical or (
+                    sims[i] >= self.thresholds.semantic and lexical >= self.thresholds.lexical_floor
+                )
+                scores.append((supported, lexical + sims[i], labels[i]))
+            backing = [lab for ok, _, lab in scores if ok]
+            if not backing:
+                removed.append(plain)
+                continue
+            chosen = [m for m in dict.fromkeys(marked) if m in backing]
+            if not chosen:
+                chosen = [max((s for s in scores if s[0]), key=lambda s: s[1])[2]]
+            for lab in chosen:
+                cited.setdefault(lab, None)
+            kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
+        citations = tuple(
+            Citation(
+                sources.paragraphs[lab].doc, sources.paragraphs[lab].number, sources.paragraphs[lab].text
+            )
+            for lab in cited
+        )
+        supported = len(kept) - sum(is_refusal(k) for k in kept)
+        return CheckedAnswer(
+            " ".join(kept).strip(), citations, tuple(removed), refusal and supported == 0, supported
+        )
+
+    def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
+        if not self.encode or not claims:
+            return {}
+        flat = [s for sents in para_sents for s in sents]
+        vectors = self.encode([strip_markers(c) for c in claims] + flat)
+        claim_v, sent_v = vectors[: len(claims)], vectors[len(claims) :]
+        sims = claim_v @ sent_v.T if len(flat) else np.zeros((len(claims), 0))
+        out: dict[str, list[float]] = {}
+        for ci, claim in enumerate(claims):
+            row, start = [], 0
+            for sents in para_sents:
+                block = sims[ci, start : start + len(sents)]
+                row.append(float(block.max()) if len(sents) else 0.0)
+                start += len(sents)
+            out[claim] = row
+        return out
+
+
+def _has_words(text: str) -> bool:
+    return any(c.isalnum() for c in text)
+
+
+def _flatten(text: str) -> str:
+    """Join lines and list bullets so the sentence splitter sees prose."""
+    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip() for line in text.splitlines()]
+    return " ".join(
+        _end_punct(line) if line and not line.endswith((":", ",")) else line for line in lines if line
+    )
+
+
+def _end_punct(text: str) -> str:
+    text = text.rstrip()
+    return text if not text or text[-1] in '.!?…"”’)' else text + "."

@@ -1,0 +1,98 @@
+"""Input checks: questions that are empty, too long, not text, or try to take over the bot.
+
+Prompt injection is caught in layers. This module is the first: it recognises the common
+shapes of hostile instructions (override, prompt extraction, persona, forced output,
+fabrication requests, fake authority) in a question or in corpus text. The prompt fences
+retrieved text off as data, and :mod:`rag.grounding` removes any sentence of a reply that the
+article does not support, which catches what slips past both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+class InputError(ValueError):
+    """The question cannot be answered as given; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a user may send."""
+
+    max_question_chars: int = 2000
+    max_history_messages: int = 20
+    max_history_tokens: int = 600
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+_INJECTION = [
+    (
+        "override",
+        r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,40}?"
+        r"\b(?:instructions?|rules?|prompts?|directions?|guidelines?|constraints?|article|context|above)\b",
+    ),
+    (
+        "prompt extraction",
+        r"\b(?:system|developer|hidden|initial|original|secret)\s+(?:prompt|message|instructions?|rules?|config)"
+        r"|\b(?:reveal|print|show|repeat|output|display|leak|dump)\b[^.?!\n]{0,30}\b(?:prompt|instructions|rules)\b"
+        r"|\byour\s+(?:instructions|configuration|rules|guidelines)\b",
+    ),
+    (
+        "persona",
+        r"\byou\s+are\s+(?:now|no\s+longer)\b|\bpretend\b|\bact\s+as\b|\brole[- ]?play\b|\blet'?s\s+play\b"
+        r"|\bjailbreak|\bDAN\b|\b(?:developer|debug|admin|god|sudo)\s+mode\b|\bsystem\s+override\b",
+    ),
+    (
+        "forced output",
+        r"\b(?:start|begin|end|finish|prefix|open|close)\b[^.?!\n]{0,25}\b(?:reply|answer|response|message)s?\s+with\b"
+        r"|\b(?:reply|respond|answer|say|output|print|write|type)\b[^.?!\n]{0,20}"
+        r"\b(?:only|exactly|just|verbatim)\b[^.?!\n]{0,20}\b(?:with|word|phrase|the)\b"
+        r"|\b(?:answer|reply|respond)\s+only\s+with\b|\brepeat\s+after\s+me\b"
+        r"|\b(?:reply|respond|answer|say|write|output|print)(?:ing)?\s+(?:with\s+)?(?:the\s+(?:word|phrase)\s+)?[\"'“‘]",
+    ),
+    (
+        "fabrication",
+        r"\b(?:invent|make\s+up|fabricate|imagine)\b[^.?!\n]{0,30}\b(?:quote|statement|number|figure|source|facts?)\b"
+        r"|\bpresent\s+it\s+as\b|\b(?:using|use)\s+your\s+own\s+knowledge\b|\brather\s+than\s+the\s+article\b"
+        r"|\brepeat\b[^.?!\n]{0,30}\bas\s+(?:a\s+)?fact\b",
+    ),
+    (
+        "fake authority",
+        r"\[\s*(?:admin|system|assistant(?:\s+note)?|developer|moderator)\b[^\]]{0,40}\]"
+        r"|\beditor'?s\s+note\b|\bnew\s+(?:rule|instructions?)\b|\bfrom\s+now\s+on\b",
+    ),
+]
+_INJECTION_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _INJECTION]
+
+
+def detect_injection(text: str) -> str | None:
+    """The kind of hostile instruction found in ``text`` (e.g. ``"override"``), or ``None``."""
+    flat = unicodedata.normalize("NFKC", text).replace("’", "'")
+    for name, pattern in _INJECTION_RE:
+        if pattern.search(flat):
+            return name
+    return None
+
+
+def clean_question(question: object, limits: Limits | None = None) -> str:
+    """Return the question tidied up, or raise :class:`InputError` with a message for the user."""
+    limits = limits or Limits()
+    if not isinstance(question, str):
+        raise InputError("The question must be text.")
+    text = unicodedata.normalize("NFC", question)
+    text = _CONTROL.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InputError("Please type a question about the article.")
+    if len(text) > limits.max_question_chars:
+        raise InputError(
+            f"The question is {len(text):,} characters long; the limit is {limits.max_question_chars:,}. "
+            "Please ask something shorter."
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise InputError("That has no words in it. Please type a question about the article.")
+    return text
