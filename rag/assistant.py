@@ -29,7 +29,7 @@ from pathlib import Path
 from .backends import BackendError, ChatBackend, make_backend
 from .backends.registry import EXTRACTIVE
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
-from .evidence import EvidenceConfig, EvidenceScorer, ScoredSentence
+from .evidence import EvidenceConfig, EvidenceScorer, ScoredSentence, unknown_names
 from .extractive import ExtractiveConfig, choose_sentences
 from .grounding import Grounder, SourceMap, Thresholds, strip_markers
 from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
@@ -57,6 +57,8 @@ class AssistantConfig:
     temperature: float = 0.0
     fallback: bool = True
     min_evidence: float = 0.45
+    context_sentences: int = 6
+    rescue_score: float = 0.8
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
@@ -156,6 +158,11 @@ class Assistant:
         scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
         best = scored[0].score if scored else 0.0
+        unknown = unknown_names(text, self.evidence.vocabulary)
+        if unknown:
+            note = f"The article never mentions {', '.join(dict.fromkeys(unknown))}."
+            yield self._decline(passages, scored, start, retrieve_s, query, notes=(note,))
+            return
         if best < self.config.min_evidence:
             yield self._decline(passages, scored, start, retrieve_s, query)
             return
@@ -207,10 +214,10 @@ class Assistant:
         retrieve_s: float,
     ) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        paragraphs = self.evidence.rank_paragraphs(scored)
+        snippets = self.evidence.snippets(scored, self.config.context_sentences)
         prompt = build_prompt(
             query,
-            paragraphs,
+            snippets,
             count_tokens=self.backend.count_tokens,
             context_window=self.backend.context_window,
             max_answer_tokens=self.config.max_answer_tokens,
@@ -231,6 +238,18 @@ class Assistant:
         checked = self.grounder.check(reply, prompt.sources, question=query)
         timings = Timings(retrieve_s, first_token_s, time.perf_counter() - start)
         if checked.supported == 0:
+            # The model declined or wrote nothing the article supports. When the article has a
+            # strong answer sentence, show it (quoted, and said so); otherwise decline.
+            extract = choose_sentences(query, scored, self.config.extractive)
+            if extract.sentences and extract.best_score >= self.config.rescue_score:
+                rescued = self._extractive(query, passages, scored, start, retrieve_s).answer
+                assert rescued is not None
+                note = "The model gave no answer the article supports; showing the article's own sentences."
+                answer = replace(
+                    rescued, backend=self.backend_name, removed=checked.removed, notes=(note,), timings=timings
+                )
+                yield StreamEvent("final", answer=answer)
+                return
             yield self._decline(
                 passages, scored, start, retrieve_s, query, removed=checked.removed, timings=timings
             )
@@ -285,6 +304,7 @@ class Assistant:
         removed: tuple[str, ...] = (),
         timings: Timings | None = None,
         backend: str | None = None,
+        notes: tuple[str, ...] = (),
     ) -> StreamEvent:
         closest = self.evidence.rank_paragraphs(scored)[:2]
         sources = SourceMap.build(closest)
@@ -301,6 +321,7 @@ class Assistant:
             backend=backend or self.backend_name,
             query=query,
             removed=removed,
+            notes=notes,
             timings=timings or Timings(retrieve_s, elapsed, elapsed),
         )
         return StreamEvent("final", answer=answer)

@@ -38,7 +38,7 @@ class ChunkingConfig:
     include_caption: bool = True
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two equal pieces of one paragraph are still two chunks
 class _Unit:
     paragraphs: tuple[int, ...]
     text: str

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -99,6 +99,9 @@ def load_corpus(root: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
             log.warning("skipping %s: %s", rel, reason)
             skipped.append((rel, reason))
             continue
+        if doc.id in used_ids:  # a JSON "id" field can repeat another article's id
+            new_id = _free_id(doc.id, used_ids)
+            doc = replace(doc, id=new_id, paragraphs=tuple(replace(p, doc=new_id) for p in doc.paragraphs))
         used_ids.add(doc.id)
         documents.append(doc)
         digest.update(rel.encode() + b"\0" + raw + b"\0")
@@ -127,6 +130,10 @@ def _reason(exc: Exception) -> str:
 def _unique_id(path: Path, base: Path, used: set[str]) -> str:
     rel = path.relative_to(base).with_suffix("").as_posix()
     slug = re.sub(r"[^\w.-]+", "-", rel.replace("/", "--")).strip("-").lower() or "article"
+    return _free_id(slug, used)
+
+
+def _free_id(slug: str, used: set[str]) -> str:
     candidate, n = slug, 2
     while candidate in used:
         candidate, n = f"{slug}-{n}", n + 1
@@ -230,10 +237,11 @@ def _parse_markdown(text: str, doc_id: str, source: str | None) -> Document:
     paragraphs: list[Paragraph] = []
     sections: list[str] = []
     section: str | None = None
+    text = re.sub(r"(?m)^(#{1,6}[ \t].*)$", r"\n\1\n", text)  # a heading line is its own block
     for block in _strip_debris(_blocks(text)):
         heading = re.match(r"^(#{1,6})\s+(.*)$", block)
-        if heading and len(heading.group(1)) == 1 and not title:
-            title = heading.group(2).strip()
+        if heading and len(heading.group(1)) == 1 and (not title or not (paragraphs or sections)):
+            title = title or heading.group(2).strip()  # "# Title" (the front-matter title wins)
         elif heading:
             section = heading.group(2).strip()
             sections.append(section)

@@ -57,7 +57,11 @@ class ScoredSentence:
 def expected_type(question: str) -> str | None:
     """``"number"``, ``"time"``, ``"person"`` or ``None``, from the question's wording."""
     q = question.lower()
-    if re.search(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:number|percentage|share|amount)\b", q):
+    if re.search(
+        r"\bhow\s+(?:many|much|far|long|big|large)\b|\bwhat\s+(?:number|percentage|share|amount|range|distance)\b"
+        r"|\bin\s+(?:kilomet(?:er|re)s|km|miles|meters|metres|dollars|won|rubles|percent)\b",
+        q,
+    ):
         return "number"
     if re.search(r"\bwhen\b|\bwhat\s+(?:day|date|month|year|time)\b|\bwhich\s+(?:day|date|month|year)\b", q):
         return "time"
@@ -79,6 +83,38 @@ def _matches(kind: str | None, sentence: str) -> bool | None:
     return bool(_PERSON.search(sentence)) or bool(re.search(r"\b(?:he|she)\s+said\b", sentence))
 
 
+_QUESTION_NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
+_NOT_NAMES = frozenset(
+    """what who whom whose which when where why how is are was were did do does can could would should will
+    and but so also tell according in on at the a an i please name list explain give describe according
+    article""".split()
+)
+
+
+def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Capitalised names in ``question`` that the corpus never mentions (fuzzy, for typos).
+
+    The article cannot say what someone it never names said or did, so such a question is
+    declined before any model is asked.
+    """
+    import difflib
+
+    missing = []
+    for match in _QUESTION_NAME.finditer(question):
+        words = re.split(r"[\s-]+", match.group(0))
+        before = question[: match.start()].rstrip()
+        if not before or before[-1] in '.?!:;"“(':
+            words = words[1:]  # a sentence's first word is capitalised anyway
+        words = [w for w in words if w.lower().strip("’'s") not in _NOT_NAMES]
+        for word in words:
+            token = re.sub(r"[’']s$", "", word).lower()
+            if len(token) < 3 or token in vocabulary:
+                continue
+            if not difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.8):
+                missing.append(word)
+    return missing
+
+
 class EvidenceScorer:
     """Scores the sentences of retrieved passages against a question, for one retriever."""
 
@@ -90,6 +126,10 @@ class EvidenceScorer:
         n = max(len(docs), 1)
         self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
         self._default_idf = math.log(1 + n)
+        documents = retriever.corpus.documents
+        texts = [p.text for d in documents for p in d.paragraphs]
+        texts += [d.title for d in documents] + [d.caption or "" for d in documents]
+        self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", t.lower().replace("’", "'"))}
         self._vectors: dict[tuple[str, int], list[tuple[str, np.ndarray]]] = {}
         index = retriever.indexes.get("sentences")
         for i, sentence in enumerate(retriever.sentences):
@@ -139,6 +179,20 @@ class EvidenceScorer:
             scored.append(ScoredSentence(paragraph, text, score, cosine, lexical, match, rank))
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def snippets(self, scored: Sequence[ScoredSentence], max_sentences: int) -> list[tuple[Paragraph, str]]:
+        """The best ``max_sentences`` sentences, grouped by paragraph (best paragraph first),
+        in reading order within each paragraph: a short, focused context for a small model."""
+        top = list(scored[:max_sentences])
+        groups: dict[tuple[str, int], list[ScoredSentence]] = {}
+        for s in top:
+            groups.setdefault((s.paragraph.doc, s.paragraph.number), []).append(s)
+        out = []
+        for members in groups.values():
+            paragraph = members[0].paragraph
+            members.sort(key=lambda s: paragraph.text.find(s.text))
+            out.append((paragraph, " … ".join(s.text for s in members)))
+        return out
 
     def rank_paragraphs(self, scored: Sequence[ScoredSentence]) -> list[Paragraph]:
         """Paragraphs ordered by their best sentence."""

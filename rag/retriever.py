@@ -322,7 +322,13 @@ def _index_folder(corpus: Corpus, manifest: dict, root: Path) -> Path:
     """One folder per corpus location and settings, so switching settings back is instant."""
     key = hashlib.sha256(
         repr(
-            (str(Path(corpus.root).resolve()), manifest["model"], manifest["chunking"], manifest["index"])
+            (
+                str(Path(corpus.root).resolve()),
+                manifest["model"],
+                manifest["chunking"],
+                manifest["index"],
+                manifest["sentence_vectors"],
+            )
         ).encode()
     ).hexdigest()[:12]
     name = Path(corpus.root).name or "corpus"

@@ -42,4 +42,7 @@ class TiktokenCounter:
     def truncate(self, text: str, max_tokens: int) -> str:
         """Return the longest prefix of ``text`` that has at most ``max_tokens`` tokens."""
         ids = self.encoding.encode(text, disallowed_special=())
-        return text if len(ids) <= max_tokens else self.encoding.decode(ids[:max_tokens])
+        if len(ids) <= max_tokens:
+            return text
+        # A token cut can split a multi-byte character: drop its partial bytes, never emit U+FFFD.
+        return self.encoding.decode_bytes(ids[:max_tokens]).decode("utf-8", errors="ignore")

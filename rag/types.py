@@ -116,6 +116,7 @@ class Answer:
     fallback: bool = False
     error: str | None = None
     removed: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     timings: Timings = field(default_factory=Timings)
 
 

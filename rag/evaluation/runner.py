@@ -1,36 +1,280 @@
-"""``rag eval``: retrieval metrics (``--retrieval``) and, per backend, answer metrics."""
+"""``rag eval``: retrieval metrics (``--retrieval``) and, per backend, answer metrics.
+
+``rag eval --retrieval`` prints hit@k and MRR of the retriever and of the BM25-only and
+dense-only paragraph baselines. Without it, every item of the dataset is put to each backend
+through :class:`~rag.assistant.Assistant` (follow-ups as real multi-turn conversations; only
+the last reply is scored) and, with ``--naive``, to the naive-RAG baseline of each language
+model backend. Output folder (default ``eval/runs/<timestamp>``): ``results.json``,
+``items.jsonl``, ``report.md`` and PNG charts. Metrics: :mod:`rag.evaluation.metrics`;
+dataset format: docs/evaluation.md.
+
+Settings are read here, at the command-line edge: OpenAI options from flags, else from
+``OPENAI_BASE_URL`` / ``RAG_OPENAI_MODEL`` / ``OPENAI_API_KEY``; the local model from ``--model``,
+else ``RAG_MODEL``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .dataset import load_dataset
+from .dataset import TYPES, EvalItem, load_dataset
+from .metrics import ItemScore, Summary, score_item, summarize, supports
 from .retrieval import evaluate_retriever
 
+log = logging.getLogger(__name__)
+
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
+DEFAULT_RUNS = DEFAULT_DATASET.parent / "runs"
+DEFAULT_BACKENDS = ("extractive",)
+
+Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
 
 
 def add_parser(sub, add_retriever_flags) -> None:
-    p = sub.add_parser("eval", help="evaluate retrieval and answers on a Q&A set")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate retrieval and answers on a Q&A set",
+        description="Evaluate retrieval and answers on a JSON-lines Q&A set (format: docs/evaluation.md).",
+    )
     p.add_argument(
         "--dataset", default=str(DEFAULT_DATASET), help="JSON-lines Q&A file (default eval/qa.jsonl)"
     )
     p.add_argument("--retrieval", action="store_true", help="retrieval metrics only, with the two baselines")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--backend",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="backends to evaluate, side by side: extractive (default), llama-cpp, openai",
+    )
+    p.add_argument("--naive", action="store_true", help="also run the naive-RAG baseline of each LLM backend")
+    p.add_argument("--out", metavar="DIR", help="output folder (default eval/runs/<timestamp>)")
+    p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the dataset")
+    p.add_argument(
+        "--per-type", type=int, metavar="N", help="only the first N items of each question type (smoke runs)"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only check the dataset against the corpus (evidence found verbatim)",
+    )
+    local = p.add_argument_group("llama-cpp backend")
+    local.add_argument("--model", help="GGUF model: packaged name, path or hf:REPO:FILE (env RAG_MODEL)")
+    local.add_argument("--n-ctx", type=int, default=4096, help="context window of the local model")
+    local.add_argument("--threads", type=int, help="CPU threads for the local model (default: all)")
+    remote = p.add_argument_group("openai backend")
+    remote.add_argument("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL)")
+    remote.add_argument("--openai-model", help="model name on that server (env RAG_OPENAI_MODEL)")
+    remote.add_argument("--api-key", help="API key (env OPENAI_API_KEY; never written to the results)")
     add_retriever_flags(p)
     p.set_defaults(func=main)
 
 
-def retrieval_table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines."""
+# -- items ------------------------------------------------------------------------------------
+def load_items(path: str | Path, limit: int | None = None, per_type: int | None = None) -> list[EvalItem]:
+    """The dataset: at most ``per_type`` items of each type, then the first ``limit`` (file order kept)."""
+    items = load_dataset(path)
+    if per_type is not None:
+        if per_type < 1:
+            raise ValueError("--per-type must be at least 1")
+        seen: dict[str, int] = {}
+        kept = []
+        for item in items:
+            seen[item.type] = seen.get(item.type, 0) + 1
+            if seen[item.type] <= per_type:
+                kept.append(item)
+        items = kept
+    if limit is not None:
+        if limit < 1:
+            raise ValueError("--limit must be at least 1")
+        items = items[:limit]
+    return items
+
+
+def dataset_problems(items: Sequence[EvalItem], retriever) -> list[str]:
+    """What would make an item unscorable: evidence not verbatim in any paragraph, unknown types."""
+    texts = []
+    for doc in retriever.corpus.documents:
+        texts += [p.text for p in doc.paragraphs]
+        if doc.caption:
+            texts.append(doc.caption)
+    problems = []
+    for item in items:
+        for e in item.evidence:
+            if not any(e in t for t in texts):
+                problems.append(f"{item.id}: evidence not found verbatim in any paragraph: {e[:80]!r}")
+        if item.type not in TYPES:
+            problems.append(f"{item.id}: unknown type {item.type!r} (known: {', '.join(TYPES)})")
+        if item.type in ("unanswerable", "injection") and item.answerable:
+            problems.append(f"{item.id}: type {item.type} but answerable is true")
+    return problems
+
+
+def converse(ask: Ask, item: EvalItem) -> tuple[Any, list[Any]]:
+    """Ask the earlier turns (building the history from the real replies), then the scored one."""
+    history: list[dict[str, str]] = []
+    earlier = []
+    for turn in item.history_turns:
+        reply = ask(turn, list(history))
+        earlier.append(reply)
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+    return ask(item.question, list(history)), earlier
+
+
+# -- rows -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    """One column of the report: a label, how to ask, and whether it is the naive baseline."""
+
+    label: str
+    model: str
+    ask: Ask
+    naive: bool = False
+    load_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """A row's summary, its item scores and its items.jsonl records."""
+
+    row: Row
+    summary: Summary
+    scores: tuple[ItemScore, ...]
+    records: tuple[dict, ...]
+
+
+def item_record(label: str, item: EvalItem, answer, earlier: Sequence, score: ItemScore) -> dict:
+    """The items.jsonl line of one item under one backend."""
+    return {
+        "backend": label,
+        "id": item.id,
+        "type": item.type,
+        "answerable": item.answerable,
+        "question": item.question,
+        "turns": list(item.turns),
+        "earlier_replies": [a.text for a in earlier],
+        "query": answer.query,
+        "reply": answer.text,
+        "refused": answer.refused,
+        "decline_reason": getattr(answer, "decline_reason", None),  # once Answer carries it
+        "notes": list(getattr(answer, "notes", ())),
+        "fallback": answer.fallback,
+        "error": answer.error,
+        "removed": list(answer.removed),
+        "citations": [
+            {"doc": c.doc, "paragraph": c.paragraph, "supported": supports(c, item.evidence)}
+            for c in answer.citations
+        ],
+        "passages": [
+            {"label": p.label(), "chunk": p.chunk_id, "score": round(p.score, 4)} for p in answer.passages
+        ],
+        "gold": list(item.answers),
+        "metrics": score.as_dict(),
+        "timings": {
+            "retrieve_s": answer.timings.retrieve_s,
+            "first_token_s": answer.timings.first_token_s,
+            "total_s": answer.timings.total_s,
+        },
+    }
+
+
+def run_row(
+    row: Row,
+    items: Sequence[EvalItem],
+    *,
+    progress: bool = True,
+    on_record: Callable[[dict], None] | None = None,
+) -> RowResult:
+    """Put every item to one backend; an unexpected exception fails that item, not the run."""
+    from tqdm import tqdm
+
+    from ..types import Answer
+
+    scores, records = [], []
+    for item in tqdm(items, desc=row.label, unit="q", disable=not progress, file=sys.stderr):
+        try:
+            answer, earlier = converse(row.ask, item)
+        except Exception as exc:  # keep a long run going; the item is recorded as an error
+            log.exception("%s failed on %s", row.label, item.id)
+            answer, earlier = Answer(text="", refused=False, error=f"{type(exc).__name__}: {exc}"), []
+        score = score_item(item, answer, naive=row.naive)
+        record = item_record(row.label, item, answer, earlier, score)
+        scores.append(score)
+        records.append(record)
+        if on_record:
+            on_record(record)
+    summary = summarize(scores, citations=not row.naive)
+    return RowResult(row, summary, tuple(scores), tuple(records))
+
+
+# -- backends ---------------------------------------------------------------------------------
+def backend_options(name: str, args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    """Constructor options of a backend from flags, else the environment."""
+    if name == "llama-cpp":
+        options: dict[str, Any] = {"cache_dir": cache_dir, "n_ctx": args.n_ctx}
+        model = args.model or os.environ.get("RAG_MODEL")
+        if model:
+            options["model"] = model
+        if args.threads:
+            options["threads"] = args.threads
+        return options
+    if name == "openai":
+        return {
+            "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            "model": args.openai_model or os.environ.get("RAG_OPENAI_MODEL") or None,
+            "api_key": args.api_key or os.environ.get("OPENAI_API_KEY") or None,
+        }
+    return {}
+
+
+def open_backend(name: str, options: Mapping[str, Any]):
+    """Build a backend and check it answers (loading a local model); return it and the seconds taken.
+
+    Raises :class:`~rag.backends.BackendError` with the reason when it is unavailable.
+    """
+    from ..backends import BackendError, make_backend
+    from ..types import ChatMessage
+
+    if name == "openai" and not (options.get("base_url") or options.get("api_key")):
+        raise BackendError(
+            "no server configured: set --base-url / OPENAI_BASE_URL or --api-key / OPENAI_API_KEY"
+        )
+    start = time.perf_counter()
+    backend = make_backend(name, **options)
+    try:
+        "".join(backend.stream((ChatMessage("user", "Reply with the word OK."),), max_tokens=2))
+    except BackendError:
+        raise
+    except Exception as exc:  # a broken backend must not end the run
+        raise BackendError(f"{type(exc).__name__}: {exc}") from exc
+    return backend, time.perf_counter() - start
+
+
+def _ask(assistant) -> Ask:
+    return lambda question, history: assistant.ask(question, history=history)
+
+
+# -- retrieval-only table ---------------------------------------------------------------------
+def baseline_table(args: argparse.Namespace, items: Sequence[EvalItem], ours) -> dict[str, dict[str, float]]:
+    """hit@k and MRR for ``ours`` and the BM25-only and dense-only paragraph baselines."""
     from ..chunking import ChunkingConfig
-    from ..cli import retriever_from_args
     from ..retriever import Retriever, RetrieverConfig
 
-    items = load_dataset(args.dataset)
-    ours = retriever_from_args(args)
     paragraphs = ChunkingConfig(min_tokens=0)  # one chunk per paragraph
     base = RetrieverConfig(
         embed_model=args.embed_model,
@@ -48,7 +292,15 @@ def retrieval_table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     }
 
 
-def main(args: argparse.Namespace) -> int:
+def retrieval_table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines."""
+    from ..cli import retriever_from_args
+
+    items = load_items(args.dataset, getattr(args, "limit", None), getattr(args, "per_type", None))
+    return baseline_table(args, items, retriever_from_args(args))
+
+
+def _print_retrieval(args: argparse.Namespace) -> int:
     table = retrieval_table(args)
     if args.json:
         print(json.dumps(table, indent=2))
@@ -59,3 +311,217 @@ def main(args: argparse.Namespace) -> int:
     for name, row in table.items():
         print(f"{name:26s} {row['hit@1']:6.3f} {row['hit@3']:6.3f} {row['hit@5']:6.3f} {row['mrr']:6.3f}")
     return 0
+
+
+# -- the run ----------------------------------------------------------------------------------
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _git_commit() -> str | None:
+    """The checked-out commit (read-only ``git rev-parse``), or ``None`` outside a repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def _code_digest() -> str:
+    """SHA-256 of the package's Python sources: tells runs apart even with uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def run_metadata(
+    args: argparse.Namespace, items: Sequence[EvalItem], retriever, assistant_config, naive_config
+) -> dict:
+    """What a later reader needs to trust or compare a run: data, code, settings, machine."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "dataset": str(args.dataset),
+        "dataset_sha256": _sha256(Path(args.dataset).read_bytes()),
+        "item_ids_sha256": _sha256("\n".join(i.id for i in items).encode()),
+        "heldout": "heldout" in Path(args.dataset).name.lower(),
+        "items": len(items),
+        "limit": args.limit,
+        "per_type": args.per_type,
+        "corpus": str(retriever.corpus.root),
+        "documents": len(retriever.corpus.documents),
+        "git_commit": _git_commit(),
+        "code_sha256": _code_digest(),
+        "pipeline_k": assistant_config.k,
+        "naive": asdict(naive_config),
+        "config": _jsonable({"assistant": asdict(assistant_config), "retriever": asdict(retriever.config)}),
+        "host": {
+            "cpus": os.cpu_count(),
+            "load_before": [round(x, 2) for x in load] if load else None,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def evaluate(
+    items: Sequence[EvalItem],
+    rows: Iterable[Row],
+    *,
+    progress: bool = True,
+    on_record: Callable[[dict], None] | None = None,
+) -> list[RowResult]:
+    """Run every row over ``items`` in turn."""
+    return [run_row(row, items, progress=progress, on_record=on_record) for row in rows]
+
+
+def build_results(
+    meta: Mapping, results: Sequence[RowResult], skipped: Mapping[str, str], retrieval: Mapping
+) -> dict:
+    """The content of results.json: run metadata, one object per backend, skips, retrieval table."""
+    backends = {}
+    for r in results:
+        backends[r.row.label] = {
+            **r.summary.as_dict(),
+            "model": r.row.model,
+            "naive": r.row.naive,
+            "load_s": r.row.load_s,
+        }
+    return {"run": dict(meta), "backends": backends, "skipped": dict(skipped), "retrieval": dict(retrieval)}
+
+
+def _read_old(folder: str | Path) -> tuple[dict, list[dict]]:
+    folder = Path(folder)
+    path = folder / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--compare: no results.json in {folder}")
+    old = json.loads(path.read_text("utf-8"))
+    items_path = folder / "items.jsonl"
+    old_items = []
+    if items_path.is_file():
+        old_items = [json.loads(line) for line in items_path.read_text("utf-8").splitlines() if line.strip()]
+    return old, old_items
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..cli import retriever_from_args
+
+    items = load_items(args.dataset, args.limit, args.per_type)
+    problems = dataset_problems(items, retriever_from_args(args))
+    kinds = {t: sum(i.type == t for i in items) for t in dict.fromkeys(i.type for i in items)}
+    print(f"{args.dataset}: {len(items)} items ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
+    for problem in problems:
+        print(f"problem: {problem}")
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """The full evaluation: every backend (and naive baseline), files written, summary printed."""
+    from ..assistant import Assistant, AssistantConfig
+    from ..backends import BackendError, backend_names
+    from ..backends.registry import EXTRACTIVE
+    from ..cli import retriever_from_args
+    from ..retriever import default_cache_root
+    from . import report
+    from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
+
+    names = list(dict.fromkeys(args.backend or DEFAULT_BACKENDS))
+    unknown = [n for n in names if n not in backend_names()]
+    if unknown:
+        raise ValueError(f"unknown backend {', '.join(unknown)}: use {', '.join(backend_names())}")
+    old, old_items = _read_old(args.compare) if args.compare else (None, [])
+    items = load_items(args.dataset, args.limit, args.per_type)
+    out = Path(args.out) if args.out else DEFAULT_RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+
+    retriever = retriever_from_args(args)
+    config = AssistantConfig()
+    naive_config = NaiveConfig(max_tokens=config.max_answer_tokens, temperature=config.temperature)
+    meta = run_metadata(args, items, retriever, config, naive_config)
+    meta["dataset_problems"] = dataset_problems(items, retriever)
+    for problem in meta["dataset_problems"]:
+        print(f"warning: {problem}", file=sys.stderr)
+    retrieval = baseline_table(args, items, retriever)
+
+    cache = Path(retriever.config.cache_dir or default_cache_root(Path(retriever.corpus.root)))
+    skipped: dict[str, str] = {}
+    rows: list[Row] = []
+    for name in names:
+        if name == EXTRACTIVE:
+            rows.append(Row(EXTRACTIVE, EXTRACTIVE, _ask(Assistant(retriever, None, config))))
+            continue
+        try:
+            backend, load_s = open_backend(name, backend_options(name, args, cache))
+        except BackendError as exc:
+            skipped[name] = str(exc)
+            if args.naive:
+                skipped[name + NAIVE_SUFFIX] = str(exc)
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        rows.append(Row(name, backend.name, _ask(Assistant(retriever, backend, config)), load_s=load_s))
+        if args.naive:
+            naive = NaiveRAG(retriever.corpus.documents, retriever.embedder, backend, naive_config)
+            rows.append(Row(name + NAIVE_SUFFIX, naive.name, naive.ask, naive=True, load_s=load_s))
+    if args.naive and not any(r.naive for r in rows) and not skipped:
+        print("note: --naive needs a language-model backend (llama-cpp or openai)", file=sys.stderr)
+
+    with (out / "items.jsonl").open("w", encoding="utf-8") as fh:
+
+        def write(record: dict) -> None:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+
+        row_results = evaluate(items, rows, on_record=write)
+    results = build_results(meta, row_results, skipped, retrieval)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    records = [rec for r in row_results for rec in r.records]
+    path = report.write_report(
+        out,
+        results,
+        records,
+        old=old,
+        old_items=old_items,
+        old_name=f"`{args.compare}`" if args.compare else "",
+    )
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{args.dataset}: {len(items)} items\n")
+    print(report.summary_table(results))
+    print()
+    print(report.type_table(results))
+    print()
+    print(report.retrieval_table(results))
+    for name, reason in skipped.items():
+        print(f"\nskipped {name}: {reason}")
+    print(f"\nreport: {path}")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.retrieval:
+        return _print_retrieval(args)
+    if args.check:
+        return _check(args)
+    return run(args)

@@ -1,0 +1,144 @@
+"""Shared fixtures: the seed article, one real embedder per session, tmp caches.
+
+Everything here is real: the packaged all-MiniLM-L6-v2 exported once to ONNX into a
+session tmp folder, real FAISS files written under pytest's tmp dirs. Nothing is written to
+the project's own ``.cache`` folder: every retriever gets an explicit ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from rag import Retriever, load_corpus, make_embedder
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS_DIR = REPO / "corpus"
+ARTICLE_PATH = CORPUS_DIR / "korea-herald-2024-10-24-north-korea-russia.txt"
+ARTICLE_ID = "korea-herald-2024-10-24-north-korea-russia"
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_ARTICLES = DATA / "articles"
+EVAL_DIR = REPO / "eval"
+
+# Property tests call the real tokenizers; correctness only, never speed.
+settings.register_profile(
+    "rag",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("thorough", parent=settings.get_profile("rag"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rag"))
+
+
+# -- the article ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def article_raw() -> str:
+    return ARTICLE_PATH.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def article_doc():
+    corpus = load_corpus(CORPUS_DIR)
+    assert len(corpus.documents) == 1
+    return corpus.documents[0]
+
+
+# -- embedder and caches ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory) -> Path:
+    """Session cache folder: holds the one ONNX export (``onnx/``) and session indexes."""
+    return tmp_path_factory.mktemp("rag-cache")
+
+
+@pytest.fixture(scope="session")
+def embedder(cache_root):
+    """The default embedder (packaged all-MiniLM-L6-v2 on ONNX Runtime), loaded once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.onnx tracer chatter during the one-time export
+        return make_embedder(cache_dir=cache_root)
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, cache_root, embedder) -> Path:
+    """An empty cache folder for one test that reuses the session's ONNX export (symlink)."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "onnx").symlink_to(cache_root / "onnx", target_is_directory=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def retriever(embedder, tmp_path_factory) -> Retriever:
+    """The default retriever over the project's corpus (hybrid, no expansion)."""
+    return Retriever.from_corpus(
+        CORPUS_DIR, embedder=embedder, cache_dir=str(tmp_path_factory.mktemp("retriever-cache"))
+    )
+
+
+@pytest.fixture
+def article_corpus(tmp_path) -> Path:
+    """A private copy of the corpus folder, free to edit."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(ARTICLE_PATH, folder / ARTICLE_PATH.name)
+    return folder
+
+
+class CountingEmbedder:
+    """A real embedder that counts ``encode`` calls (and can pretend to be another model)."""
+
+    def __init__(self, inner, name: str | None = None) -> None:
+        self.inner = inner
+        self._name = name or inner.name
+        self.encode_calls = 0
+        self.encoded_texts = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count(self, text: str) -> int:
+        return self.inner.count(text)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        self.encode_calls += 1
+        self.encoded_texts += len(texts)
+        return self.inner.encode(texts, progress=progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+
+@pytest.fixture
+def counting(embedder):
+    """Factory: ``counting(name=None)`` wraps the session embedder in a fresh counter."""
+
+    def make(name: str | None = None) -> CountingEmbedder:
+        return CountingEmbedder(embedder, name)
+
+    return make
+
+
+@pytest.fixture
+def clean_env():
+    """Environment for subprocesses, without any RAG_* setting leaking in from the shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env

@@ -1,0 +1,67 @@
+"""rag.acronyms: names and their initials learnt from the corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.acronyms import AcronymMap
+
+
+@pytest.fixture(scope="module")
+def acronyms(article_doc) -> AcronymMap:
+    return AcronymMap([article_doc.caption, *(p.text for p in article_doc.paragraphs)])
+
+
+def test_learns_the_article_institutions(acronyms):
+    assert acronyms.long_forms["CSIS"] == "Center for Strategic and International Studies"
+    assert acronyms.long_forms["KCNA"] == "Korean Central News Agency"
+    assert acronyms.long_forms["DPRK"] == "Democratic People’s Republic of Korea"
+    assert acronyms.long_forms["CNAS"] == "Center for a New American Security"
+    assert acronyms.long_forms["KINU"] == "Korea Institute for National Unification"
+    assert len(acronyms) == len(acronyms.long_forms)
+
+
+def test_acronym_expands_to_the_long_form(acronyms):
+    expanded = acronyms.expand("What did CSIS host?")
+    assert expanded.startswith("What did CSIS host?")
+    assert "Center for Strategic and International Studies" in expanded
+
+
+@pytest.mark.parametrize("query", ["kcna", "What did the kcna photo show?", "Kcna"])
+def test_lowercase_acronym_expands(acronyms, query):
+    assert "Korean Central News Agency" in acronyms.expand(query)
+
+
+def test_long_form_gets_its_acronym(acronyms):
+    expanded = acronyms.expand("an event at the Center for Strategic and International Studies")
+    assert expanded.endswith(" CSIS")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What did they say about the missile bases in June?",
+        "Why would China be uncomfortable?",
+        "",
+        "troops",
+    ],
+)
+def test_text_without_acronyms_is_unchanged(acronyms, text):
+    assert acronyms.expand(text) == text
+
+
+def test_nothing_is_added_twice(acronyms):
+    text = "CSIS, the Center for Strategic and International Studies"
+    assert acronyms.expand(text) == text
+
+
+def test_empty_map():
+    empty = AcronymMap()
+    assert len(empty) == 0
+    assert empty.expand("CSIS") == "CSIS"
+
+
+def test_acronym_used_in_the_corpus_counts_even_for_two_word_names():
+    m = AcronymMap(["The Joint Staff met.", "A JS spokesman said so."])
+    assert m.long_forms.get("JS") == "Joint Staff"
+    assert "Joint Staff" in m.expand("What did the JS say?")

@@ -1,0 +1,124 @@
+"""rag.text: sentence splitting (examples and properties), cleaning, word tokens."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from rag.text import clean_text, normalize_quotes, split_sentences, words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two! Three? Four…", ["One.", "Two!", "Three?", "Four…"]),
+        ("The U.S. Army said so. It left.", ["The U.S. Army said so.", "It left."]),
+        ("Talks at the U.N. ended. Nobody won.", ["Talks at the U.N. ended.", "Nobody won."]),
+        ("Dr. Kim agreed. Mr. Lee did not.", ["Dr. Kim agreed.", "Mr. Lee did not."]),
+        ("John F. Kennedy spoke. Then he left.", ["John F. Kennedy spoke.", "Then he left."]),
+        ("Kim Jong-un met Vladimir V. Putin in June.", ["Kim Jong-un met Vladimir V. Putin in June."]),
+        ("He said, “We are ready.” The talks ended.", ["He said, “We are ready.”", "The talks ended."]),
+        ("“Why?” she asked. “Because.”", ["“Why?” she asked.", "“Because.”"]),
+        ("It is ‘over.’ Really.", ["It is ‘over.’", "Really."]),
+        ('"Go home." He did.', ['"Go home."', "He did."]),
+        ("Prices rose 3.5 percent. Wages did not.", ["Prices rose 3.5 percent.", "Wages did not."]),
+        ("Sales fell (again.) Then rose.", ["Sales fell (again.)", "Then rose."]),
+        ("lower case after a stop. stays together.", ["lower case after a stop. stays together."]),
+        ("Troops arrived. 3,000 more followed.", ["Troops arrived.", "3,000 more followed."]),
+        ("No trailing stop", ["No trailing stop"]),
+        ("  padded.   Text.  ", ["padded.", "Text."]),
+        ("", []),
+        ("   \n ", []),
+    ],
+)
+def test_split_sentences_examples(text, expected):
+    assert split_sentences(text) == expected
+
+
+def test_split_sentences_on_an_article_paragraph(article_doc):
+    paragraph = article_doc.paragraph(25).text
+    sentences = split_sentences(paragraph)
+    assert len(sentences) == 2
+    assert sentences[0].endswith("Hong said.")
+    assert sentences[1].startswith("“The disclosure is also aimed")
+    assert " ".join(sentences) == paragraph
+
+
+def test_every_article_paragraph_roundtrips(article_doc):
+    for p in article_doc.paragraphs:
+        assert " ".join(split_sentences(p.text)) == p.text
+
+
+def test_newlines_inside_a_sentence_are_kept():
+    # Only the whitespace *between* sentences is dropped; inside one it is untouched.
+    assert split_sentences("A line\nbroken here. Next\tone.") == ["A line\nbroken here.", "Next\tone."]
+
+
+# -- properties ---------------------------------------------------------------------------
+WORD = st.sampled_from(
+    ["Kim", "said", "the", "U.S.", "Dr.", "F.", "troops", "3.5", "Russia’s", "“We", "ready.”", "e.g.",
+     "Why?", "no!", "end.", "(again.)", "‘you", "owe", "me’", "…", "Seoul", "NATO", "a", "Mr.", "…and"]
+)  # fmt: skip
+SPACE = st.sampled_from([" ", "  ", "\n", " \n ", "\t"])
+
+
+@st.composite
+def texts(draw, spaces=SPACE):
+    parts = draw(st.lists(st.tuples(WORD, spaces), max_size=40))
+    lead = draw(st.sampled_from(["", " ", "\n"]))
+    return lead + "".join(w + s for w, s in parts)
+
+
+def _no_space(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@given(texts() | st.text(max_size=200))
+@example("A. B")
+@example("Hi.\u00a0There.")
+def test_split_sentences_loses_only_whitespace_between_sentences(text):
+    """The exact invariant: sentences are stripped, non-empty, in order, and tile the input
+
+    with only whitespace between them (and around the ends).
+    """
+    sentences = split_sentences(text)
+    position = 0
+    for sentence in sentences:
+        assert sentence and sentence == sentence.strip()
+        found = text.find(sentence, position)
+        assert found >= 0, (sentence, text)
+        assert text[position:found].strip() == "", f"characters lost: {text[position:found]!r}"
+        position = found + len(sentence)
+    assert text[position:].strip() == ""
+    assert _no_space("".join(sentences)) == _no_space(text)
+
+
+@given(texts(spaces=st.just(" ")))
+def test_split_sentences_join_with_spaces_is_identity_on_normalised_text(text):
+    normalised = " ".join(text.split())
+    assert " ".join(split_sentences(normalised)) == normalised
+
+
+@given(texts())
+def test_split_sentences_is_idempotent_per_sentence(text):
+    for sentence in split_sentences(text):
+        # A sentence never contains a boundary the splitter itself would cut at.
+        assert split_sentences(sentence) == [sentence]
+
+
+# -- cleaning and tokens -----------------------------------------------------------------------
+def test_clean_text_normalises_and_strips_controls():
+    assert clean_text("  Cafe\u0301\u200b  au\t\tlait\x07 ") == "Café au lait"
+    assert clean_text("a\nb") == "a\nb"  # newlines are the caller's business
+    assert clean_text("\ufeffTitle") == "Title"
+
+
+def test_words_lowercases_and_keeps_hyphenated_names():
+    assert words("Kim Jong-un’s Hwasong-18, U.S.") == ["kim", "jong-un's", "hwasong-18", "u", "s"]
+
+
+def test_normalize_quotes():
+    assert normalize_quotes("“You owe me” — ‘it’s’ – done") == "\"You owe me\" - 'it's' - done"
