@@ -56,7 +56,7 @@ class AssistantConfig:
     max_context_tokens: int = 380
     temperature: float = 0.0
     fallback: bool = True
-    min_evidence: float = 0.45
+    min_evidence: float = 0.3
     context_sentences: int = 6
     rescue_score: float = 0.8
     rewrite_with_model: bool = True
@@ -78,9 +78,11 @@ class Assistant:
         self.retriever = retriever
         self.backend = backend
         self.config = config or AssistantConfig()
-        self.evidence = EvidenceScorer(retriever, self.config.evidence)
-        self.grounder = Grounder(retriever.embedder.encode, self.config.grounding)
         self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
+        self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
+        self.grounder = Grounder(
+            retriever.embedder.encode, self.config.grounding, previous=self._previous_text
+        )
 
     @classmethod
     def from_corpus(
@@ -111,6 +113,15 @@ class Assistant:
         else:
             chat = backend
         return cls(retriever, chat, config)
+
+    def _previous_text(self, paragraph) -> str:
+        """The paragraph before ``paragraph`` in its article ("" for the first and the caption)."""
+        if paragraph.number <= 1:
+            return ""
+        try:
+            return self.retriever.paragraph(paragraph.doc, paragraph.number - 1).text
+        except KeyError:
+            return ""
 
     @property
     def backend_name(self) -> str:
@@ -246,7 +257,11 @@ class Assistant:
                 assert rescued is not None
                 note = "The model gave no answer the article supports; showing the article's own sentences."
                 answer = replace(
-                    rescued, backend=self.backend_name, removed=checked.removed, notes=(note,), timings=timings
+                    rescued,
+                    backend=self.backend_name,
+                    removed=checked.removed,
+                    notes=(note,),
+                    timings=timings,
                 )
                 yield StreamEvent("final", answer=answer)
                 return

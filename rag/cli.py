@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 ENV = {
     "corpus": "RAG_CORPUS",
@@ -48,6 +49,41 @@ def add_retriever_flags(parser: argparse.ArgumentParser) -> None:
         "--mode", default="hybrid", choices=["hybrid", "dense", "bm25"], help="retrievers to use"
     )
     group.add_argument("--expand", type=int, default=0, help="neighbouring paragraphs added to each passage")
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the language-model backends (the command adds its own ``--backend``)."""
+    local = parser.add_argument_group("llama-cpp backend")
+    local.add_argument("--model", help="GGUF model: packaged name, path or hf:REPO:FILE (env RAG_MODEL)")
+    local.add_argument("--n-ctx", type=int, default=4096, help="context window of the local model")
+    local.add_argument("--threads", type=int, help="CPU threads for the local model (default: all)")
+    remote = parser.add_argument_group("openai backend")
+    remote.add_argument("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL)")
+    remote.add_argument("--openai-model", help="model name on that server (env RAG_OPENAI_MODEL)")
+    remote.add_argument("--api-key", help="API key (env OPENAI_API_KEY; never logged or written anywhere)")
+    remote.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the server (default 60)"
+    )
+
+
+def backend_options(name: str, args: argparse.Namespace, cache_dir: str | os.PathLike | None) -> dict:
+    """Constructor options of backend ``name`` from flags, else the environment."""
+    if name == "llama-cpp":
+        options: dict = {"cache_dir": cache_dir, "n_ctx": args.n_ctx}
+        model = args.model or _env("RAG_MODEL")
+        if model:
+            options["model"] = model
+        if args.threads:
+            options["threads"] = args.threads
+        return options
+    if name == "openai":
+        return {
+            "base_url": args.base_url or _env("OPENAI_BASE_URL"),
+            "model": args.openai_model or _env("RAG_OPENAI_MODEL"),
+            "api_key": args.api_key or _env("OPENAI_API_KEY"),
+            "timeout": getattr(args, "timeout", 60.0),
+        }
+    return {}
 
 
 def retriever_from_args(args: argparse.Namespace, *, progress: bool | None = None):
@@ -87,6 +123,66 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from .assistant import Assistant, AssistantConfig
+    from .retriever import default_cache_root
+
+    retriever = retriever_from_args(args)
+    cache = args.cache_dir or default_cache_root(Path(retriever.corpus.root))
+    options = backend_options(args.backend, args, cache)
+    config = AssistantConfig(k=args.k, fallback=not args.no_fallback)
+    bot = Assistant.from_corpus(retriever=retriever, backend=args.backend, config=config, **options)
+    history = json.loads(Path(args.history).read_text("utf-8")) if args.history else None
+    answer = None
+    live = sys.stderr.isatty() and not args.json
+    for event in bot.stream(args.question, history=history):
+        if event.kind == "final":
+            answer = event.answer
+        elif live and event.kind == "delta":
+            print(event.text, end="", file=sys.stderr, flush=True)
+        elif live and event.kind == "status":
+            print(f"[{event.text}]", file=sys.stderr, flush=True)
+    if live:
+        print(file=sys.stderr)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    for note in answer.notes:
+        print(f"note: {note}")
+    if answer.error:
+        print(
+            f"error: {answer.error}{' (extractive answer shown)' if answer.fallback else ''}", file=sys.stderr
+        )
+    for c in answer.citations:
+        print(f"\n[¶{c.paragraph}] ({c.doc}) {c.text}")
+    t = answer.timings
+    first = f"{t.first_token_s:.2f}s" if t.first_token_s is not None else "-"
+    print(f"\n({answer.backend}; retrieval {t.retrieve_s:.2f}s, first token {first}, total {t.total_s:.2f}s)")
+    return 0
+
+
+def answer_json(answer) -> dict:
+    """The JSON form of an :class:`~rag.types.Answer` used by ``rag ask --json`` and the web API."""
+    return {
+        "answer": answer.text,
+        "refused": answer.refused,
+        "backend": answer.backend,
+        "fallback": answer.fallback,
+        "error": answer.error,
+        "notes": list(answer.notes),
+        "query": answer.query,
+        "citations": [{"doc": c.doc, "paragraph": c.paragraph, "text": c.text} for c in answer.citations],
+        "passages": [
+            {"doc": p.doc, "paragraphs": list(p.paragraphs), "text": p.text, "score": p.score}
+            for p in answer.passages
+        ],
+        "removed": list(answer.removed),
+        "timings": asdict(answer.timings),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Grounded Q&A over news articles, with citations."
@@ -105,15 +201,36 @@ def build_parser() -> argparse.ArgumentParser:
     add_retriever_flags(p)
     p.set_defaults(func=_cmd_search)
 
+    p = sub.add_parser("ask", help="answer a question from the articles, with paragraph citations")
+    p.add_argument("question")
+    p.add_argument(
+        "--backend",
+        default=_env("RAG_BACKEND", "llama-cpp"),
+        choices=["llama-cpp", "openai", "extractive"],
+        help="who writes the answer (env RAG_BACKEND; default llama-cpp, the packaged local model)",
+    )
+    p.add_argument("-k", type=int, default=4, help="passages retrieved (default 4)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--history", help="JSON file with earlier turns: [{role, content}, ...]")
+    p.add_argument(
+        "--no-fallback", action="store_true", help="show backend errors instead of an extractive answer"
+    )
+    add_backend_flags(p)
+    add_retriever_flags(p)
+    p.set_defaults(func=_cmd_ask)
+
     _add_optional_commands(sub)
     return parser
 
 
 def _add_optional_commands(sub) -> None:
     """Commands defined next to their code; each module imports its heavy parts lazily."""
+    from . import bench, web
     from .evaluation import runner
 
     runner.add_parser(sub, add_retriever_flags)
+    bench.add_parser(sub, add_retriever_flags)
+    web.add_parser(sub, add_retriever_flags)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,8 @@ MAX_WORDS = 120
 class ExtractiveConfig:
     """Decision thresholds (calibrated on the dev set; see README)."""
 
-    min_score: float = 0.55
-    second_min_score: float = 0.45
+    min_score: float = 0.4
+    second_min_score: float = 0.8
     max_sentences: int = 2
 
 

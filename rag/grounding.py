@@ -41,7 +41,7 @@ _NUMBER_WORDS = (
     "seventy|eighty|ninety"
 )
 _NUMBER = re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
-_NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
 # Capitalised words that open sentences without naming anything.
 _STARTERS = frozenset(
     """yes no however also additionally furthermore overall according sure okay well therefore thus
@@ -155,10 +155,10 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
         elif token.lower() not in known:
             novel.append(token)
     for match in _NAME.finditer(plain):
-        name = match.group(0).replace("’", "'")
-        words = [w.lower() for w in re.split(r"[\s-]+", name) if w.lower() not in _STOP | _STARTERS]
-        words = [re.sub(r"'s$", "", w) for w in words]
-        if words and not all(w in known for w in words):
+        name = re.sub(r"[’']s\b", "", match.group(0).replace("’", "'"))
+        words = [w for w in re.split(r"\s+", name.lower()) if w not in _STOP | _STARTERS]
+        parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w)]
+        if parts and not all(p in known for p in parts):
             novel.append(match.group(0))
     return novel
 
@@ -181,19 +181,26 @@ class Grounder:
         self,
         encode: Callable[[list[str]], np.ndarray] | None = None,
         thresholds: Thresholds | None = None,
+        previous: Callable[[Paragraph], str] | None = None,
     ) -> None:
         self.encode = encode
         self.thresholds = thresholds or Thresholds()
+        self.previous = previous
+
+    def _with_context(self, paragraph: Paragraph) -> str:
+        before = self.previous(paragraph) if self.previous else ""
+        return f"{before} {paragraph.text}"
 
     def check(self, reply: str, sources: SourceMap, question: str = "") -> CheckedAnswer:
         sentences = [s for s in split_sentences(_flatten(reply)) if _has_words(strip_markers(s))]
         labels = list(sources.paragraphs)
         paragraphs = [sources.paragraphs[lab] for lab in labels]
-        haystack = " ".join(p.text for p in paragraphs) + " " + question
+        haystack = " ".join(self._with_context(p) for p in paragraphs) + " " + question
         para_words = [content_words(p.text) for p in paragraphs]
         para_sents = [split_sentences(p.text) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
         semantic = self._semantic(claims, para_sents)
+        question_words = content_words(question)
 
         kept: list[str] = []
         removed: list[str] = []
@@ -222,7 +229,15 @@ class Grounder:
                 )
                 scores.append((supported, lexical + sims[i], labels[i]))
             backing = [lab for ok, _, lab in scores if ok]
-            if not backing:
+            # Names and numbers must come from the paragraphs that back the sentence (or the one
+            # before each, where a quote's speaker is often named), not merely from somewhere:
+            # "Kim Yo-jong is aware of Putin's needs" is not backed by a paragraph about Cha.
+            if backing:
+                backing_text = " ".join(self._with_context(sources.paragraphs[lab]) for lab in backing)
+                if novel_facts(sentence, backing_text):
+                    backing = []
+            # A sentence that only restates the question answers nothing.
+            if not backing or not words - question_words:
                 removed.append(plain)
                 continue
             chosen = [m for m in dict.fromkeys(marked) if m in backing]

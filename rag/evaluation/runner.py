@@ -73,14 +73,9 @@ def add_parser(sub, add_retriever_flags) -> None:
         action="store_true",
         help="only check the dataset against the corpus (evidence found verbatim)",
     )
-    local = p.add_argument_group("llama-cpp backend")
-    local.add_argument("--model", help="GGUF model: packaged name, path or hf:REPO:FILE (env RAG_MODEL)")
-    local.add_argument("--n-ctx", type=int, default=4096, help="context window of the local model")
-    local.add_argument("--threads", type=int, help="CPU threads for the local model (default: all)")
-    remote = p.add_argument_group("openai backend")
-    remote.add_argument("--base-url", help="OpenAI-compatible server URL (env OPENAI_BASE_URL)")
-    remote.add_argument("--openai-model", help="model name on that server (env RAG_OPENAI_MODEL)")
-    remote.add_argument("--api-key", help="API key (env OPENAI_API_KEY; never written to the results)")
+    from ..cli import add_backend_flags
+
+    add_backend_flags(p)
     add_retriever_flags(p)
     p.set_defaults(func=main)
 
@@ -223,25 +218,6 @@ def run_row(
 
 
 # -- backends ---------------------------------------------------------------------------------
-def backend_options(name: str, args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
-    """Constructor options of a backend from flags, else the environment."""
-    if name == "llama-cpp":
-        options: dict[str, Any] = {"cache_dir": cache_dir, "n_ctx": args.n_ctx}
-        model = args.model or os.environ.get("RAG_MODEL")
-        if model:
-            options["model"] = model
-        if args.threads:
-            options["threads"] = args.threads
-        return options
-    if name == "openai":
-        return {
-            "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            "model": args.openai_model or os.environ.get("RAG_OPENAI_MODEL") or None,
-            "api_key": args.api_key or os.environ.get("OPENAI_API_KEY") or None,
-        }
-    return {}
-
-
 def open_backend(name: str, options: Mapping[str, Any]):
     """Build a backend and check it answers (loading a local model); return it and the seconds taken.
 
@@ -250,7 +226,7 @@ def open_backend(name: str, options: Mapping[str, Any]):
     from ..backends import BackendError, make_backend
     from ..types import ChatMessage
 
-    if name == "openai" and not (options.get("base_url") or options.get("api_key")):
+    if name == "openai" and not (options.get("base_url") or options.get("api_key")):  # nothing configured
         raise BackendError(
             "no server configured: set --base-url / OPENAI_BASE_URL or --api-key / OPENAI_API_KEY"
         )
@@ -441,6 +417,7 @@ def run(args: argparse.Namespace) -> int:
     from ..assistant import Assistant, AssistantConfig
     from ..backends import BackendError, backend_names
     from ..backends.registry import EXTRACTIVE
+    from ..cli import backend_options as cli_backend_options
     from ..cli import retriever_from_args
     from ..retriever import default_cache_root
     from . import report
@@ -472,7 +449,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append(Row(EXTRACTIVE, EXTRACTIVE, _ask(Assistant(retriever, None, config))))
             continue
         try:
-            backend, load_s = open_backend(name, backend_options(name, args, cache))
+            backend, load_s = open_backend(name, cli_backend_options(name, args, cache))
         except BackendError as exc:
             skipped[name] = str(exc)
             if args.naive:

@@ -1,0 +1,24 @@
+# Two commands do all the set-up on a fresh machine:
+#   make chat   - install what is missing, then start the web chat on http://127.0.0.1:7860
+#   make test   - install what is missing (Chromium too), then run the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: chat test setup lint eval bench
+chat:
+	./scripts/setup.sh
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
+
+test:
+	./scripts/setup.sh --test
+	$(VENV)/bin/ruff check rag app.py tests
+	$(PY) -m pytest
+
+setup:
+	./scripts/setup.sh --test
+
+eval:
+	$(VENV)/bin/rag eval --backend extractive llama-cpp --naive --out eval/results/latest
+
+bench:
+	$(VENV)/bin/rag bench all --out eval/results

@@ -1,0 +1,225 @@
+"""Helpers for the web tests: free ports, a real ``python app.py`` process, in-process apps,
+and small chat backends that stand in for a model whose reply a test must control.
+
+The fake backends are real :class:`~rag.backends.ChatBackend` implementations driven through
+the whole pipeline (retrieval, prompt, streaming, grounding, the page); they replace only the
+language model, for replies a real model cannot be made to give on demand (a hostile string,
+a failure, a slow deterministic stream).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rag.backends import BACKENDS, BackendError
+from rag.types import ChatMessage
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = REPO / "test-output"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+HOSTILE_HTML = '<img src=x onerror="window.__xss=1;alert(1)"> <script>window.__xss=2;alert(2)</script>'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers HTTP 200 (fail early if ``proc`` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the app exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not come up within {timeout:.0f} s")
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_", "OPENAI_"))}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8")
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def app_process(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None):
+    """Run ``python app.py ARGS`` (which must include ``--port``) until the block ends; yield its URL."""
+    port = args[list(args).index("--port") + 1]
+    url = f"http://127.0.0.1:{port}"
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "app.py"), *args],
+        cwd=REPO,
+        env=env or app_env(),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(url + "/", proc=proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
+
+
+@contextlib.contextmanager
+def app_in_process(documents, retriever, *, backend: str = "extractive", load_wait: float = 60.0, **config):
+    """Launch the page in this process (so a test can plug in a fake backend); yield (url, service)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from rag.web import Service, WebConfig, build_app, launch_options
+
+    web_config = WebConfig(port=free_port(), backend=backend, load_wait=load_wait, **config)
+    service = Service(web_config, documents, lambda: retriever)
+    service.start()
+    demo = build_app(service)
+    demo.launch(**launch_options(web_config), prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{web_config.port}"
+    try:
+        wait_http(url + "/")
+        yield url, service
+    finally:
+        demo.close()
+
+
+@contextlib.contextmanager
+def registered(**factories):
+    """Make stand-in backends available by name (``--backend`` / Settings) for the block only."""
+    saved = {name: BACKENDS.get(name) for name in factories}
+    BACKENDS.update(factories)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                BACKENDS.pop(name, None)
+            else:
+                BACKENDS[name] = old
+
+
+# -- stand-in models ---------------------------------------------------------------------
+class _Backend:
+    context_window = 4096
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) + 1
+
+
+_LABELLED = re.compile(r"^\[([A-Z]?¶\d+)\]\s+(.+)$", re.MULTILINE)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 3}
+
+
+class EchoBackend(_Backend):
+    """Streams, word by word, the first sentence of the prompt paragraph closest to the question.
+
+    A deterministic, grounded, *streamed* reply: what a well-behaved model does, slowly enough
+    for a browser to see the deltas arrive.
+    """
+
+    name = "echo"
+
+    def __init__(self, delay: float = 0.04) -> None:
+        self.delay = delay
+
+    def stream(self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None):
+        prompt = messages[-1].content
+        labelled = _LABELLED.findall(prompt)
+        if not labelled:  # a rewrite prompt: answer with the question itself
+            yield prompt.strip().splitlines()[-1]
+            return
+        question = _words(prompt.rpartition("QUESTION:")[2])
+        label, text = max(labelled, key=lambda item: len(question & _words(item[1])))
+        sentence = re.split(r"(?<=[.!?])\s+", text.replace("§", "¶"))[0]
+        for word in sentence.split(" "):
+            time.sleep(self.delay)
+            yield word + " "
+        yield f"[{label}]"
+
+
+class HostileBackend(_Backend):
+    """Streams a reply full of markup that would run script if the page rendered it as HTML."""
+
+    name = "hostile"
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None
+    ) -> Iterator[str]:
+        match = _LABELLED.search(messages[-1].content)
+        label = match.group(1) if match else "¶3"
+        pieces = [
+            "NATO and the United States confirmed ",
+            '<img src=x onerror="window.__xss=1;alert(1)">',
+            " evidence of North Korean troops in Russia ",
+            "<script>window.__xss=2;alert(2)</script>",
+            '<a href="javascript:alert(3)">link</a> <svg onload="alert(4)"></svg>',
+            f" [{label}]",
+        ]
+        for piece in pieces:
+            time.sleep(0.03)
+            yield piece
+
+
+class FailingBackend(_Backend):
+    """Fails the way an unreachable server does: a :class:`BackendError` naming the setting."""
+
+    name = "failing"
+
+    def stream(self, messages, *, max_tokens=256, temperature=0.0, stop=None) -> Iterator[str]:
+        raise BackendError("cannot reach http://127.0.0.1:9/v1: connection refused", setting="--base-url")
+        yield ""  # pragma: no cover
+
+
+class SlowLoadingBackend(EchoBackend):
+    """A local-model-like backend that is still loading until :meth:`finish` is called."""
+
+    name = "slow-loading"
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.0)
+        self._state = "not loaded"
+        self.load_seconds = None
+
+    @property
+    def status(self) -> str:
+        return self._state
+
+    def start_loading(self) -> None:
+        if self._state == "not loaded":
+            self._state = "loading"
+
+    def finish(self) -> None:
+        self._state = "ready"
+        self.load_seconds = 0.1
