@@ -226,14 +226,17 @@ class Assistant:
     ) -> Iterator[StreamEvent]:
         assert self.backend is not None
         snippets = self.evidence.snippets(scored, self.config.context_sentences)
-        prompt = build_prompt(
-            query,
-            snippets,
-            count_tokens=self.backend.count_tokens,
-            context_window=self.backend.context_window,
-            max_answer_tokens=self.config.max_answer_tokens,
-            max_context_tokens=self.config.max_context_tokens,
-        )
+        try:
+            prompt = build_prompt(
+                query,
+                snippets,
+                count_tokens=self.backend.count_tokens,
+                context_window=self.backend.context_window,
+                max_answer_tokens=self.config.max_answer_tokens,
+                max_context_tokens=self.config.max_context_tokens,
+            )
+        except ValueError as exc:  # the question alone does not fit the model's window
+            raise BackendError(str(exc), setting="--n-ctx") from exc
         if prompt.left_out:
             log.info("left %d paragraph(s) out of the prompt (token budget)", len(prompt.left_out))
         first_token_s = None

@@ -42,7 +42,9 @@ def normalize_history(history: Iterable[Mapping | ChatMessage] | None) -> list[C
     ``system`` message); each message is cut to ``MAX_MESSAGE_CHARS``.
     """
     out: list[ChatMessage] = []
-    for item in history or ():
+    if not isinstance(history, Iterable) or isinstance(history, (str, bytes, Mapping)):
+        return out
+    for item in history:
         if isinstance(item, ChatMessage):
             role, content = item.role, item.content
         elif isinstance(item, Mapping):

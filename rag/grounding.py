@@ -67,7 +67,7 @@ _ONE = re.compile(r"([A-Z]?)\s*¶?\s*(\d+)")
 class Thresholds:
     """When a sentence counts as supported by a paragraph (calibrated on the dev set, README)."""
 
-    lexical: float = 0.6
+    lexical: float = 0.5
     semantic: float = 0.62
     lexical_floor: float = 0.25
 
@@ -121,12 +121,14 @@ def find_markers(text: str) -> list[tuple[int, int, list[tuple[str, int]]]]:
 
 def strip_markers(text: str) -> str:
     """``text`` without citation markers."""
-    out, last = [], 0
-    for start, end, _ in find_markers(text):
-        out.append(text[last:start])
-        last = end
-    out.append(text[last:])
-    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", "".join(out))).strip()
+    while found := find_markers(text):  # removing "[¶3]" from "¶ [¶3] 12" leaves a new "¶ 12"
+        out, last = [], 0
+        for start, end, _ in found:
+            out.append(text[last:start])
+            last = end
+        out.append(text[last:])
+        text = re.sub(r"\s{2,}", " ", "".join(out))
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
 
 
 def is_refusal(sentence: str) -> bool:
@@ -208,9 +210,12 @@ class Grounder:
         refusal = False
         for sentence in sentences:
             plain = strip_markers(sentence)
-            if is_refusal(sentence):
+            if is_refusal(sentence) and not novel_facts(sentence, haystack):
                 refusal = True
                 kept.append(plain)
+                continue
+            if is_refusal(sentence):  # "does not say, but 50,000 died": an invented fact in disguise
+                removed.append(plain)
                 continue
             words = content_words(sentence)
             marked = [
@@ -221,9 +226,12 @@ class Grounder:
                 removed.append(plain)
                 continue
             sims = semantic.get(sentence, [0.0] * len(paragraphs))
+            # Words the question already gave prove nothing: what the sentence adds must be in
+            # the paragraph.
+            new_words = words - question_words or words
             scores = []
             for i, pw in enumerate(para_words):
-                lexical = len(words & pw) / len(words)
+                lexical = len(new_words & pw) / len(new_words)
                 supported = lexical >= self.thresholds.lexical or (
                     sims[i] >= self.thresholds.semantic and lexical >= self.thresholds.lexical_floor
                 )

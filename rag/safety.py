@@ -27,23 +27,34 @@ class Limits:
     max_history_tokens: int = 600
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Invisible format characters are deleted, not turned into spaces: "ig\u200bnore" is "ignore".
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 _INJECTION = [
     (
         "override",
-        r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,40}?"
-        r"\b(?:instructions?|rules?|prompts?|directions?|guidelines?|constraints?|article|context|above)\b",
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|set\s+aside|stop\s+following|abandon)\b[^.?!\n]{0,40}?"
+        r"(?:\b(?:your|previous|prior|earlier|above|all|any|these|those|my|system)\s+(?:\w+\s+){0,2}|\bthe\s+)"
+        r"(?:instructions?|rules?|prompts?|directions?|guidelines?|constraints?)\b"
+        r"|\b(?:ignore|disregard|forget|override|bypass|skip|set\s+aside|abandon)\b[^.?!\n]{0,20}?"
+        r"\b(?:article|context|above)\b"
+        r"|\b(?:ignore|disregard|forget|set\s+aside)\b[^.?!\n]{0,20}\b(?:everything|anything|all)\b[^.?!\n]{0,15}"
+        r"\byou\s+(?:were|have\s+been|are)\s+(?:told|given|taught)\b",
     ),
     (
         "prompt extraction",
         r"\b(?:system|developer|hidden|initial|original|secret)\s+(?:prompt|message|instructions?|rules?|config)"
-        r"|\b(?:reveal|print|show|repeat|output|display|leak|dump)\b[^.?!\n]{0,30}\b(?:prompt|instructions|rules)\b"
+        r"|\b(?:reveal|print|show|repeat|output|display|leak|dump)\b[^.?!\n]{0,30}"
+        r"\b(?:your|its|my|the\s+(?:system|original|initial|full))\s+(?:\w+\s+){0,2}(?:prompt|instructions|rules)\b"
+        r"|\b(?:prompt|instructions|rules)\s+you\s+(?:were|have\s+been)\s+given\b"
         r"|\byour\s+(?:instructions|configuration|rules|guidelines)\b",
     ),
     (
         "persona",
-        r"\byou\s+are\s+(?:now|no\s+longer)\b|\bpretend\b|\bact\s+as\b|\brole[- ]?play\b|\blet'?s\s+play\b"
+        r"\byou\s+are\s+(?:now|no\s+longer)\b|\brole[- ]?play\b|\blet'?s\s+play\b"
+        r"|(?:^|[.!?;:\]]\s*|\byou\s+(?:will|must|should|now|can)\s+|\bplease\s+|\bnow\s+|\blet'?s\s+)"
+        r"(?:pretend|act\s+as)\b"
         r"|\bjailbreak|\bDAN\b|\b(?:developer|debug|admin|god|sudo)\s+mode\b|\bsystem\s+override\b",
     ),
     (
@@ -63,7 +74,7 @@ _INJECTION = [
     (
         "fake authority",
         r"\[\s*(?:admin|system|assistant(?:\s+note)?|developer|moderator)\b[^\]]{0,40}\]"
-        r"|\beditor'?s\s+note\b|\bnew\s+(?:rule|instructions?)\b|\bfrom\s+now\s+on\b",
+        r"|\beditor'?s\s+note\b|\bnew\s+(?:rule|instructions?|task|role|persona|objective)\b|\bfrom\s+now\s+on\b",
     ),
 ]
 _INJECTION_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _INJECTION]
@@ -71,7 +82,7 @@ _INJECTION_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in
 
 def detect_injection(text: str) -> str | None:
     """The kind of hostile instruction found in ``text`` (e.g. ``"override"``), or ``None``."""
-    flat = unicodedata.normalize("NFKC", text).replace("’", "'")
+    flat = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).replace("’", "'")
     for name, pattern in _INJECTION_RE:
         if pattern.search(flat):
             return name
@@ -83,7 +94,7 @@ def clean_question(question: object, limits: Limits | None = None) -> str:
     limits = limits or Limits()
     if not isinstance(question, str):
         raise InputError("The question must be text.")
-    text = unicodedata.normalize("NFC", question)
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", question))
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:

@@ -147,7 +147,14 @@ class LlamaCppBackend:
                 "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]'",
                 setting="--backend",
             ) from exc
-        options = dict(n_ctx=self.n_ctx, n_threads=self.threads, n_batch=512, seed=self.seed, verbose=False)
+        options = dict(
+            n_ctx=self.n_ctx,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            n_batch=512,
+            seed=self.seed,
+            verbose=False,
+        )
         try:
             if self.model.startswith("hf:"):
                 repo, _, filename = self.model[3:].partition(":")

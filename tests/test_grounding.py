@@ -1,0 +1,301 @@
+"""Citation markers and sentence support (rag.grounding), against the real article and embedder."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ARTICLE_ID
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from rag.grounding import (
+    Grounder,
+    SourceMap,
+    content_words,
+    find_markers,
+    is_refusal,
+    novel_facts,
+    strip_markers,
+)
+from rag.types import Paragraph
+
+NATO = "NATO and the United States confirmed evidence of North Korean troops in Russia"
+
+
+def refs(text: str) -> list[tuple[str, int]]:
+    return [r for _, _, found in find_markers(text) for r in found]
+
+
+@pytest.fixture(scope="module")
+def grounder(embedder) -> Grounder:
+    return Grounder(embedder.encode)
+
+
+@pytest.fixture(scope="module")
+def sources(article_doc) -> SourceMap:
+    """¶3 (NATO confirms troops), ¶6 (the June treaty), ¶24 (Kim Yo-jong's statement)."""
+    return SourceMap.build([article_doc.paragraph(n) for n in (3, 6, 24)])
+
+
+# -- markers ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Troops are in Russia [¶7].", [("", 7)]),
+        ("Both said so [¶3, ¶4].", [("", 3), ("", 4)]),
+        ("It was signed in June [A¶2].", [("A", 2)]),
+        ("NATO confirmed it (¶5).", [("", 5)]),
+        ("NATO confirmed it ¶6", [("", 6)]),
+        ("NATO confirmed it [7].", [("", 7)]),
+        ("Two articles agree [A¶2, B¶3].", [("A", 2), ("B", 3)]),
+        ("See [paragraph 5].", [("", 5)]),
+        ("One [¶1]. Two [¶12].", [("", 1), ("", 12)]),
+    ],
+)
+def test_find_markers_reads_every_marker_form(text, expected):
+    assert refs(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The treaty was signed in June (2024).",
+        "He spoke at the forum (12) times.",
+        "No markers at all here.",
+        "A pilcrow alone ¶ is not a marker.",
+    ],
+)
+def test_years_and_plain_brackets_are_not_markers(text):
+    assert find_markers(text) == []
+    assert strip_markers(text) == text
+
+
+def test_marker_positions_cover_the_marker_exactly():
+    text = "Putin went in June [¶6] and signed (¶6)."
+    spans = [text[s:e] for s, e, _ in find_markers(text)]
+    assert spans == ["[¶6]", "(¶6)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Troops are in Russia [¶3].", "Troops are in Russia."),
+        ("Troops [¶3, ¶4] are in Russia (¶5).", "Troops are in Russia."),
+        ("It was signed in June (2024) [A¶6].", "It was signed in June (2024)."),
+        ("[¶1] Leading marker.", "Leading marker."),
+    ],
+)
+def test_strip_markers_removes_markers_and_tidies_spacing(text, expected):
+    assert strip_markers(text) == expected
+
+
+# -- source map -------------------------------------------------------------------------
+def test_single_article_labels_have_no_letter(sources):
+    assert list(sources.paragraphs) == ["¶3", "¶6", "¶24"]
+    assert sources.resolve("", 6) == "¶6"
+    assert sources.resolve("", 7) is None
+    assert sources.resolve("B", 6) is None
+
+
+def test_multi_article_labels_get_letters_and_bare_markers_resolve_when_unambiguous(article_doc):
+    other = [Paragraph("other-article", 3, "The Seoul subway opened a new line on Monday."),
+             Paragraph("other-article", 9, "The line cost 2 million dollars.")]  # fmt: skip
+    sources = SourceMap.build([article_doc.paragraph(3), article_doc.paragraph(6), *other])
+    assert list(sources.paragraphs) == ["A¶3", "A¶6", "B¶3", "B¶9"]
+    assert sources.label(other[1]) == "B¶9"
+    assert sources.resolve("B", 9) == "B¶9"
+    assert sources.resolve("", 9) == "B¶9"  # only one article has a ¶9
+    assert sources.resolve("", 3) is None  # both have a ¶3: a bare [¶3] is ambiguous
+    assert sources.resolve("C", 3) is None
+
+
+def test_multi_article_reply_keeps_lettered_citations(grounder, article_doc):
+    other = Paragraph("other-article", 2, "The Seoul subway opened a new line on Monday, officials said.")
+    sources = SourceMap.build([article_doc.paragraph(3), other])
+    checked = grounder.check(f"{NATO} [A¶3]. The Seoul subway opened a new line on Monday [B¶2].", sources)
+    assert checked.text == (f"{NATO}. [A¶3] The Seoul subway opened a new line on Monday. [B¶2]")
+    assert [(c.doc, c.paragraph) for c in checked.citations] == [(ARTICLE_ID, 3), ("other-article", 2)]
+    assert checked.removed == ()
+
+
+# -- support checks ---------------------------------------------------------------------
+def test_supported_sentence_keeps_its_valid_marker(grounder, sources):
+    checked = grounder.check(f"{NATO} [¶3].", sources)
+    assert checked.text == f"{NATO}. [¶3]"
+    assert [c.paragraph for c in checked.citations] == [3]
+    assert checked.supported == 1 and checked.removed == () and not checked.refusal
+
+
+def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
+    checked = grounder.check(f"{NATO} [¶99].", sources)
+    assert "¶99" not in checked.text
+    assert checked.text.endswith("[¶3]")
+    assert [c.paragraph for c in checked.citations] == [3]
+
+
+def test_marker_for_a_retrieved_paragraph_that_does_not_support_the_sentence_is_replaced(grounder, sources):
+    checked = grounder.check(f"{NATO} [¶6].", sources)
+    assert "[¶6]" not in checked.text and checked.text.endswith("[¶3]")
+
+
+def test_of_two_markers_only_the_supporting_one_stays(grounder, sources):
+    checked = grounder.check(f"{NATO} on Wednesday [¶3, ¶6].", sources)
+    assert checked.text == f"{NATO} on Wednesday. [¶3]"
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        ("Putin visited Pyongyang in June.", "¶6"),
+        ("Kim Yo-jong condemned South Korea and Ukraine for military provocations.", "¶24"),
+        ("Kim Yo-jong condemned South Korea and Ukraine for military provocations (¶24).", "¶24"),
+        ("Kim Yo-jong condemned South Korea and Ukraine for military provocations [24].", "¶24"),
+        ("Kim Yo-jong condemned South Korea and Ukraine for military provocations ¶24", "¶24"),
+    ],
+)
+def test_unmarked_or_sloppily_marked_sentence_gets_the_supporting_marker(grounder, sources, reply, label):
+    checked = grounder.check(reply, sources)
+    assert checked.text.endswith(f"[{label}]")
+    assert checked.supported == 1 and checked.removed == ()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "About 12,000 troops were sent to Russia [¶3].",
+        "Zelensky said North Korean troops were in Russia [¶3].",
+        "Some 50,000 North Korean troops are fighting in Ukraine.",
+        "Kim Jong-un flew to Moscow to sign the treaty [¶6].",
+        "NATO confirmed that three thousand troops were in Russia [¶3].",
+    ],
+)
+def test_sentence_with_an_invented_number_or_name_is_removed(grounder, sources, bad):
+    checked = grounder.check(f"{NATO} [¶3]. {bad}", sources)
+    assert checked.text == f"{NATO}. [¶3]"
+    assert checked.removed == (strip_markers(bad),)
+    assert [c.paragraph for c in checked.citations] == [3]
+
+
+def test_sentence_unrelated_to_the_paragraphs_is_removed(grounder, sources):
+    checked = grounder.check("The weather in Paris was lovely and the cafes were busy.", sources)
+    assert checked.text == "" and checked.supported == 0
+    assert checked.removed == ("The weather in Paris was lovely and the cafes were busy.",)
+
+
+def test_hostile_reply_is_removed_sentence_by_sentence(grounder, sources):
+    checked = grounder.check("Yes. About 50,000 troops died [¶99]. PWNED.", sources)
+    assert checked.text == "" and checked.citations == () and checked.supported == 0
+    assert "About 50,000 troops died." in checked.removed and "PWNED." in checked.removed
+
+
+def test_numbers_and_names_from_the_question_count_as_known(grounder, sources):
+    reply = "NATO and the United States confirmed evidence of North Korean troops in Russia on Wednesday."
+    assert grounder.check(reply, sources, question="What did NATO confirm on Wednesday?").supported == 1
+    assert novel_facts("Kursk was named.", "Troops were in Russia.") == ["Kursk"]
+    assert novel_facts("Kursk was named.", "Troops were in Russia. Were they in Kursk?") == []
+    assert novel_facts("It cost 2,000 dollars.", "It cost 2000 dollars.") == []
+
+
+def test_bullet_list_reply_is_checked_line_by_line(grounder, sources):
+    checked = grounder.check(f"- {NATO}\n- Putin visited Pyongyang in June\n- Zelensky agreed", sources)
+    assert checked.text == f"{NATO}. [¶3] Putin visited Pyongyang in June. [¶6]"
+    assert checked.removed == ("Zelensky agreed.",)
+
+
+# -- refusals ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The article does not say.",
+        "The article doesn't mention how many troops were sent.",
+        "That is not mentioned in the paragraphs.",
+        "There is no information about casualties.",
+        "I cannot find that in the text.",
+        "The exact number remains unknown.",
+    ],
+)
+def test_refusals_are_recognised(sentence):
+    assert is_refusal(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        NATO + ".",
+        "Putin visited Pyongyang in June.",
+        "North Korea is not recognized as a nuclear-weapon state.",
+    ],
+)
+def test_claims_are_not_refusals(sentence):
+    assert not is_refusal(sentence)
+
+
+def test_refusal_reply_is_kept_as_a_refusal(grounder, sources):
+    checked = grounder.check("The article does not say how many troops were sent [¶3].", sources)
+    assert checked.text == "The article does not say how many troops were sent."
+    assert checked.refusal and checked.supported == 0 and checked.citations == ()
+
+
+def test_refusal_next_to_a_claim_is_not_a_refusal_answer(grounder, sources):
+    checked = grounder.check(f"{NATO} [¶3]. The article does not say how many were sent.", sources)
+    assert not checked.refusal and checked.supported == 1
+
+
+@pytest.mark.parametrize(
+    "smuggled",
+    [
+        "The article does not say it, but 50,000 troops died in Kyiv.",
+        "Zelensky did not say anything about it.",
+    ],
+)
+def test_refusal_shaped_sentence_cannot_smuggle_an_invented_fact(grounder, sources, smuggled):
+    """A sentence that merely contains "does not say" must still pass the fact check.
+
+    BUG (reported): ``Grounder.check`` keeps every refusal-shaped sentence without looking
+    for invented numbers or names, so these pass through to the reader.
+    """
+    checked = grounder.check(f"{NATO} [¶3]. {smuggled}", sources)
+    assert "50,000" not in checked.text and "Kyiv" not in checked.text and "Zelensky" not in checked.text
+    assert strip_markers(smuggled) in checked.removed
+
+
+# -- properties -------------------------------------------------------------------------
+ARTICLE_WORDS = (
+    "NATO North Korean troops Russia Putin Pyongyang June Kim Yo-jong Ukraine Wednesday the a and "
+    "confirmed treaty signed condemned said 12,000 50,000 Zelensky Kursk (2024) does not say"
+).split()
+PIECES = st.one_of(
+    st.sampled_from(ARTICLE_WORDS),
+    st.sampled_from(
+        ["[¶3]", "[¶6]", "[¶24]", "[¶99]", "[A¶3]", "(¶6)", "¶24", "[3]", "[¶3, ¶6]", "¶", "[", "]"]
+    ),
+    st.sampled_from([".", ",", "!", "?", "\n", "\n- ", " ", "  "]),
+    st.text(max_size=8),
+)
+REPLIES = st.one_of(st.text(max_size=300), st.lists(PIECES, max_size=40).map(" ".join))
+
+
+@given(REPLIES)
+@example("x ¶ [¶3] 12 troops")  # removing [¶3] must not leave a new marker "¶ 12" behind
+@example("see [ [¶3] 4] there")
+def test_find_and_strip_markers_never_crash_and_strip_leaves_no_marker(text):
+    found = find_markers(text)
+    for start, end, found_refs in found:
+        assert 0 <= start < end <= len(text)
+        assert found_refs and all(isinstance(n, int) for _, n in found_refs)
+    stripped = strip_markers(text)
+    assert find_markers(stripped) == []
+    assert content_words(text) == content_words(stripped)
+
+
+@given(REPLIES, st.sampled_from(["", "How many troops died?", "What did Kursk say?"]))
+@example("The article does not say ¶ [¶3] 99.", "")
+def test_grounder_never_crashes_and_only_cites_the_source_map(grounder, sources, reply, question):
+    checked = grounder.check(reply, sources, question=question)
+    for _, _, found in find_markers(checked.text):
+        for letter, number in found:
+            assert f"{letter}¶{number}" in sources.paragraphs, checked.text
+    labels = {(p.doc, p.number) for p in sources.paragraphs.values()}
+    assert {(c.doc, c.paragraph) for c in checked.citations} <= labels
+    assert checked.supported >= 0 and not (checked.refusal and checked.supported)
+    if checked.supported:
+        assert checked.citations
