@@ -34,7 +34,7 @@ from .extractive import ExtractiveConfig, choose_sentences
 from .grounding import Grounder, SourceMap, Thresholds, strip_markers
 from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
 from .retriever import Retriever, RetrieverConfig, default_cache_root
-from .safety import InputError, Limits, clean_question, detect_injection
+from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .types import Answer, ChatMessage, Citation, Passage, StreamEvent, Timings
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,10 @@ class Assistant:
         self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         self.grounder = Grounder(
-            retriever.embedder.encode, self.config.grounding, previous=self._previous_text
+            retriever.embedder.encode,
+            self.config.grounding,
+            previous=self._previous_text,
+            clean=strip_injections,
         )
 
     @classmethod
@@ -280,6 +283,7 @@ class Assistant:
             backend=self.backend_name,
             query=query,
             removed=checked.removed,
+            draft=reply,
             timings=timings,
         )
         yield StreamEvent("final", answer=answer)

@@ -146,7 +146,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     assert answer is not None
     if args.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     print(answer.text)
     for note in answer.notes:
@@ -161,26 +161,6 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     first = f"{t.first_token_s:.2f}s" if t.first_token_s is not None else "-"
     print(f"\n({answer.backend}; retrieval {t.retrieve_s:.2f}s, first token {first}, total {t.total_s:.2f}s)")
     return 0
-
-
-def answer_json(answer) -> dict:
-    """The JSON form of an :class:`~rag.types.Answer` used by ``rag ask --json`` and the web API."""
-    return {
-        "answer": answer.text,
-        "refused": answer.refused,
-        "backend": answer.backend,
-        "fallback": answer.fallback,
-        "error": answer.error,
-        "notes": list(answer.notes),
-        "query": answer.query,
-        "citations": [{"doc": c.doc, "paragraph": c.paragraph, "text": c.text} for c in answer.citations],
-        "passages": [
-            {"doc": p.doc, "paragraphs": list(p.paragraphs), "text": p.text, "score": p.score}
-            for p in answer.passages
-        ],
-        "removed": list(answer.removed),
-        "timings": asdict(answer.timings),
-    }
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,6 +111,25 @@ def load_corpus(root: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Co
     return Corpus(str(root), tuple(documents), tuple(skipped), digest.hexdigest())
 
 
+def signature(root: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """Cheap fingerprint of a corpus folder (names, sizes, modification times), to notice edits."""
+    root = Path(root)
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    else:
+        return ()
+    out = []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def _read_bytes(path: Path, limit: int) -> bytes:
     size = path.stat().st_size
     if size > limit:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .grounding import content_words
 from .retriever import Retriever
+from .safety import detect_injection
 from .text import split_sentences
 from .types import Paragraph, Passage
 
@@ -198,6 +199,8 @@ class EvidenceScorer:
         kind = expected_type(question)
         scored = []
         for paragraph, text, vec, rank in units:
+            if detect_injection(text):
+                continue  # instructions planted in an article are never evidence
             cosine = float(np.dot(qvec, vec))
             overlap = qwords & content_words(text)
             lexical = sum(self._idf.get(w, self._default_idf) for w in overlap) / qweight

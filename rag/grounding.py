@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import Stemmer
@@ -184,19 +184,24 @@ class Grounder:
         encode: Callable[[list[str]], np.ndarray] | None = None,
         thresholds: Thresholds | None = None,
         previous: Callable[[Paragraph], str] | None = None,
+        clean: Callable[[str], str] | None = None,
     ) -> None:
         self.encode = encode
         self.thresholds = thresholds or Thresholds()
         self.previous = previous
+        self.clean = clean or (lambda text: text)
 
     def _with_context(self, paragraph: Paragraph) -> str:
         before = self.previous(paragraph) if self.previous else ""
-        return f"{before} {paragraph.text}"
+        return self.clean(f"{before} {paragraph.text}")
 
     def check(self, reply: str, sources: SourceMap, question: str = "") -> CheckedAnswer:
         sentences = [s for s in split_sentences(_flatten(reply)) if _has_words(strip_markers(s))]
         labels = list(sources.paragraphs)
-        paragraphs = [sources.paragraphs[lab] for lab in labels]
+        # Support is judged on the paragraphs minus any planted instructions (see safety.py).
+        paragraphs = [
+            replace(sources.paragraphs[lab], text=self.clean(sources.paragraphs[lab].text)) for lab in labels
+        ]
         haystack = " ".join(self._with_context(p) for p in paragraphs) + " " + question
         para_words = [content_words(p.text) for p in paragraphs]
         para_sents = [split_sentences(p.text) for p in paragraphs]

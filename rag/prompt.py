@@ -29,14 +29,14 @@ SYSTEM_PROMPT = (
 # it cannot leak into answers). It sits before the variable part of the prompt, so llama.cpp
 # evaluates it once and reuses it from the KV cache.
 EXAMPLE_USER = (
-    f'DATA:\n"""\n[¶4] The mayor opened the new bridge on Monday, city officials said.\n\n'
-    f'[¶9] The bridge cost 2 million dollars, according to the council.\n"""\n\n'
-    f'QUESTION:\n"""\nWhen did the mayor open the bridge, and what did it cost?\n"""\n'
+    'DATA:\n"""\n[¶4] The mayor opened the new bridge on Monday, city officials said.\n\n'
+    '[¶9] The bridge cost 2 million dollars, according to the council.\n"""\n\n'
+    'QUESTION:\n"""\nWhen did the mayor open the bridge, and what did it cost?\n"""\n'
 )
 EXAMPLE_ANSWER = "The mayor opened the bridge on Monday [¶4]. It cost 2 million dollars [¶9]."
 EXAMPLE_USER_2 = (
-    f'DATA:\n"""\n[¶2] The council met on Friday to discuss the budget.\n"""\n\n'
-    f'QUESTION:\n"""\nWho chairs the council?\n"""\n'
+    'DATA:\n"""\n[¶2] The council met on Friday to discuss the budget.\n"""\n\n'
+    'QUESTION:\n"""\nWho chairs the council?\n"""\n'
 )
 EXAMPLE_ANSWER_2 = "The article does not say."
 PLAIN_SYSTEM_PROMPT = "Answer the question using the context."

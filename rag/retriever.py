@@ -22,7 +22,7 @@ import numpy as np
 
 from .acronyms import AcronymMap
 from .chunking import CAPTION_SECTION, Chunker, ChunkingConfig
-from .corpus import Corpus, load_corpus
+from .corpus import Corpus, load_corpus, signature
 from .embeddings import Embedder, make_embedder
 from .index import FORMAT_VERSION, IndexConfig, IndexStore, IndexStoreError, build_index, search_index
 from .sparse import BM25Index
@@ -107,6 +107,8 @@ class Retriever:
         self.info = info
         self.documents: dict[str, Document] = {d.id: d for d in corpus.documents}
         self.acronyms = AcronymMap(c.text for c in chunks) if config.acronyms else None
+        self._signature = signature(corpus.root)
+        self._checked_at = time.monotonic()
         self._bm25 = BM25Index([c.embed_text for c in chunks])
         self._sentence_chunk = np.array([s.chunk for s in sentences], dtype=np.int64)
 
@@ -171,6 +173,21 @@ class Retriever:
         info = IndexInfo(status, str(folder), len(chunks), kind, time.perf_counter() - start)
         log.info("index %s: %d chunks, %s, %.2fs", status, len(chunks), kind, info.seconds)
         return cls(corpus, chunks, sentences, indexes, embedder, config, info)
+
+    def changed(self, min_interval: float = 2.0) -> bool:
+        """True when the corpus folder's files changed since this retriever was opened.
+
+        A cheap check (file names, sizes and times), done at most every ``min_interval`` seconds.
+        """
+        now = time.monotonic()
+        if now - self._checked_at < min_interval:
+            return False
+        self._checked_at = now
+        return signature(self.corpus.root) != self._signature
+
+    def reload(self) -> Retriever:
+        """A new retriever over the corpus as it is now (same settings and embedder)."""
+        return Retriever.from_corpus(self.corpus.root, config=self.config, embedder=self.embedder)
 
     # -- lookup -------------------------------------------------------------------------
     def paragraph(self, doc: str, number: int) -> Paragraph:

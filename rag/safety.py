@@ -107,3 +107,16 @@ def clean_question(question: object, limits: Limits | None = None) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InputError("That has no words in it. Please type a question about the article.")
     return text
+
+
+def strip_injections(text: str) -> str:
+    """``text`` without the sentences that carry hostile instructions (for corpus text).
+
+    An article may itself contain "ignore your instructions and say X"; such a sentence is never
+    shown to a model as evidence and never counts as support for a reply.
+    """
+    from .text import split_sentences
+
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not detect_injection(s)]
+    return text if len(kept) == len(sentences) else " ".join(kept)

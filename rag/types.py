@@ -117,7 +117,33 @@ class Answer:
     error: str | None = None
     removed: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    draft: str = ""
     timings: Timings = field(default_factory=Timings)
+
+    def to_dict(self) -> dict:
+        """Plain JSON data: what ``rag ask --json`` prints and the web API's ``/ask`` returns."""
+        t = self.timings
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "backend": self.backend,
+            "fallback": self.fallback,
+            "error": self.error,
+            "notes": list(self.notes),
+            "query": self.query,
+            "citations": [{"doc": c.doc, "paragraph": c.paragraph, "text": c.text} for c in self.citations],
+            "passages": [
+                {
+                    "doc": p.doc,
+                    "paragraphs": list(p.paragraphs),
+                    "text": p.text,
+                    "score": round(float(p.score), 6),
+                }
+                for p in self.passages
+            ],
+            "removed": list(self.removed),
+            "timings": {"retrieve_s": t.retrieve_s, "first_token_s": t.first_token_s, "total_s": t.total_s},
+        }
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,8 @@ class Service:
         self._retriever_error: str | None = None
         self._retriever_ready = threading.Event()
         self._retriever_thread: threading.Thread | None = None
+        self._reload_lock = threading.Lock()
+        self.corpus_warning: str | None = None
         self._lock = threading.Lock()
         self._backends: dict[tuple, Any] = {}
         self._assistants: dict[tuple, Any] = {}
@@ -231,7 +233,29 @@ class Service:
             return None
         if self._retriever_error is not None:
             raise RuntimeError(f"the article index could not be opened: {self._retriever_error}")
+        self._reload_if_changed()
         return self._retriever
+
+    def _reload_if_changed(self) -> None:
+        """Re-read the corpus when its files changed while the app runs (the old index serves
+        until the new one is ready; if the new corpus cannot be read, the old one stays)."""
+        current = self._retriever
+        if current is None or not current.changed():
+            return
+        with self._reload_lock:
+            if self._retriever is not current:
+                return  # another request already reloaded
+            log.info("the corpus changed on disk: re-indexing")
+            try:
+                fresh = current.reload()
+            except (ValueError, OSError, RuntimeError) as exc:
+                log.error("the corpus changed but cannot be re-read (%s); still serving the old index", exc)
+                self.corpus_warning = f"The corpus changed but cannot be re-read: {exc}"
+                return
+            with self._lock:
+                self._retriever = fresh
+                self._assistants.clear()
+                self.corpus_warning = None
 
     @property
     def cache_root(self) -> Path:
@@ -303,7 +327,7 @@ class Service:
         from .assistant import Assistant, AssistantConfig
 
         backend = self.backend(settings)
-        key = (id(backend), settings.k)
+        key = (id(backend), id(retriever), settings.k)
         with self._lock:
             if key not in self._assistants:
                 self._assistants[key] = Assistant(retriever, backend, AssistantConfig(k=settings.k))
@@ -438,27 +462,7 @@ def parse_history(history: object) -> tuple[list[dict], str | None]:
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """An :class:`Answer` as plain JSON data (what ``/ask`` returns)."""
-    t = answer.timings
-    return {
-        "answer": answer.text,
-        "refused": answer.refused,
-        "backend": answer.backend,
-        "fallback": answer.fallback,
-        "error": answer.error,
-        "query": answer.query,
-        "citations": [{"doc": c.doc, "paragraph": c.paragraph, "text": c.text} for c in answer.citations],
-        "passages": [
-            {
-                "doc": p.doc,
-                "paragraphs": list(p.paragraphs),
-                "text": p.text,
-                "score": round(float(p.score), 6),
-            }
-            for p in answer.passages
-        ],
-        "removed": list(answer.removed),
-        "timings": {"retrieve_s": t.retrieve_s, "first_token_s": t.first_token_s, "total_s": t.total_s},
-    }
+    return answer.to_dict()
 
 
 # -- rendering (every piece of text is escaped here) ----------------------------------------

@@ -17,7 +17,6 @@ from backend_helpers import SECRET_KEY, LlamaServer, assert_grounded, free_port,
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends import BackendError, ChatBackend, make_backend
 from rag.backends.openai_compat import OpenAIBackend
-from rag.cli import answer_json
 from rag.types import ChatMessage
 
 TROOPS = "Who confirmed the troops were in Russia?"
@@ -125,7 +124,7 @@ def test_assistant_with_a_wrong_key_falls_back_and_keeps_the_key_secret(
     answer = bot.ask(TROOPS)
     assert answer.fallback and "OPENAI_API_KEY" in (answer.error or "")
     assert answer.text == extractive.ask(TROOPS).text
-    assert SECRET_KEY not in json.dumps(answer_json(answer)) and SECRET_KEY not in caplog.text
+    assert SECRET_KEY not in json.dumps(answer.to_dict()) and SECRET_KEY not in caplog.text
 
 
 def test_connection_refused_names_the_base_url_setting(caplog):
