@@ -1,0 +1,84 @@
+"""Smoke test of ``rag bench retrieval`` (rag/bench.py): tiny sizes, fake vectors, no timing checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zlib
+
+import numpy as np
+
+from rag import bench
+from rag.cli import add_retriever_flags
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rag")
+    bench.add_parser(parser.add_subparsers(dest="command", required=True), add_retriever_flags)
+    return parser.parse_args(argv)
+
+
+def test_bench_retrieval_smoke(tmp_path):
+    args = _parse(
+        ["bench", "retrieval", "--sizes", "200", "--fake-embeddings", "--queries", "20", "--no-progress",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert args.func is bench.main
+    assert bench.main(args) == 0
+
+    report = json.loads((tmp_path / "bench-retrieval.json").read_text("utf-8"))
+    markdown = (tmp_path / "bench-retrieval.md").read_text("utf-8")
+    for key in ("command", "date", "machine", "versions", "article", "scale", "runtime_s"):
+        assert key in report
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    assert "faiss-cpu" in report["versions"]
+
+    article = report["article"]
+    assert article["chunks"] > 0 and article["model"]["load_s"] > 0
+    assert article["build"]["status"] == "built" and article["build"]["total_s"] > 0
+    assert article["second_start"]["status"] == "loaded"
+    assert article["second_start"]["encode_calls"] == 0
+    for mode in ("hybrid", "dense", "bm25"):
+        stats = article["second_start"]["search"][mode]
+        assert stats["n"] == 20 and 0 < stats["p50_ms"] <= stats["p95_ms"]
+
+    kinds = {row["embedding"]["vectors"] for row in report["scale"]}
+    assert kinds == {"random", "static"}
+    for row in report["scale"]:
+        assert row["target"] == 200 and 150 <= row["chunks"] <= 260 and row["sentences"] > row["chunks"]
+        assert row["build"]["total_s"] > 0 and row["build"]["phases_s"]["faiss+bm25"] > 0
+        assert row["index"]["kind"] == {"chunks": "IndexFlatIP", "sentences": "IndexFlatIP"}
+        assert all(n > 0 for n in row["index"]["bytes"].values())
+        assert row["search_hybrid"]["p50_ms"] > 0
+        assert row["reopen"]["status"] == "loaded" and row["reopen"]["encode_calls"] == 0
+        assert 0 < row["recall"]["chunks"]["real queries"]["recall@10"] <= 1
+        assert row["bm25_prototype"]["top20_overlap"] > 0.9
+    assert "## Scale" in markdown and "**random**" in markdown and "**static**" in markdown
+
+
+def test_query_set_is_distinct_and_realistic():
+    queries = bench.query_set(250)
+    assert len(queries) == len(set(queries)) == 250
+    assert bench.load_questions()[0] in queries
+
+
+def test_static_vectors_are_unit_and_structured():
+    class WordEmbedder:  # deterministic stand-in for the model: one random vector per text
+        dimension = 16
+
+        def encode(self, texts, *, progress=False):
+            rows = [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(16) for t in texts]
+            return np.asarray(rows, dtype=np.float32)
+
+    vectors = bench.StaticVectors(WordEmbedder()).encode(
+        ["north korea sent troops", "north korea sent soldiers", "the weather was mild", ""]
+    )
+    assert vectors.shape == (4, 16)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_recall_at():
+    exact = np.array([[1, 2, 3], [4, 5, 6]])
+    approx = np.array([[1, 2, 9], [4, 5, 6]])
+    assert bench.recall_at(approx, exact, 3) == (2 / 3 + 1) / 2
