@@ -29,9 +29,16 @@ from pathlib import Path
 from .backends import BackendError, ChatBackend, make_backend
 from .backends.registry import EXTRACTIVE
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
-from .evidence import EvidenceConfig, EvidenceScorer, ScoredSentence, unknown_names
+from .evidence import (
+    EvidenceConfig,
+    EvidenceScorer,
+    ScoredSentence,
+    answers_type,
+    expected_type,
+    unknown_names,
+)
 from .extractive import ExtractiveConfig, choose_sentences
-from .grounding import Grounder, SourceMap, Thresholds, strip_markers
+from .grounding import Grounder, SourceMap, Thresholds, people_forms, strip_markers
 from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
 from .retriever import Retriever, RetrieverConfig, default_cache_root
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
@@ -58,7 +65,8 @@ class AssistantConfig:
     fallback: bool = True
     min_evidence: float = 0.3
     context_sentences: int = 6
-    rescue_score: float = 0.8
+    rescue_score: float = 0.4
+    rescue_after_decline: float = 0.8
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
@@ -85,6 +93,9 @@ class Assistant:
             self.config.grounding,
             previous=self._previous_text,
             clean=strip_injections,
+            people=people_forms(
+                self.people, [p.text for d in retriever.corpus.documents for p in d.paragraphs]
+            ),
         )
 
     @classmethod
@@ -252,13 +263,26 @@ class Assistant:
             pieces.append(piece)
             yield StreamEvent("delta", piece)
         reply = _drop_prompt_echo("".join(pieces))
-        checked = self.grounder.check(reply, prompt.sources, question=query)
+        # Judged against what the reader asked: a model rewrite of a follow-up may already
+        # contain words of the answer.
+        checked = self.grounder.check(reply, prompt.sources, question=question)
         timings = Timings(retrieve_s, first_token_s, time.perf_counter() - start)
+        kind = expected_type(question)
+        if (
+            checked.supported
+            and kind in ("number", "time")
+            and not answers_type(kind, checked.text, question)
+        ):
+            # "How many…?" answered without a number is not an answer, however well supported.
+            checked = replace(checked, supported=0, removed=(*checked.removed, strip_markers(checked.text)))
         if checked.supported == 0:
-            # The model declined or wrote nothing the article supports. When the article has a
-            # strong answer sentence, show it (quoted, and said so); otherwise decline.
+            # The model declined, or wrote nothing the article supports. When the article has a
+            # good answer sentence, show it (quoted, and said so); otherwise decline. After an
+            # explicit "the article does not say" the bar is higher: small models decline too
+            # often, but their declines still carry signal.
             extract = choose_sentences(query, scored, self.config.extractive)
-            if extract.sentences and extract.best_score >= self.config.rescue_score:
+            bar = self.config.rescue_after_decline if checked.refusal else self.config.rescue_score
+            if extract.sentences and extract.best_score >= bar:
                 rescued = self._extractive(query, passages, scored, start, retrieve_s).answer
                 assert rescued is not None
                 note = "The model gave no answer the article supports; showing the article's own sentences."

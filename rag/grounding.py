@@ -40,7 +40,9 @@ _NUMBER_WORDS = (
     "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
     "seventy|eighty|ninety"
 )
-_NUMBER = re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+# A number standing alone ("16 kilometers"), not one inside a name ("Hwasong-16Na").
+_DIGITS = r"(?<![\w-])\d[\d,.]*(?![\w-])"
+_NUMBER = re.compile(rf"{_DIGITS}|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
 # Capitalised words that open sentences without naming anything.
 _STARTERS = frozenset(
@@ -147,7 +149,7 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
     plain = strip_markers(sentence)
     haystack = sources.lower().replace("’", "'")
     known = set(re.findall(r"[a-z0-9]+", haystack))
-    digits_in_sources = {re.sub(r"[,.]", "", m) for m in re.findall(r"\d[\d,.]*", sources)}
+    digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(_DIGITS, sources)}
     novel = []
     for match in _NUMBER.finditer(plain):
         token = match.group(0).rstrip(".,")
@@ -163,6 +165,57 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
         if parts and not all(p in known for p in parts):
             novel.append(match.group(0))
     return novel
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[’']s\b", "", name.replace("’", "'")).lower()
+
+
+def misattributed(sentence: str, backing: str, people: dict[str, set[str]]) -> list[str]:
+    """People named in ``sentence`` whom ``backing`` (the supporting paragraphs) never names.
+
+    ``people`` maps a person's name (lower case) to the other forms the corpus uses for them
+    ("victor cha" -> {"cha"}); any of the forms counts. Places and organisations are not
+    checked here (only against all retrieved text, by :func:`novel_facts`): what matters most
+    is who said or did what.
+    """
+    plain = _name_key(strip_markers(sentence))
+    text = _name_key(backing)
+    missing = []
+    for name, forms in people.items():
+        every = {name, *forms}
+        named = any(re.search(rf"\b{re.escape(f)}\b", plain) for f in every)
+        if named and not any(re.search(rf"\b{re.escape(f)}\b", text) for f in every):
+            missing.append(name)
+    return missing
+
+
+_LEADING_WORDS = frozenset({"The", "A", "An", "And", "But", "Former", "President", "Leader"})
+
+
+def people_forms(names: Sequence[str], texts: Sequence[str]) -> dict[str, set[str]]:
+    """Map each person's name to the other unambiguous forms used for them in ``texts``.
+
+    ``names`` are the people of the corpus (e.g. the speakers of :func:`rag.conversation.speakers`);
+    a one-word speaker such as "Cha" becomes a form of the full name "Victor Cha" when exactly
+    one full name in the texts ends with it.
+    """
+    corpus = " ".join(texts)
+    full: dict[str, set[str]] = {}
+    for name in names:
+        if len(name.split()) > 1:
+            full.setdefault(name.lower(), set())
+            continue
+        # "Cha" -> "Victor Cha"; "Hong" -> "Hong Min" (family name first)
+        pattern = rf"\b([A-Z][\w-]+\s+{re.escape(name)}|{re.escape(name)}\s+[A-Z][\w-]+)\b(?![\w-])"
+        matches = {m for m in re.findall(pattern, corpus) if m.split()[0] not in _LEADING_WORDS}
+        if len(matches) == 1:
+            full.setdefault(matches.pop().lower(), set()).add(name.lower())
+        else:
+            full.setdefault(name.lower(), set())
+    for match in set(re.findall(r"\b[A-Z][a-z]+\s+[A-Z][a-z]+-[a-z]+\b", corpus)):  # Kim Yo-jong
+        full.setdefault(match.lower(), set())
+    return full
 
 
 @dataclass(frozen=True)
@@ -185,11 +238,13 @@ class Grounder:
         thresholds: Thresholds | None = None,
         previous: Callable[[Paragraph], str] | None = None,
         clean: Callable[[str], str] | None = None,
+        people: dict[str, set[str]] | None = None,
     ) -> None:
         self.encode = encode
         self.thresholds = thresholds or Thresholds()
         self.previous = previous
         self.clean = clean or (lambda text: text)
+        self.people = people or {}
 
     def _with_context(self, paragraph: Paragraph) -> str:
         before = self.previous(paragraph) if self.previous else ""
@@ -232,7 +287,7 @@ class Grounder:
                 continue
             sims = semantic.get(sentence, [0.0] * len(paragraphs))
             # Words the question already gave prove nothing: what the sentence adds must be in
-            # the paragraph.
+            # the paragraphs that back it.
             new_words = words - question_words or words
             scores = []
             for i, pw in enumerate(para_words):
@@ -240,22 +295,17 @@ class Grounder:
                 supported = lexical >= self.thresholds.lexical or (
                     sims[i] >= self.thresholds.semantic and lexical >= self.thresholds.lexical_floor
                 )
-                scores.append((supported, lexical + sims[i], labels[i]))
-            backing = [lab for ok, _, lab in scores if ok]
-            # Names and numbers must come from the paragraphs that back the sentence (or the one
-            # before each, where a quote's speaker is often named), not merely from somewhere:
-            # "Kim Yo-jong is aware of Putin's needs" is not backed by a paragraph about Cha.
-            if backing:
-                backing_text = " ".join(self._with_context(sources.paragraphs[lab]) for lab in backing)
-                if novel_facts(sentence, backing_text):
-                    backing = []
+                scores.append((supported, lexical + sims[i], labels[i], lexical))
+            backing, joint = self._backing(sentence, new_words, scores, labels, para_words, sources)
             # A sentence that only restates the question answers nothing.
             if not backing or not words - question_words:
                 removed.append(plain)
                 continue
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
-            if not chosen:
-                chosen = [max((s for s in scores if s[0]), key=lambda s: s[1])[2]]
+            if joint:
+                chosen = list(backing)
+            elif not chosen:
+                chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
             for lab in chosen:
                 cited.setdefault(lab, None)
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
@@ -269,6 +319,30 @@ class Grounder:
         return CheckedAnswer(
             " ".join(kept).strip(), citations, tuple(removed), refusal and supported == 0, supported
         )
+
+    def _backing(self, sentence, new_words, scores, labels, para_words, sources: SourceMap):
+        """The paragraphs that support ``sentence`` (``[]`` if none) and whether only jointly.
+
+        First every paragraph that supports it alone; failing that (or if those do not name the
+        people it names), the two paragraphs sharing most with it, when together they hold what
+        it adds ("Cha and Seiler are quoted" joins two paragraphs). People must be named in the
+        backing paragraphs (or the paragraph before each, where a quote's speaker often is):
+        "Kim Yo-jong is aware of Putin's needs" is not backed by a paragraph about Cha.
+        """
+        options: list[tuple[list[str], bool]] = []
+        alone = [lab for ok, _, lab, _ in scores if ok]
+        if alone:
+            options.append((alone, False))
+        pair = sorted(range(len(labels)), key=lambda i: -scores[i][3])[:2]
+        if len(pair) == 2 and min(scores[i][3] for i in pair) >= self.thresholds.lexical_floor:
+            union = para_words[pair[0]] | para_words[pair[1]]
+            if len(new_words & union) / len(new_words) >= self.thresholds.lexical:
+                options.append(([labels[i] for i in pair], True))
+        for backing, joint in options:
+            text = " ".join(self._with_context(sources.paragraphs[lab]) for lab in backing)
+            if not misattributed(sentence, text, self.people):
+                return backing, joint
+        return [], False
 
     def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
         if not self.encode or not claims:
