@@ -64,9 +64,8 @@ class AssistantConfig:
     temperature: float = 0.0
     fallback: bool = True
     min_evidence: float = 0.3
-    context_sentences: int = 6
-    rescue_score: float = 0.4
-    rescue_after_decline: float = 0.8
+    context_sentences: int = 4
+    rescue_after_decline: float = 0.9
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
@@ -191,6 +190,10 @@ class Assistant:
         if best < self.config.min_evidence:
             yield self._decline(passages, scored, start, retrieve_s, query)
             return
+        if not self.evidence.has_expected_type(query, scored):
+            note = "The most relevant sentences do not contain what the question asks for."
+            yield self._decline(passages, scored, start, retrieve_s, query, notes=(note,))
+            return
         if self.backend is None:
             yield self._extractive(query, passages, scored, start, retrieve_s)
             return
@@ -276,12 +279,12 @@ class Assistant:
             # "How many…?" answered without a number is not an answer, however well supported.
             checked = replace(checked, supported=0, removed=(*checked.removed, strip_markers(checked.text)))
         if checked.supported == 0:
-            # The model declined, or wrote nothing the article supports. When the article has a
-            # good answer sentence, show it (quoted, and said so); otherwise decline. After an
-            # explicit "the article does not say" the bar is higher: small models decline too
-            # often, but their declines still carry signal.
+            # The model declined, or wrote nothing the article supports. A reply that failed the
+            # checks is not swapped for another answer: decline and show the closest paragraphs.
+            # But after an explicit "the article does not say", when the article holds a very
+            # strong answer sentence, show it quoted (small models decline answerable questions).
             extract = choose_sentences(query, scored, self.config.extractive)
-            bar = self.config.rescue_after_decline if checked.refusal else self.config.rescue_score
+            bar = self.config.rescue_after_decline if checked.refusal else float("inf")
             if extract.sentences and extract.best_score >= bar:
                 rescued = self._extractive(query, passages, scored, start, retrieve_s).answer
                 assert rescued is not None

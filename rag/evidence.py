@@ -211,6 +211,22 @@ class EvidenceScorer:
         scored.sort(key=lambda s: -s.score)
         return scored
 
+    def has_expected_type(self, question: str, scored: Sequence[ScoredSentence], top: int = 2) -> bool:
+        """False when a "how many"/"when" question meets evidence without a number/time.
+
+        Judged on the ``top`` most relevant sentences ranked *without* the answer-type bonus,
+        so a sentence that merely has some number cannot stand in for the relevant one:
+        "On what date in June did Putin arrive?" is not answered by "Cha said Tuesday".
+        """
+        kind = expected_type(question)
+        if kind not in ("number", "time"):
+            return True
+        tw = self.config.type_weight
+        relevance = sorted(
+            scored, key=lambda s: -(s.score - (tw if s.type_match else -tw if s.type_match is False else 0))
+        )
+        return any(s.type_match for s in relevance[:top])
+
     def snippets(self, scored: Sequence[ScoredSentence], max_sentences: int) -> list[tuple[Paragraph, str]]:
         """The best ``max_sentences`` sentences, grouped by paragraph (best paragraph first),
         in reading order within each paragraph: a short, focused context for a small model."""

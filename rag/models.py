@@ -60,7 +60,7 @@ PACKAGED: dict[str, PackagedModel] = {
         ),
     )
 }
-DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
 def _package_dir(name: str) -> Path | None:

