@@ -327,7 +327,8 @@ class Assistant:
         if not extract.sentences:
             return self._decline(passages, scored, start, retrieve_s, query, backend=EXTRACTIVE)
         sources = SourceMap.build([s.paragraph for s in extract.sentences])
-        parts = [f"{s.text} [{sources.label(s.paragraph)}]" for s in extract.sentences]
+        # A marker inside the article's own text ("... said [¶99].") must not pose as a citation.
+        parts = [f"{strip_markers(s.text)} [{sources.label(s.paragraph)}]" for s in extract.sentences]
         citations = tuple(dict.fromkeys(Citation(s.paragraph.doc, s.paragraph.number, s.paragraph.text)
                                         for s in extract.sentences))  # fmt: skip
         elapsed = time.perf_counter() - start

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from .safety import valid_text
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -53,7 +54,7 @@ def normalize_history(history: Iterable[Mapping | ChatMessage] | None) -> list[C
             continue
         if role not in _ROLE_ORDER or not isinstance(content, str) or not content.strip():
             continue
-        out.append(ChatMessage(role, content.strip()[:MAX_MESSAGE_CHARS]))
+        out.append(ChatMessage(role, valid_text(content).strip()[:MAX_MESSAGE_CHARS]))
     return out
 
 

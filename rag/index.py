@@ -151,6 +151,9 @@ class IndexStore:
             files[f"{name}.jsonl"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.folder.glob(".*.tmp"):  # left by a save that was killed (we hold the lock)
+                with contextlib.suppress(OSError):
+                    stale.unlink()
             for name, data in files.items():
                 _atomic_write(self.folder / name, data)
             full = {**manifest, "files": {n: _sha256_bytes(d) for n, d in files.items()}}

@@ -28,6 +28,12 @@ class Limits:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Terminal escape sequences (colours, cursor moves, titles) go whole, not just their ESC byte:
+# "\x1b[31mZelensky" is "Zelensky", not "[31mZelensky".
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+# Lone UTF-16 surrogates (undecodable bytes from a terminal, "\ud800" in JSON) are not text; the
+# tokenizers reject them. They become U+FFFD, like any other undecodable byte.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Invisible format characters are deleted, not turned into spaces: "ig\u200bnore" is "ignore".
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -94,8 +100,8 @@ def clean_question(question: object, limits: Limits | None = None) -> str:
     limits = limits or Limits()
     if not isinstance(question, str):
         raise InputError("The question must be text.")
-    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", question))
-    text = _CONTROL.sub(" ", text)
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", valid_text(question)))
+    text = _CONTROL.sub(" ", _ANSI.sub("", text))
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise InputError("Please type a question about the article.")
@@ -107,6 +113,11 @@ def clean_question(question: object, limits: Limits | None = None) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InputError("That has no words in it. Please type a question about the article.")
     return text
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (so it can be encoded as UTF-8)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def strip_injections(text: str) -> str:

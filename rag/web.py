@@ -92,6 +92,7 @@ class WebConfig:
     base_url: str | None = None
     openai_model: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
     k: int = 4
     load_wait: float = 60.0
     concurrency: int = 4
@@ -148,6 +149,7 @@ def config_from_args(args: argparse.Namespace) -> WebConfig:
         base_url=args.base_url or _env("RAG_BASE_URL", _env("OPENAI_BASE_URL")),
         openai_model=args.openai_model or _env("RAG_OPENAI_MODEL"),
         api_key=args.api_key or _env("OPENAI_API_KEY"),
+        timeout=args.timeout,
         k=max(1, min(MAX_K, args.k)),
         load_wait=max(0.0, args.load_wait),
         concurrency=max(1, args.concurrency),
@@ -314,6 +316,7 @@ class Service:
                 "model": settings.remote_model,
                 "base_url": base_url or None,
                 "api_key": self.config.api_key if key_ok else None,
+                "timeout": self.config.timeout,
             }
         else:  # a backend registered by a plug-in (or a test)
             key = (name,)
@@ -396,6 +399,10 @@ class Service:
             for event in assistant.stream(question, history):
                 if event.kind == "final" and note and event.answer is not None:
                     event = StreamEvent("final", answer=replace(event.answer, fallback=True, error=note))
+                warning = self.corpus_warning
+                if event.kind == "final" and warning and event.answer is not None:
+                    notes = (*event.answer.notes, f"{warning}; answering from the previous version.")
+                    event = StreamEvent("final", answer=replace(event.answer, notes=notes))
                 yield event
         except Exception as exc:  # the page and the API get a message, never a stack trace
             log.exception("answering failed")
@@ -631,6 +638,8 @@ def render_answer(answer: Answer, documents: Mapping[str, Document], requested: 
             f'<div class="rag-fix"><b>Why a fallback:</b> {esc(why)}. These sentences are quoted '
             "from the article, not written by the model.</div>"
         )
+    for note in answer.notes:
+        parts.append(f'<div class="rag-note">{esc(note)}</div>')
     if answer.removed:
         n = len(answer.removed)
         items = "".join(f"<li>{esc(s)}</li>" for s in answer.removed)

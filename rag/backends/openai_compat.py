@@ -10,6 +10,7 @@ times); a stream that stalls longer than ``timeout`` seconds between chunks, or 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -84,6 +85,8 @@ class OpenAIBackend:
         openai = self._openai
         payload = [{"role": m.role, "content": m.content} for m in messages]
         start = time.monotonic()
+        received = finished = False
+        timer = None
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
@@ -93,7 +96,11 @@ class OpenAIBackend:
                 stop=list(stop) if stop else None,
                 stream=True,
             )
-            received = False
+            # The deadline holds even when the server sends only keep-alive comments (no chunks):
+            # a timer closes the stream, and the loop below then ends with an error.
+            timer = threading.Timer(max(0.0, self.deadline - (time.monotonic() - start)), response.close)
+            timer.daemon = True
+            timer.start()
             for chunk in response:
                 if time.monotonic() - start > self.deadline:
                     response.close()
@@ -104,13 +111,26 @@ class OpenAIBackend:
                     )
                 if not getattr(chunk, "choices", None):
                     continue
+                if getattr(chunk.choices[0], "finish_reason", None):
+                    finished = True
                 piece = chunk.choices[0].delta.content if chunk.choices[0].delta else None
                 if piece:
                     received = True
                     yield piece
+            if time.monotonic() - start > self.deadline:
+                raise BackendError(
+                    f"the server at {self.base_url} was still answering after {self.deadline:.0f}s",
+                    setting="--timeout",
+                    retryable=True,
+                )
             if not received:
                 raise BackendError(
                     f"the server at {self.base_url} sent an empty reply", setting="--openai-model"
+                )
+            if not finished:
+                raise BackendError(
+                    f"the reply from {self.base_url} was cut off (the stream ended without a finish reason)",
+                    retryable=True,
                 )
         except BackendError:
             raise
@@ -135,6 +155,10 @@ class OpenAIBackend:
         except openai.APITimeoutError as exc:
             raise self._error(f"no answer within {self.timeout:.0f}s", "--timeout", exc) from None
         except openai.APIConnectionError as exc:
+            if time.monotonic() - start > self.deadline:
+                raise self._error(f"still answering after {self.deadline:.0f}s", "--timeout", exc) from None
+            if received:
+                raise self._error("the connection broke during the reply", None, exc) from None
             raise self._error(f"cannot reach {self.base_url}", "--base-url / OPENAI_BASE_URL", exc) from None
         except openai.InternalServerError as exc:
             raise self._error("the server failed (HTTP 5xx), retries exhausted", None, exc) from None
@@ -146,6 +170,9 @@ class OpenAIBackend:
             if type(exc).__module__.startswith(("httpx", "httpcore")):
                 raise self._error("the connection broke during the reply", None, exc) from None
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _error(self, message: str, setting: str | None, exc: BaseException) -> BackendError:
         detail = self._scrub(str(exc))[:200]
