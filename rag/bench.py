@@ -74,13 +74,22 @@ PACKAGES = (
 def add_parser(sub, add_retriever_flags) -> None:
     """Register ``rag bench`` on the subparsers object ``sub``."""
     p = sub.add_parser("bench", help="benchmark start-up, index build, memory and search latency")
-    p.add_argument("what", choices=["retrieval"], help="which benchmark (only 'retrieval' for now)")
+    p.add_argument(
+        "what",
+        choices=["retrieval", "answers"],
+        help="retrieval: index build, memory and search latency at scale; "
+        "answers: answer latency per backend, cold starts, peak memory",
+    )
+    p.add_argument("--models", nargs="+", help="answers: local models to time (default qwen2.5-coder-1.5b)")
+    p.add_argument(
+        "--questions", type=int, default=20, help="answers: timed questions per backend (default 20)"
+    )
     p.add_argument(
         "--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
         help="synthetic corpus sizes in chunks, comma separated; '' skips the scale part "
         "(default 1000,10000,100000)",
     )  # fmt: skip
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for bench-retrieval.{json,md}")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for bench-<what>.{json,md}")
     p.add_argument(
         "--embeddings", choices=["auto", "real", "fake"], default="auto",
         help="document vectors at scale: real MiniLM, fake (see --fake-vectors), or 'auto': "
@@ -105,8 +114,10 @@ def add_parser(sub, add_retriever_flags) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark the flags describe and write the JSON and Markdown reports."""
-    if args.what != "retrieval":
-        raise ValueError(f"unknown benchmark {args.what!r}")
+    if args.what == "answers":
+        from .bench_answers import main as answers_main
+
+        return answers_main(args)
     started = time.perf_counter()
     sizes = sorted({int(s) for s in re.split(r"[,\s]+", args.sizes or "") if s})
     if any(s < 10 for s in sizes):

@@ -1,0 +1,189 @@
+"""``rag bench answers``: answer latency per backend, cold starts and peak memory.
+
+Measured on the machine it runs on, in one run so the numbers compare as ratios:
+
+* warm latency per backend: time to first token and to the full answer, p50 and p95, over
+  distinct questions of the eval sets, after one warm-up question;
+* cold start of ``rag ask`` per backend: a fresh process from launch to printed answer, with
+  its peak resident memory;
+* cold start of the web chat: ``python app.py`` from launch until the page answers HTTP 200,
+  and until its local model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from .evaluation.dataset import load_dataset
+from .evaluation.metrics import percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "qa.jsonl")
+
+
+def _questions(n: int) -> list[str]:
+    out: list[str] = []
+    for path in QUESTIONS:
+        if path.exists():
+            out += [it.question for it in load_dataset(path) if it.answerable and not it.turns]
+    return list(dict.fromkeys(out))[:n]
+
+
+def warm_latency(backend: str, options: dict, n: int, corpus: str | None, cache_dir: str | None) -> dict:
+    """First-token and total latency of ``n`` questions on one warm assistant."""
+    from .assistant import Assistant
+    from .retriever import Retriever, RetrieverConfig
+
+    retriever = Retriever.from_corpus(corpus, config=RetrieverConfig(cache_dir=cache_dir))
+    bot = Assistant.from_corpus(retriever=retriever, backend=backend, **options)
+    bot.ask("Who is Hong Min?")  # warm-up: loads the model, fills caches
+    first, total = [], []
+    for question in _questions(n):
+        answer = bot.ask(question)
+        total.append(answer.timings.total_s)
+        first.append(
+            answer.timings.first_token_s
+            if answer.timings.first_token_s is not None
+            else answer.timings.total_s
+        )
+    return {
+        "backend": bot.backend_name,
+        "questions": len(total),
+        "first_token_p50_s": percentile(first, 50),
+        "first_token_p95_s": percentile(first, 95),
+        "total_p50_s": percentile(total, 50),
+        "total_p95_s": percentile(total, 95),
+        "rss_mib": psutil.Process().memory_info().rss / 2**20,
+    }
+
+
+def _watch(cmd: list[str], until, timeout: float) -> tuple[float, float, int]:
+    """Run ``cmd``; return (seconds until ``until(proc)`` is true, peak RSS MiB of the tree, exit)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})  # fmt: skip
+    peak, elapsed = 0.0, None
+    try:
+        ps = psutil.Process(proc.pid)
+        while time.perf_counter() - start < timeout:
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+                peak = max(peak, rss / 2**20)
+            except psutil.Error:
+                pass
+            if until(proc):
+                elapsed = time.perf_counter() - start
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return (elapsed if elapsed is not None else float("nan")), peak, proc.returncode or 0
+
+
+def cold_ask(backend: str, extra: list[str]) -> dict:
+    """``rag ask`` in a fresh process, from launch to exit."""
+    cmd = [sys.executable, "-m", "rag", "ask", "What did Kim Yo-jong condemn?", "--backend", backend, *extra]
+    seconds, peak, code = _watch(cmd, lambda p: p.poll() is not None, 300)
+    return {"backend": backend, "seconds": seconds, "peak_rss_mib": peak, "exit": code}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cold_web(backend: str, extra: list[str]) -> dict:
+    """``python app.py`` from launch until the page answers HTTP 200."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+
+    def up(_proc) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    cmd = [sys.executable, "app.py", "--port", str(port), "--backend", backend, *extra]
+    seconds, peak, _ = _watch(cmd, up, 120)
+    return {"backend": backend, "page_up_s": seconds, "peak_rss_mib_until_up": peak}
+
+
+def run(args: argparse.Namespace) -> dict:
+    models = args.models or ["qwen2.5-coder-1.5b"]
+    report: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["rag", *sys.argv[1:]]),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_before": os.getloadavg(),
+        },
+        "warm": [],
+        "cold_ask": [],
+        "cold_web": [],
+    }
+    runs = [("extractive", {}, [])] + [("llama-cpp", {"model": m}, ["--model", m]) for m in models]
+    for backend, options, extra in runs:
+        report["cold_ask"].append({**cold_ask(backend, extra), "model": options.get("model")})
+    for backend, options, _ in runs:
+        report["warm"].append(warm_latency(backend, options, args.questions, args.corpus, args.cache_dir))
+    report["cold_web"].append(cold_web("llama-cpp", ["--model", models[0]]))
+    report["cold_web"].append(cold_web("extractive", []))
+    report["machine"]["load_after"] = os.getloadavg()
+    return report
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# Answer latency, cold starts and memory",
+        "",
+        f"`{report['command']}` on {report['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; "
+        f"load average {m['load_before'][0]:.2f} before, {m['load_after'][0]:.2f} after.",
+        "",
+        "| backend | questions | first token p50 / p95 | full answer p50 / p95 | RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for w in report["warm"]:
+        first = f"{w['first_token_p50_s']:.3f} / {w['first_token_p95_s']:.3f} s"
+        total = f"{w['total_p50_s']:.3f} / {w['total_p95_s']:.3f} s"
+        lines.append(f"| {w['backend']} | {w['questions']} | {first} | {total} | {w['rss_mib']:.0f} MiB |")
+    lines += ["", "| cold start | seconds | peak RSS |", "|---|---|---|"]
+    for c in report["cold_ask"]:
+        label = c["backend"] + (f" ({c['model']})" if c.get("model") else "")
+        lines.append(f"| `rag ask` {label} | {c['seconds']:.2f} | {c['peak_rss_mib']:.0f} MiB |")
+    for c in report["cold_web"]:
+        peak = f"{c['peak_rss_mib_until_up']:.0f} MiB"
+        lines.append(f"| web chat page up, {c['backend']} | {c['page_up_s']:.2f} | {peak} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    report = run(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-answers.json").write_text(json.dumps(report, indent=2))
+    text = render(report)
+    (out / "bench-answers.md").write_text(text)
+    print(text)
+    return 0
