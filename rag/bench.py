@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from .embeddings import EmbedderWrapper
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "eval" / "results"
 QUESTION_FILES = (ROOT / "eval" / "qa.jsonl", ROOT / "eval" / "heldout.jsonl")
@@ -319,7 +321,7 @@ def _captured_log(name: str) -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-class BenchEmbedder:
+class BenchEmbedder(EmbedderWrapper):
     """Wraps an :class:`~rag.embeddings.Embedder`: counts and times ``encode`` calls.
 
     With ``fake="random"`` or ``"static"`` document vectors are fake (see the module docstring;
@@ -329,7 +331,7 @@ class BenchEmbedder:
     def __init__(self, inner, *, fake: str | None = None, seed: int = 0) -> None:
         if fake not in (None, *FAKE_KINDS):
             raise ValueError(f"unknown fake vector kind {fake!r}")
-        self.inner = inner
+        super().__init__(inner)
         self.fake = fake
         self.calls: list[tuple[int, float]] = []
         self._rng = np.random.default_rng(seed)
@@ -338,17 +340,6 @@ class BenchEmbedder:
     @property
     def name(self) -> str:
         return f"{self.inner.name}+{self.fake}-doc-vectors" if self.fake else self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count(self, text: str) -> int:
-        return self.inner.count(text)
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         start = time.perf_counter()
@@ -360,9 +351,6 @@ class BenchEmbedder:
             out = self.inner.encode(texts, progress=progress)
         self.calls.append((len(texts), time.perf_counter() - start))
         return out
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.inner.encode_query(text)
 
 
 _TOKEN = re.compile(r"[\w’'-]+")

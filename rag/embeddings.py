@@ -90,6 +90,35 @@ def _folder_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+class EmbedderWrapper:
+    """Forwards the whole :class:`Embedder` contract to ``inner``; subclass to change a part
+    (count calls, fake document vectors, rename the model for the cache)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count(self, text: str) -> int:
+        return self.inner.count(text)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self.inner.encode(texts, progress=progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+
 _TORCH_THREADS = threading.Lock()
 
 
