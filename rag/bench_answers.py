@@ -161,7 +161,7 @@ def render(report: dict) -> str:
         f"`{report['command']}` on {report['date']}: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB; "
         f"load average {m['load_before'][0]:.2f} before, {m['load_after'][0]:.2f} after.",
         "",
-        "| backend | questions | first token p50 / p95 | full answer p50 / p95 | process RSS after (cumulative) |",
+        "| backend | questions | first token p50 / p95 | full answer p50 / p95 | process RSS after |",
         "|---|---|---|---|---|",
     ]
     for w in report["warm"]:

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from rag import Retriever, load_corpus, make_embedder
+from rag.embeddings import EmbedderWrapper
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO / "corpus"
@@ -92,11 +93,11 @@ def article_corpus(tmp_path) -> Path:
     return folder
 
 
-class CountingEmbedder:
+class CountingEmbedder(EmbedderWrapper):
     """A real embedder that counts ``encode`` calls (and can pretend to be another model)."""
 
     def __init__(self, inner, name: str | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._name = name or inner.name
         self.encode_calls = 0
         self.encoded_texts = 0
@@ -105,24 +106,10 @@ class CountingEmbedder:
     def name(self) -> str:
         return self._name
 
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count(self, text: str) -> int:
-        return self.inner.count(text)
-
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         self.encode_calls += 1
         self.encoded_texts += len(texts)
         return self.inner.encode(texts, progress=progress)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.inner.encode_query(text)
 
 
 @pytest.fixture

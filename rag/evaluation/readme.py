@@ -84,12 +84,12 @@ def section() -> str:
             f"### {title}",
             "",
             f"`{cmd}` (commit {run.get('git_commit')}, {run.get('created')}, 2 cores, load average {load} "
-            f"at the start). Full report: [eval/results/{folder}/report.md](eval/results/{folder}/report.md).",
+            f"at the start). Full report: [report.md](eval/results/{folder}/report.md).",
             "",
         ]
-        out += quality_table(results) + [""]
+        out += [*quality_table(results), ""]
         out += ["Retrieval alone, same run (hit = a retrieved passage contains an evidence string):", ""]
-        out += retrieval_table(results) + [""]
+        out += [*retrieval_table(results), ""]
     models = sorted(RESULTS.glob("model-*/results.json"))
     if models and dev:
         out += ["### Local models compared (dev set, same pipeline)", "",
