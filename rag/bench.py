@@ -54,6 +54,9 @@ from typing import Any
 import numpy as np
 
 from .embeddings import EmbedderWrapper
+from .index import IndexConfig
+
+_IX = IndexConfig()
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "eval" / "results"
@@ -1410,7 +1413,8 @@ def _recall_tables(scale: list[dict]) -> list[str]:
     lines = [
         "### FAISS recall against exact search (same vectors)",
         "",
-        "HNSW as configured by the rule (M=32, efConstruction=80, efSearch=96). Where the rule "
+        f"HNSW as configured by the rule (M={_IX.hnsw_m}, efConstruction={_IX.ef_construction}, "
+        f"efSearch={_IX.ef_search}). Where the rule "
         "chose exact search, an HNSW index is built on the same vectors for comparison. The "
         "retriever asks the chunk index for 20 and the sentence index for 80 neighbours.",
         "",
