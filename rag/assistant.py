@@ -42,12 +42,13 @@ from .grounding import Grounder, SourceMap, Thresholds, people_forms, strip_mark
 from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
 from .retriever import Retriever, RetrieverConfig, default_cache_root
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
-from .types import Answer, ChatMessage, Citation, Passage, StreamEvent, Timings
+from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "llama-cpp"
 NOT_IN_ARTICLE = "The article does not say."
+PRIME_MARKER = "<<question>>"  # stands for the question while the article prefix is primed
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -65,6 +66,8 @@ class AssistantConfig:
     fallback: bool = True
     min_evidence: float = 0.3
     context_sentences: int = 4
+    article_context_tokens: int = 3000
+    focus_paragraphs: int = 2
     rescue_after_decline: float = 0.9
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
@@ -85,6 +88,7 @@ class Assistant:
         self.retriever = retriever
         self.backend = backend
         self.config = config or AssistantConfig()
+        self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
         self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         self.grounder = Grounder(
@@ -242,15 +246,17 @@ class Assistant:
         retrieve_s: float,
     ) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        snippets = self.evidence.snippets(scored, self.config.context_sentences)
+        article = self._article_context(scored[0].paragraph.doc)
+        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
         try:
             prompt = build_prompt(
                 query,
-                snippets,
+                article or self.evidence.snippets(scored, self.config.context_sentences),
                 count_tokens=self.backend.count_tokens,
                 context_window=self.backend.context_window,
                 max_answer_tokens=self.config.max_answer_tokens,
-                max_context_tokens=self.config.max_context_tokens,
+                max_context_tokens=None if article else self.config.max_context_tokens,
+                focus=focus,
             )
         except ValueError as exc:  # the question alone does not fit the model's window
             raise BackendError(str(exc), setting="--n-ctx") from exc
@@ -268,7 +274,9 @@ class Assistant:
         reply = _drop_prompt_echo("".join(pieces))
         # Judged against what the reader asked: a model rewrite of a follow-up may already
         # contain words of the answer.
-        checked = self.grounder.check(reply, prompt.sources, question=question)
+        checked = self.grounder.check(
+            reply, prompt.sources, question=question, attribution=_asks_who(question)
+        )
         timings = Timings(retrieve_s, first_token_s, time.perf_counter() - start)
         kind = expected_type(question)
         if (
@@ -314,6 +322,48 @@ class Assistant:
             timings=timings,
         )
         yield StreamEvent("final", answer=answer)
+
+    def _article_context(self, doc: str) -> list[tuple[Paragraph, str]] | None:
+        """Every paragraph of article ``doc``, if it fits ``article_context_tokens``; else ``None``.
+
+        A small model answers better from the whole article than from a few sentences, and with
+        the article always first in the prompt llama.cpp evaluates it once (see :meth:`warm`):
+        a question then costs only its own tokens. Planted instructions are left out.
+        """
+        limit = self.config.article_context_tokens
+        if limit <= 0 or self.backend is None or doc not in self.retriever.documents:
+            return None
+        if doc not in self._articles:
+            document = self.retriever.documents[doc]
+            paragraphs = ([self.retriever.paragraph(doc, 0)] if document.caption else []) + list(
+                document.paragraphs
+            )
+            shown = [(p, strip_injections(p.text)) for p in paragraphs]
+            tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
+            fits = tokens <= min(limit, self.backend.context_window // 2)
+            self._articles[doc] = shown if fits else None
+        return self._articles[doc]
+
+    def warm(self) -> float | None:
+        """Evaluate the prompt prefix with the first article now, if the backend can keep it.
+
+        Returns the seconds taken, or ``None`` when there is nothing to prime (no backend that
+        supports it, or no article short enough to be read whole).
+        """
+        prime = getattr(self.backend, "prime", None)
+        if prime is None or not self.retriever.corpus.documents:
+            return None
+        article = self._article_context(self.retriever.corpus.documents[0].id)
+        if not article:
+            return None
+        prompt = build_prompt(
+            PRIME_MARKER,
+            article,
+            count_tokens=self.backend.count_tokens,
+            context_window=self.backend.context_window,
+            max_answer_tokens=self.config.max_answer_tokens,
+        )
+        return prime(prompt.messages, PRIME_MARKER)
 
     def _extractive(
         self,
@@ -397,6 +447,11 @@ class Assistant:
             timings=Timings(0.0, elapsed, elapsed),
         )
         return StreamEvent("final", answer=answer)
+
+
+def _asks_who(question: str) -> bool:
+    """Whether the question asks who said or did something ("At the event, who said ...?")."""
+    return expected_type(question) == "person" or bool(re.search(r"\bwho\b", question, re.IGNORECASE))
 
 
 def _drop_prompt_echo(reply: str) -> str:

@@ -135,6 +135,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     history = json.loads(Path(args.history).read_text("utf-8")) if args.history else None
     answer = None
     live = sys.stderr.isatty() and not args.json
+    if args.backend == "llama-cpp":
+        _warm(bot, live)
     for event in bot.stream(args.question, history=history):
         if event.kind == "final":
             answer = event.answer
@@ -160,6 +162,35 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     t = answer.timings
     first = f"{t.first_token_s:.2f}s" if t.first_token_s is not None else "-"
     print(f"\n({answer.backend}; retrieval {t.retrieve_s:.2f}s, first token {first}, total {t.total_s:.2f}s)")
+    return 0
+
+
+def _warm(bot, live: bool) -> float | None:
+    """Read the article into the local model (from the cache when it was done before)."""
+    from .backends import BackendError
+
+    if live:
+        print("[Reading the article into the model…]", file=sys.stderr, flush=True)
+    try:
+        return bot.warm()
+    except BackendError:
+        return None  # the question then falls back and says why
+
+
+def _cmd_warm(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+    from .retriever import default_cache_root
+
+    retriever = retriever_from_args(args)
+    cache = args.cache_dir or default_cache_root(Path(retriever.corpus.root))
+    bot = Assistant.from_corpus(
+        retriever=retriever, backend="llama-cpp", **backend_options("llama-cpp", args, cache)
+    )
+    seconds = bot.warm()
+    if seconds is None:
+        print("nothing to prepare: no article is short enough to be read whole")
+    else:
+        print(f"the article prompt is ready in the cache ({seconds:.1f} s)")
     return 0
 
 
@@ -198,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_flags(p)
     add_retriever_flags(p)
     p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser(
+        "warm", help="load the local model and cache its reading of the article (faster first answers)"
+    )
+    add_backend_flags(p)
+    add_retriever_flags(p)
+    p.set_defaults(func=_cmd_warm)
 
     _add_optional_commands(sub)
     return parser

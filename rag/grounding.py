@@ -63,6 +63,18 @@ _MARKER_GROUP = re.compile(r"[\[(]\s*((?:[A-Z]?\s*¶\s*\d+|(?:para(?:graph)?s?\.
                            r"(?:\s*(?:[,;&–-]|and)\s*(?:[A-Z]?\s*¶?\s*\d+))*)\s*[\])]")  # fmt: skip
 _BARE_MARKER = re.compile(r"(?<![\[\w])([A-Z]?)¶\s*(\d+)")
 _ONE = re.compile(r"([A-Z]?)\s*¶?\s*(\d+)")
+# A sentence adding at most this many content words to the question is a short answer (a name,
+# a date); its citation goes to the backing paragraph that also holds the question's matter
+# when that one shares at least CONTEXT_MARGIN more of question + answer than the cited one.
+SHORT_ANSWER_WORDS = 3
+CONTEXT_MARGIN = 0.2
+# "Who said X?": X is located in the paragraphs sharing at least MATTER_SHARE of the question's
+# words (and within MATTER_SLACK of the best one); the person named must be named there.
+MATTER_SHARE = 0.5
+MATTER_SLACK = 0.1
+# A claim sharing at least this much of its content words with one source sentence must not
+# reverse that sentence's polarity ("is recognized" against "is not recognized").
+POLARITY_MATCH = 0.7
 
 
 @dataclass(frozen=True)
@@ -250,7 +262,10 @@ class Grounder:
         before = self.previous(paragraph) if self.previous else ""
         return self.clean(f"{before} {paragraph.text}")
 
-    def check(self, reply: str, sources: SourceMap, question: str = "") -> CheckedAnswer:
+    def check(
+        self, reply: str, sources: SourceMap, question: str = "", *, attribution: bool = False
+    ) -> CheckedAnswer:
+        """Check ``reply`` against ``sources``; ``attribution``: the question asks who said or did it."""
         sentences = [s for s in split_sentences(_flatten(reply)) if _has_words(strip_markers(s))]
         labels = list(sources.paragraphs)
         # Support is judged on the paragraphs minus any planted instructions (see safety.py).
@@ -297,6 +312,14 @@ class Grounder:
                 )
                 scores.append((supported, lexical + sims[i], labels[i], lexical))
             backing, joint = self._backing(sentence, new_words, scores, labels, para_words, sources)
+            if (
+                backing
+                and attribution
+                and not self._named_where_asked(sentence, question_words, labels, para_words, sources)
+            ):
+                backing = []
+            if backing and _flips_polarity(plain, [sources.paragraphs[lab].text for lab in backing]):
+                backing = []
             # A sentence that only restates the question answers nothing.
             if not backing or not words - question_words:
                 removed.append(plain)
@@ -306,6 +329,8 @@ class Grounder:
                 chosen = list(backing)
             elif not chosen:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
+            if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
+                chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
             for lab in chosen:
                 cited.setdefault(lab, None)
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
@@ -344,6 +369,40 @@ class Grounder:
                 return backing, joint
         return [], False
 
+    def _named_where_asked(self, sentence, question_words, labels, para_words, sources) -> bool:
+        """For "who said X?": the people the answer names must be named where X is.
+
+        The paragraphs holding most of the question's words (X) are found; the answer passes
+        when every person it names appears in one of them or in the paragraph before it (a
+        quote's speaker is often named there). "Seiler said the soldiers dying would leave
+        Putin owing them" fails: the article says that of Cha.
+        """
+        if not question_words or not self.people:
+            return True
+        shares = [len(question_words & pw) / len(question_words) for pw in para_words]
+        best = max(shares, default=0.0)
+        if best < MATTER_SHARE:
+            return True  # the question's matter is not clearly in one place: nothing to check
+        where = [labels[i] for i, share in enumerate(shares) if share >= best - MATTER_SLACK]
+        return any(
+            not misattributed(sentence, self._with_context(sources.paragraphs[lab]), self.people)
+            for lab in where
+        )
+
+    @staticmethod
+    def _in_context(chosen, backing, context, labels, para_words) -> list[str]:
+        """For a short answer ("Seiler said."), cite where the question's matter is.
+
+        A name alone is "supported" by every paragraph that names the person; the citation the
+        reader needs is the paragraph that also holds what the question is about (the quote
+        asked about, not another quote by the same speaker).
+        """
+        share = {lab: len(context & para_words[labels.index(lab)]) / len(context) for lab in backing}
+        best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
+        if max((share[lab] for lab in chosen), default=0.0) + CONTEXT_MARGIN <= share[best]:
+            return [best]
+        return chosen
+
     def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
         if not self.encode or not claims:
             return {}
@@ -360,6 +419,35 @@ class Grounder:
                 start += len(sents)
             out[claim] = row
         return out
+
+
+# "not only", "no longer" and "without delay" do not reverse a claim.
+_NEGATION = re.compile(
+    r"\b(?:not|never|none|cannot)\b(?!\s+(?:only|just|merely|least)\b)|\bno\b(?!\s+(?:longer|doubt)\b)"
+    r"|n[’']t\b",
+    re.IGNORECASE,
+)
+
+
+def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
+    """True when the source sentence closest to ``sentence`` says it with the opposite polarity.
+
+    "Yes, North Korea is recognized as a nuclear-weapon state" against "North Korea is not
+    recognized as a nuclear-weapon state": the same words, the meaning reversed. Only a close
+    match (most of the sentence's content words) is compared.
+    """
+    words = content_words(sentence)
+    if len(words) < 3:
+        return False
+    best, best_share = "", 0.0
+    for text in backing:
+        for candidate in split_sentences(text):
+            share = len(words & content_words(candidate)) / len(words)
+            if share > best_share:
+                best, best_share = candidate, share
+    if best_share < POLARITY_MATCH:
+        return False
+    return bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(best))
 
 
 def _has_words(text: str) -> bool:

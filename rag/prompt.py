@@ -69,11 +69,14 @@ def build_prompt(
     context_window: int,
     max_answer_tokens: int,
     max_context_tokens: int | None = None,
+    focus: Sequence[Paragraph] = (),
 ) -> Prompt:
     """Grounded prompt with as many of ``paragraphs`` (best first) as the budget allows.
 
     An item may be ``(paragraph, shown_text)`` to show only part of a paragraph (its best
-    sentences); citations still name the whole paragraph.
+    sentences); citations still name the whole paragraph. ``focus``: paragraphs retrieval
+    ranked best for the question, named after it as a hint (useful when the whole article is
+    shown: a small model then looks there first).
     """
     budget = int((context_window - max_answer_tokens) / SAFETY_MARGIN)
     header = f"QUESTION:\n{FENCE}\n{_neutralise(question)}\n{FENCE}\n"
@@ -104,6 +107,9 @@ def build_prompt(
     lines = [f"[{kept.label(p)}] {_neutralise(shown_text[(p.doc, p.number)])}" for _, p in chosen]
     data = "\n\n".join(lines)
     user = f"DATA:\n{FENCE}\n{data}\n{FENCE}\n\n{header}"
+    hints = [kept.label(p) for p in focus if _has(kept, p)]
+    if hints:
+        user += f"Look first at {', '.join(f'[{h}]' for h in hints)}.\n"
     messages = (
         ChatMessage("system", SYSTEM_PROMPT),
         ChatMessage("user", EXAMPLE_USER),
@@ -113,6 +119,14 @@ def build_prompt(
         ChatMessage("user", user),
     )
     return Prompt(messages, kept, tuple(left_out), used)
+
+
+def _has(sources: SourceMap, paragraph: Paragraph) -> bool:
+    try:
+        sources.label(paragraph)
+    except KeyError:
+        return False
+    return True
 
 
 def build_plain_prompt(question: str, passages: Sequence[str]) -> tuple[ChatMessage, ...]:

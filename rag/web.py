@@ -228,6 +228,23 @@ class Service:
         loader = getattr(backend, "start_loading", None)
         if loader is not None:
             loader()
+            threading.Thread(target=self._warm_local, args=(backend,), name="rag-warm", daemon=True).start()
+
+    def _warm_local(self, backend) -> None:
+        """Once the model is loaded, let it read the article, so a question costs only its own tokens."""
+        thread = getattr(backend, "_loader", None)
+        if thread is not None:
+            thread.join()
+        if getattr(backend, "status", "ready") != "ready":
+            return
+        try:
+            retriever = self.retriever()
+            seconds = self.assistant(Settings(LOCAL), retriever).warm()
+        except Exception as exc:  # answering still works, only the first answer is slower
+            log.warning("could not prepare the article prompt: %s", exc)
+            return
+        if seconds is not None:
+            log.info("the article prompt is ready (%.1f s)", seconds)
 
     def retriever(self, timeout: float | None = None):
         """The retriever, waiting up to ``timeout`` seconds; ``None`` if not ready yet."""

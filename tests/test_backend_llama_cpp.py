@@ -147,3 +147,135 @@ def test_assistant_with_the_local_model_gives_a_grounded_answer(retriever, llama
     assert answer.backend == "llama-cpp:smollm2-135m"
     assert answer.error is None and not answer.fallback
     assert_grounded(answer, retriever)
+
+
+# -- a primed prefix (the article read once, its KV state kept on disk) -----------------------------
+MARKER = "<<question>>"
+LONG_DATA = " ".join(
+    f"Paragraph {i}: the council met on day {i} to talk about the harbour." for i in range(30)
+)
+
+
+def primed_prompt(question: str = MARKER) -> list[ChatMessage]:
+    return [
+        ChatMessage("system", "Answer from the data."),
+        ChatMessage("user", f"DATA:\n{LONG_DATA}\n\nQUESTION: {question}"),
+    ]
+
+
+def primed_backend(cache) -> LlamaCppBackend:
+    return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=1024, threads=1)
+
+
+class Spy:
+    """Counts the calls of one method of a real object (the call still runs)."""
+
+    def __init__(self, obj, name: str) -> None:
+        self.calls = 0
+        real = getattr(obj, name)
+
+        def wrapped(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        setattr(obj, name, wrapped)
+
+
+def test_prime_saves_the_state_and_a_new_start_reads_it_instead_of_evaluating(tmp_path):
+    first = primed_backend(tmp_path)
+    assert first.prime(primed_prompt(), MARKER) >= 0
+    files = list((tmp_path / "kv").glob("*.bin"))
+    assert len(files) == 1 and files[0].stat().st_size > 100_000
+    tokens = first._primed.tokens
+    assert len(tokens) > 300
+
+    second = primed_backend(tmp_path)
+    spy = Spy(second.load(), "create_chat_completion")
+    second.prime(primed_prompt(), MARKER)
+    assert spy.calls == 0  # read from disk, not evaluated again
+    llm = second._llm
+    assert list(llm.input_ids[: llm.n_tokens]) == list(tokens)
+    reply = "".join(second.stream(primed_prompt("Where did the council meet?"), max_tokens=8))
+    assert reply.strip()
+    assert list(llm.input_ids[:300]) == list(tokens[:300])  # the prefix was reused, not replaced
+
+
+def test_the_primed_prefix_comes_back_after_another_prompt_replaced_it(tmp_path):
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    tokens = backend._primed.tokens
+    "".join(backend.stream(ask("Name a color."), max_tokens=2))  # a different prompt: cache replaced
+    llm = backend._llm
+    assert list(llm.input_ids[:300]) != list(tokens[:300])
+    "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=2))
+    assert list(llm.input_ids[:300]) == list(tokens[:300])
+
+
+def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):
+    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+    (path,) = (tmp_path / "kv").glob("*.bin")
+    path.write_bytes(b"not a llama state" * 10)
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    assert backend._primed is not None
+    assert path.stat().st_size > 100_000  # written again
+    assert "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=4)).strip()
+
+
+def test_an_unwritable_cache_still_primes_in_memory(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # even root cannot create folders under a regular file
+    backend = LlamaCppBackend(smollm2_path(tmp_path), cache_dir=blocker / "cache", n_ctx=1024, threads=1)
+    backend.prime(primed_prompt(), MARKER)
+    assert backend._primed is not None
+    assert "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=4)).strip()
+
+
+def test_prime_needs_the_marker(tmp_path):
+    with pytest.raises(ValueError, match="marker"):
+        primed_backend(tmp_path).prime(primed_prompt("no marker here"), MARKER)
+
+
+# -- the whole article in the prompt, read once ------------------------------------------------------
+@pytest.fixture(scope="module")
+def article_llama(tmp_path_factory) -> LlamaCppBackend:
+    return LlamaCppBackend(SMOLLM2, cache_dir=tmp_path_factory.mktemp("article-kv"), n_ctx=4096, threads=2)
+
+
+def test_the_model_reads_the_whole_article_with_a_pointer_to_the_best_paragraphs(retriever, article_llama):
+    bot = Assistant(retriever, article_llama, AssistantConfig(max_answer_tokens=40))
+    assert bot.warm() is not None
+    seen: list = []
+    real = article_llama.stream
+
+    def capture(messages, **kwargs):
+        seen.append(list(messages))
+        return real(messages, **kwargs)
+
+    article_llama.stream = capture
+    try:
+        answer = bot.ask("Who confirmed the troops were in Russia?")
+    finally:
+        del article_llama.stream
+    user = seen[-1][-1].content
+    document = retriever.corpus.documents[0]
+    assert all(f"[¶{p.number}]" in user for p in document.paragraphs)  # every paragraph, numbered
+    assert "[¶0]" in user  # the photo caption too
+    assert "Look first at [¶3]" in user or "Look first at [¶1]" in user
+    assert answer.error is None
+    assert_grounded(answer, retriever)
+
+
+def test_a_second_start_reads_the_article_state_from_the_cache(retriever, article_llama):
+    Assistant(retriever, article_llama, AssistantConfig()).warm()
+    fresh = LlamaCppBackend(SMOLLM2, cache_dir=article_llama.cache_dir, n_ctx=4096, threads=2)
+    spy = Spy(fresh.load(), "create_chat_completion")
+    assert Assistant(retriever, fresh, AssistantConfig()).warm() is not None
+    assert spy.calls == 0
+
+
+def test_an_article_too_long_for_the_window_falls_back_to_the_best_sentences(retriever, llama):
+    bot = Assistant(retriever, llama, AssistantConfig(max_answer_tokens=40))  # n_ctx 512
+    assert bot.warm() is None
+    assert bot._article_context(retriever.corpus.documents[0].id) is None
+    assert bot.ask("Who confirmed the troops were in Russia?").error is None

@@ -299,3 +299,118 @@ def test_grounder_never_crashes_and_only_cites_the_source_map(grounder, sources,
     assert checked.supported >= 0 and not (checked.refusal and checked.supported)
     if checked.supported:
         assert checked.citations
+
+
+# -- short answers are cited where the question's matter is -------------------------------
+@pytest.fixture(scope="module")
+def seiler_sources(article_doc) -> SourceMap:
+    """¶10 (Seiler on the price paid back by Russia) and ¶20 (another Seiler quote)."""
+    return SourceMap.build([article_doc.paragraph(n) for n in (10, 20)])
+
+
+def test_a_name_alone_is_cited_to_the_quote_the_question_is_about(grounder, seiler_sources):
+    question = (
+        "Who said it would be a real problem if the price paid back by Russia "
+        "is support to DPRK belligerence?"
+    )
+    checked = grounder.check("Sydney Seiler said so [¶20].", seiler_sources, question=question)
+    assert [c.paragraph for c in checked.citations] == [10]
+    assert checked.text.endswith("[¶10]")
+
+
+def test_a_name_alone_keeps_its_marker_when_that_paragraph_holds_the_matter(grounder, seiler_sources):
+    question = "Who said the support Russia could provide is more problematic for China?"
+    checked = grounder.check("Seiler said that [¶20].", seiler_sources, question=question)
+    assert [c.paragraph for c in checked.citations] == [20]
+
+
+def test_a_long_claim_keeps_the_paragraph_it_cites(grounder, seiler_sources):
+    question = "What did Seiler say?"
+    reply = (
+        "Seiler said the North Koreans being in Russia is not as problematic as the support Russia "
+        "could provide to embolden North Korea [¶20]."
+    )
+    checked = grounder.check(reply, seiler_sources, question=question)
+    assert [c.paragraph for c in checked.citations] == [20]
+
+
+# -- "who said X?": the person named must be named where X is -----------------------------------
+@pytest.fixture(scope="module")
+def article_grounder(embedder, article_doc) -> Grounder:
+    from rag.conversation import speakers
+    from rag.grounding import people_forms
+
+    texts = [p.text for p in article_doc.paragraphs]
+    by_number = {p.number: p for p in article_doc.paragraphs}
+
+    def previous(paragraph):
+        before = by_number.get(paragraph.number - 1)
+        return before.text if before else ""
+
+    return Grounder(embedder.encode, previous=previous, people=people_forms(speakers(texts), texts))
+
+
+@pytest.fixture(scope="module")
+def whole_article(article_doc) -> SourceMap:
+    return SourceMap.build(list(article_doc.paragraphs))
+
+
+OWING = "At the CSIS event, who said North Korean soldiers dying for Russia would leave Putin owing them?"
+
+
+def test_the_wrong_speaker_for_a_quote_is_removed(article_grounder, whole_article):
+    reply = (
+        "Sydney Seiler said North Korean soldiers dying for Russia would leave Putin owing them a lot [¶10]."
+    )
+    checked = article_grounder.check(reply, whole_article, question=OWING, attribution=True)
+    assert checked.supported == 0 and not checked.citations
+    assert checked.removed
+
+
+def test_the_right_speaker_for_a_quote_is_kept_and_cited_there(article_grounder, whole_article):
+    checked = article_grounder.check(
+        "Victor Cha said that [¶4].", whole_article, question=OWING, attribution=True
+    )
+    assert checked.supported == 1
+    assert 5 in [c.paragraph for c in checked.citations] or 4 in [c.paragraph for c in checked.citations]
+
+
+def test_speaker_check_only_for_who_questions(article_grounder, whole_article):
+    reply = (
+        "Sydney Seiler said North Korean soldiers dying for Russia would leave Putin owing them a lot [¶10]."
+    )
+    checked = article_grounder.check(reply, whole_article, question=OWING, attribution=False)
+    assert checked.supported == 1  # the weaker check alone lets it through: why the flag exists
+
+
+# -- a claim must not reverse what its source says ---------------------------------------------
+NPT = "Is North Korea recognised as a nuclear-weapon state under the NPT?"
+
+
+def test_a_reversed_claim_is_removed(article_grounder, whole_article):
+    reply = (
+        "Yes, North Korea is recognized as a nuclear-weapon state under the Nuclear Non-Proliferation "
+        "Treaty [¶27]."
+    )
+    checked = article_grounder.check(reply, whole_article, question=NPT)
+    assert checked.supported == 0 and checked.removed
+
+
+def test_the_same_claim_with_the_article_polarity_is_kept(article_grounder, whole_article):
+    reply = (
+        "No, North Korea is not recognized as a nuclear-weapon state under the Nuclear Non-Proliferation "
+        "Treaty [¶27]."
+    )
+    checked = article_grounder.check(reply, whole_article, question=NPT)
+    assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [27]
+
+
+def test_a_negation_elsewhere_in_a_loose_paraphrase_is_not_judged(article_grounder, whole_article):
+    reply = (
+        "Hong said the North's missile bases are a reminder that its alliance with Russia is one of nuclear "
+        "states, not only of troops [¶26]."
+    )
+    checked = article_grounder.check(
+        reply, whole_article, question="What did Hong say the missile bases remind us of?"
+    )
+    assert checked.supported == 1

@@ -203,3 +203,25 @@ def test_prompt_never_exceeds_the_budget(sizes, window, answer, words, context):
         assert data == ""
     for p in kept:
         assert f"end {p.number - 1}." in data  # whole: the paragraph's last words are there
+
+
+def test_focus_names_the_best_paragraphs_after_the_question(paragraphs):
+    prompt = build_prompt(
+        QUESTION,
+        paragraphs,
+        count_tokens=count,
+        context_window=4096,
+        max_answer_tokens=120,
+        focus=[paragraphs[1], paragraphs[0]],
+    )
+    user = prompt.messages[-1].content
+    head, _, hint = user.rpartition(f"{FENCE}\n")
+    assert QUESTION in head
+    assert hint == f"Look first at [¶{paragraphs[1].number}], [¶{paragraphs[0].number}].\n"
+
+
+def test_focus_on_a_paragraph_left_out_is_not_named(paragraphs):
+    other = Paragraph(paragraphs[0].doc, 99, "Not in the prompt.")
+    prompt = build_prompt(QUESTION, paragraphs, count_tokens=count, context_window=4096,
+                          max_answer_tokens=120, focus=[other])  # fmt: skip
+    assert "Look first" not in prompt.messages[-1].content

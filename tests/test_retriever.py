@@ -232,3 +232,32 @@ def test_default_cache_root_is_beside_the_corpus(tmp_path):
     assert default_cache_root(corpus) == tmp_path / "news" / ".cache"
     assert (tmp_path / "news" / ".cache").is_dir()
     assert list((tmp_path / "news" / ".cache").iterdir()) == []  # the write probe is cleaned up
+
+
+# -- dense candidates with a cosine that says nothing -------------------------------------------
+ACRONYM_QUESTION = "What does the abbreviation CSIS stand for?"
+
+
+@pytest.fixture(scope="module")
+def no_floor(embedder, tmp_path_factory) -> Retriever:
+    return Retriever.from_corpus(
+        CORPUS_DIR, embedder=embedder, cache_dir=str(tmp_path_factory.mktemp("nofloor")), dense_min_score=0.0
+    )
+
+
+def test_weak_dense_matches_do_not_outvote_keywords(retriever, no_floor):
+    """The embedder cannot place "CSIS" (every cosine is near 0.15); BM25 finds the full name in ¶4."""
+    with_floor = retriever.search(ACRONYM_QUESTION, k=3)
+    assert 4 in with_floor[0].paragraphs
+    assert "bm25" in with_floor[0].retrievers
+    assert all(4 not in p.paragraphs for p in no_floor.search(ACRONYM_QUESTION, k=3))
+
+
+def test_confident_dense_matches_still_count(retriever):
+    top = retriever.search(QUESTION, k=3)
+    assert any("dense" in p.retrievers or "sentence" in p.retrievers for p in top)
+
+
+@pytest.mark.parametrize("query", ["zzzz qqqq", "???", "북한 군대"])
+def test_a_query_nothing_matches_well_still_gets_the_best_guesses(retriever, query):
+    assert len(retriever.search(query, k=3)) == 3

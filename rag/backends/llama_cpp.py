@@ -5,13 +5,23 @@ so a web page can come up first). One ``Llama`` object is not safe for concurren
 generation is serialised by a lock: concurrent requests queue and each gets its own reply.
 llama.cpp keeps the KV cache of the previous prompt, so the shared system prompt is not
 evaluated again for the next question.
+
+:meth:`LlamaCppBackend.prime` goes further: it evaluates a long shared prompt prefix (the
+instructions plus a whole article) once, saves that KV state to the cache folder, and brings
+it back whenever another prompt (a follow-up rewrite, another article) has replaced it. A
+question then costs only its own tokens, and a later start reads the state from disk instead
+of evaluating the article again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
+import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -53,6 +63,7 @@ class LlamaCppBackend:
         self._loader: threading.Thread | None = None
         self._tiktoken = TiktokenCounter()
         self.load_seconds: float | None = None
+        self._primed: _Primed | None = None
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -81,6 +92,7 @@ class LlamaCppBackend:
         payload = [{"role": m.role, "content": m.content} for m in messages]
         with self._run_lock:
             try:
+                self._restore_prefix(llm, messages)
                 chunks = llm.create_chat_completion(
                     payload,
                     max_tokens=max_tokens,
@@ -97,6 +109,62 @@ class LlamaCppBackend:
                 raise BackendError(f"the local model rejected the prompt: {exc}", setting="--n-ctx") from exc
             except RuntimeError as exc:
                 raise BackendError(f"the local model failed: {exc}") from exc
+
+    # -- a primed prefix -------------------------------------------------------------------
+    def prime(self, messages: Sequence[ChatMessage], marker: str) -> float:
+        """Evaluate the prompt ``messages`` up to ``marker`` (in the last message) and keep it.
+
+        Later prompts with the same messages before the last one, and a last message starting
+        with the same text up to ``marker``, reuse the evaluated tokens. The KV state is saved
+        in the cache folder (written atomically) and read back on the next start. Returns the
+        seconds taken.
+        """
+        head, found, _ = messages[-1].content.partition(marker)
+        if not found:
+            raise ValueError("the marker is not in the last message")
+        llm = self.load()
+        start = time.perf_counter()
+        key = _prefix_key(self._model_identity(), self.n_ctx, messages[:-1], head)
+        path = self.cache_dir / "kv" / f"{key}.bin"
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        with self._run_lock:
+            tokens = _load_state(llm, path)
+            if tokens is None:
+                with contextlib.suppress(ValueError, RuntimeError):  # a prompt over n_ctx: no priming
+                    llm.create_chat_completion(payload, max_tokens=1, temperature=0.0, seed=self.seed)
+                    tokens = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+                    _save_state(llm, path, tokens)
+            if tokens is not None:
+                self._primed = _Primed(tuple(messages[:-1]), head, path, tuple(tokens))
+        return time.perf_counter() - start
+
+    def _restore_prefix(self, llm, messages: Sequence[ChatMessage]) -> None:
+        """Bring back the primed state when this prompt shares its prefix but the cache lost it."""
+        primed = self._primed
+        if primed is None or not messages or tuple(messages[:-1]) != primed.before:
+            return
+        if not messages[-1].content.startswith(primed.head):
+            return
+        cached = llm.input_ids[: llm.n_tokens]
+        common = 0
+        for a, b in zip(cached.tolist(), primed.tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common >= len(primed.tokens) * 0.9:  # the prefix is (nearly all) still there
+            return
+        if _load_state(llm, primed.path) is None:
+            self._primed = None
+
+    def _model_identity(self) -> str:
+        try:
+            path = resolve_gguf(self.model, self.cache_dir) if not self.model.startswith("hf:") else None
+        except ModelNotFoundError:
+            path = None
+        if path is None:
+            return self.model
+        stat = Path(path).stat()
+        return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
     # -- loading --------------------------------------------------------------------------
     @property
@@ -167,3 +235,69 @@ class LlamaCppBackend:
             raise BackendError(
                 f"cannot load the local model {self.model!r}: {exc}", setting="--model / RAG_MODEL"
             ) from exc
+
+
+class _Primed:
+    """A primed prefix: the messages before the last, the start of the last, its state file."""
+
+    def __init__(self, before: tuple[ChatMessage, ...], head: str, path: Path, tokens: tuple[int, ...]):
+        self.before = before
+        self.head = head
+        self.path = path
+        self.tokens = tokens
+
+
+def _prefix_key(model: str, n_ctx: int, before: Sequence[ChatMessage], head: str) -> str:
+    data = json.dumps([model, n_ctx, [[m.role, m.content] for m in before], head], ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+def _save_state(llm, path: Path, tokens: list[int]) -> None:
+    """Write the KV state of ``tokens`` to ``path`` atomically (best effort: a read-only cache is fine)."""
+    import llama_cpp
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".kv-", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        log.info("cannot save the primed prompt state in %s: %s", path.parent, exc)
+        return
+    array = (llama_cpp.llama_token * len(tokens))(*tokens)
+    try:
+        if not llama_cpp.llama_state_save_file(llm._ctx.ctx, tmp.encode(), array, len(tokens)):
+            raise OSError("llama_state_save_file failed")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("cannot save the primed prompt state: %s", exc)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _load_state(llm, path: Path) -> list[int] | None:
+    """Load a KV state saved by :func:`_save_state` into ``llm``; ``None`` if absent or unusable."""
+    import llama_cpp
+
+    if not path.is_file():
+        return None
+    capacity = llm.n_ctx()
+    out = (llama_cpp.llama_token * capacity)()
+    count = ctypes.c_size_t(0)
+    try:
+        ok = llama_cpp.llama_state_load_file(
+            llm._ctx.ctx, str(path).encode(), out, capacity, ctypes.byref(count)
+        )
+    except Exception as exc:  # a foreign or corrupt file must not take the backend down
+        log.warning("ignoring the primed prompt state %s: %s", path, exc)
+        ok = False
+    if not ok or count.value == 0:
+        llm.reset()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    tokens = list(out[: count.value])
+    llm.input_ids[: len(tokens)] = tokens
+    llm.n_tokens = len(tokens)
+    llm._requires_eval = True  # the logits were not restored: decode before sampling
+    return tokens
