@@ -246,7 +246,9 @@ class Assistant:
         retrieve_s: float,
     ) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        article = self._article_context(scored[0].paragraph.doc)
+        # The whole article when the best evidence all comes from one (else the best sentences).
+        docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
+        article = self._article_context(scored[0].paragraph.doc) if len(docs) == 1 else None
         focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
         try:
             prompt = build_prompt(

@@ -109,15 +109,27 @@ def cold_ask(backend: str, extra: list[str]) -> dict:
 def first_reading(extra: list[str], cache_dir: str | None) -> dict:
     """``rag warm`` with no saved state: the one-time cost of reading the article into the model.
 
-    The saved states are removed first (they are a cache; this run writes them again), so the
-    cold ``rag ask`` measured after it starts from the state a set-up leaves behind.
+    The saved states are moved aside first and the other models' put back after (this run
+    writes its own again), so the cold ``rag ask`` measured after it starts from the state a
+    set-up leaves behind.
     """
     from .retriever import default_cache_root, default_corpus
 
     root = Path(cache_dir) if cache_dir else default_cache_root(default_corpus())
-    shutil.rmtree(root / "kv", ignore_errors=True)
-    cmd = [sys.executable, "-m", "rag", "warm", *extra]
-    seconds, peak, code = _watch(cmd, lambda p: p.poll() is not None, 600)
+    kv, aside = root / "kv", root / "kv.bench-aside"
+    shutil.rmtree(aside, ignore_errors=True)
+    if kv.exists():
+        kv.rename(aside)  # other models' states are put back below
+    try:
+        cmd = [sys.executable, "-m", "rag", "warm", *extra]
+        seconds, peak, code = _watch(cmd, lambda p: p.poll() is not None, 600)
+    finally:
+        if aside.exists():
+            kv.mkdir(parents=True, exist_ok=True)
+            for old in aside.iterdir():
+                if not (kv / old.name).exists():
+                    old.rename(kv / old.name)
+            shutil.rmtree(aside, ignore_errors=True)
     return {"seconds": seconds, "peak_rss_mib": peak, "exit": code}
 
 

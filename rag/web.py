@@ -199,6 +199,7 @@ class Service:
         self._lock = threading.Lock()
         self._backends: dict[tuple, Any] = {}
         self._assistants: dict[tuple, Any] = {}
+        self.priming = False  # the local model is reading the article (see Assistant.warm)
 
     # -- start-up ----------------------------------------------------------------------
     def start(self) -> None:
@@ -237,12 +238,15 @@ class Service:
             thread.join()
         if getattr(backend, "status", "ready") != "ready":
             return
+        self.priming = True
         try:
             retriever = self.retriever()
             seconds = self.assistant(Settings(LOCAL), retriever).warm()
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
             return
+        finally:
+            self.priming = False
         if seconds is not None:
             log.info("the article prompt is ready (%.1f s)", seconds)
 
@@ -413,6 +417,8 @@ class Service:
                         "ask again in a moment for a model-written answer"
                     )
             assistant = self.assistant(settings, retriever)
+            if self.priming and settings.backend == LOCAL:
+                yield StreamEvent("status", "The local model is reading the article (first start only)…")
             for event in assistant.stream(question, history):
                 if event.kind == "final" and note and event.answer is not None:
                     event = StreamEvent("final", answer=replace(event.answer, fallback=True, error=note))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -237,6 +238,23 @@ def test_prime_needs_the_marker(tmp_path):
 
 
 # -- the whole article in the prompt, read once ------------------------------------------------------
+@contextlib.contextmanager
+def prompts_sent(backend):
+    """Record the messages of every ``stream`` call of a real backend (the calls still run)."""
+    seen: list = []
+    real = backend.stream
+
+    def capture(messages, **kwargs):
+        seen.append(list(messages))
+        return real(messages, **kwargs)
+
+    backend.stream = capture
+    try:
+        yield seen
+    finally:
+        del backend.stream
+
+
 @pytest.fixture(scope="module")
 def article_llama(tmp_path_factory) -> LlamaCppBackend:
     return LlamaCppBackend(SMOLLM2, cache_dir=tmp_path_factory.mktemp("article-kv"), n_ctx=4096, threads=2)
@@ -245,18 +263,8 @@ def article_llama(tmp_path_factory) -> LlamaCppBackend:
 def test_the_model_reads_the_whole_article_with_a_pointer_to_the_best_paragraphs(retriever, article_llama):
     bot = Assistant(retriever, article_llama, AssistantConfig(max_answer_tokens=40))
     assert bot.warm() is not None
-    seen: list = []
-    real = article_llama.stream
-
-    def capture(messages, **kwargs):
-        seen.append(list(messages))
-        return real(messages, **kwargs)
-
-    article_llama.stream = capture
-    try:
+    with prompts_sent(article_llama) as seen:
         answer = bot.ask("Who confirmed the troops were in Russia?")
-    finally:
-        del article_llama.stream
     user = seen[-1][-1].content
     document = retriever.corpus.documents[0]
     assert all(f"[¶{p.number}]" in user for p in document.paragraphs)  # every paragraph, numbered
@@ -279,3 +287,25 @@ def test_an_article_too_long_for_the_window_falls_back_to_the_best_sentences(ret
     assert bot.warm() is None
     assert bot._article_context(retriever.corpus.documents[0].id) is None
     assert bot.ask("Who confirmed the troops were in Russia?").error is None
+
+
+def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tmp_path, article_llama):
+    """A question spanning two articles cannot be answered from one whole article."""
+    import shutil
+
+    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
+
+    from rag import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
+    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
+    retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    bot = Assistant(retriever, article_llama, AssistantConfig(max_answer_tokens=30, k=6))
+    with prompts_sent(article_llama) as seen:  # keywords of both articles: their best sentences mix
+        bot.ask("driverless trains every four minutes; NATO confirmed North Korean troops in Russia")
+    assert seen, "the model was not asked"
+    user = seen[-1][-1].content
+    assert "A¶" in user and "B¶" in user  # sentences from both articles, lettered
+    assert "Look first" not in user

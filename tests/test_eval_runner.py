@@ -199,3 +199,12 @@ def test_per_type_and_limit_select_in_file_order(dataset):
     assert [i.id for i in load_items(dataset, limit=2, per_type=1)] == ["dev-003", "dev-022"]
     with pytest.raises(ValueError):
         load_items(dataset, limit=0)
+
+
+def test_context_flag_is_recorded_in_the_run(run_dir, dataset, cache_root, embedder, tmp_path):
+    default = json.loads((run_dir / "results.json").read_text("utf-8"))["run"]["config"]["assistant"]
+    assert default["article_context_tokens"] > 0  # the whole article when it fits
+    out = tmp_path / "sentences"
+    assert cli_main([*eval_args(dataset, out, cache_root), "--limit", "1", "--context", "sentences"]) == 0
+    run = json.loads((out / "results.json").read_text("utf-8"))["run"]
+    assert run["config"]["assistant"]["article_context_tokens"] == 0

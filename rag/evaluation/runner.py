@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,12 @@ def add_parser(sub, add_retriever_flags) -> None:
         help="backends to evaluate, side by side: extractive (default), llama-cpp, openai",
     )
     p.add_argument("--naive", action="store_true", help="also run the naive-RAG baseline of each LLM backend")
+    p.add_argument(
+        "--context",
+        choices=["article", "sentences"],
+        default="article",
+        help="what a language model reads: the whole article when it fits (default) or the best sentences",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (default eval/runs/<timestamp>)")
     p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the dataset")
@@ -436,6 +442,8 @@ def run(args: argparse.Namespace) -> int:
 
     retriever = retriever_from_args(args)
     config = AssistantConfig()
+    if getattr(args, "context", "article") == "sentences":
+        config = replace(config, article_context_tokens=0)
     naive_config = NaiveConfig(max_tokens=config.max_answer_tokens, temperature=config.temperature)
     meta = run_metadata(args, items, retriever, config, naive_config)
     meta["dataset_problems"] = dataset_problems(items, retriever)
