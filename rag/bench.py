@@ -1362,13 +1362,19 @@ def _column(r: dict) -> str:
     return f"{r['chunks']:,} ({r['embedding']['vectors']})"
 
 
+def _scale_header(lead: list[str], scale: list[dict]) -> list[str]:
+    """The two header lines of a markdown table with ``lead`` columns, then one per scale row."""
+    columns = [*lead, *(_column(r) for r in scale)]
+    head = "|" + "|".join(f" {c} " if c else " " for c in columns) + "|"
+    return [head, "| " + " | ".join(["---"] * len(columns)) + " |"]
+
+
 def _profile_tables(scale: list[dict]) -> list[str]:
     names = [n for n in _PROFILE_ORDER if any(n in (r.get("profile_hybrid") or {}) for r in scale)]
     lines = [
         "### Hybrid search profile (p50 / p95 ms per component)",
         "",
-        "| component | " + " | ".join(_column(r) for r in scale) + " |",
-        "| " + " | ".join(["---"] * (len(scale) + 1)) + " |",
+        *_scale_header(["component"], scale),
     ]
     for name in names:
         cells = [_ms((r.get("profile_hybrid") or {}).get(name)) for r in scale]
@@ -1380,8 +1386,7 @@ def _profile_tables(scale: list[dict]) -> list[str]:
             "Single-query FAISS search, FAISS's default OpenMP threads vs one thread "
             "(p50 / p95 ms; k=20 chunks, k=80 sentences):",
             "",
-            "| index | threads | " + " | ".join(_column(r) for r in scale) + " |",
-            "| " + " | ".join(["---"] * (len(scale) + 2)) + " |",
+            *_scale_header(["index", "threads"], scale),
         ]
         for name in ("chunks", "sentences"):
             for label in ("default", "1"):
@@ -1398,8 +1403,7 @@ def _profile_tables(scale: list[dict]) -> list[str]:
             "BM25 as in `rag/sparse.py` (bm25s `retrieve`) vs the proposed `np.bincount` scorer "
             "(same index, same top-20):",
             "",
-            "| | " + " | ".join(_column(r) for r in scale) + " |",
-            "| " + " | ".join(["---"] * (len(scale) + 1)) + " |",
+            *_scale_header([""], scale),
             "| current p50 / p95 ms | " + " | ".join(_ms(p and p["current"]) for p in protos) + " |",
             "| proposed p50 / p95 ms | " + " | ".join(_ms(p and p["proposed"]) for p in protos) + " |",
             "| top-20 overlap | "

@@ -133,7 +133,8 @@ def first_reading(extra: list[str], cache_dir: str | None) -> dict:
     return {"seconds": seconds, "peak_rss_mib": peak, "exit": code}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -141,7 +142,7 @@ def _free_port() -> int:
 
 def cold_web(backend: str, extra: list[str]) -> dict:
     """``python app.py`` from launch until the page answers HTTP 200."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
 
     def up(_proc) -> bool:

@@ -19,6 +19,7 @@ Other programs use the ``/ask`` endpoint through ``gradio_client`` (see ``docs/w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import logging
@@ -233,9 +234,8 @@ class Service:
 
     def _warm_local(self, backend) -> None:
         """Once the model is loaded, let it read the article, so a question costs only its own tokens."""
-        thread = getattr(backend, "_loader", None)
-        if thread is not None:
-            thread.join()
+        with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
+            backend.load()
         if getattr(backend, "status", "ready") != "ready":
             return
         self.priming = True

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +35,6 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def page_up(url: str, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -60,6 +53,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "eval" / "results"))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
+    from rag.bench_answers import free_port
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

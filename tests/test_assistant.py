@@ -7,12 +7,11 @@ half-way, a leaked system prompt): what the pipeline must survive from any real 
 
 from __future__ import annotations
 
-import json
 from dataclasses import FrozenInstanceError
 
 import pytest
 from backend_helpers import ScriptedBackend, assert_grounded, marker_numbers, retrieved_paragraphs
-from conftest import ARTICLE_ID, EVAL_DIR, REPO
+from conftest import ARTICLE_ID, REPO, eval_items
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,15 +25,6 @@ from rag.types import Answer, ChatMessage, Citation, Passage, StreamEvent
 TROOPS = "Who confirmed the troops were in Russia?"
 KIM_YO_JONG = "Who is Kim Yo-jong?"
 NATO = "NATO and the United States confirmed evidence of North Korean troops in Russia"
-
-
-def eval_items() -> list[dict]:
-    return [
-        json.loads(line)
-        for name in ("qa.jsonl", "heldout.jsonl")
-        for line in (EVAL_DIR / name).read_text("utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 ITEMS = eval_items()

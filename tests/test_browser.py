@@ -13,13 +13,13 @@ import shutil
 import pytest
 from web_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     OUTPUT,
     REPO,
     EchoBackend,
     FailingBackend,
     HostileBackend,
     app_in_process,
+    chromium_browser,
     registered,
 )
 
@@ -65,10 +65,8 @@ INJECTED = """() => {
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

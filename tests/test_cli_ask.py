@@ -33,6 +33,11 @@ def rag(args, env, cwd) -> subprocess.CompletedProcess:
     )
 
 
+def ask(cli_cache, question, *flags) -> int:
+    """``rag ask QUESTION FLAGS`` in this process, on the project's corpus and the test cache."""
+    return main(["ask", question, *flags, "--cache-dir", str(cli_cache), "--corpus", str(CORPUS_DIR)])
+
+
 def test_ask_json_prints_the_answer_with_citations_passages_and_timings(cli_cache, env, tmp_path):
     proc = rag(
         [
@@ -92,22 +97,7 @@ def test_ask_openai_with_nothing_listening_exits_0_with_the_fallback_answer(cli_
 def test_ask_json_reports_the_fallback(cli_cache, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     url = f"http://127.0.0.1:{free_port()}/v1"
-    code = main(
-        [
-            "ask",
-            TROOPS,
-            "--backend",
-            "openai",
-            "--base-url",
-            url,
-            "--json",
-            "--cache-dir",
-            str(cli_cache),
-            "--corpus",
-            str(CORPUS_DIR),
-        ]
-    )
-    assert code == 0
+    assert ask(cli_cache, TROOPS, "--backend", "openai", "--base-url", url, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["fallback"] is True and "--base-url" in data["error"]
     assert data["citations"][0]["paragraph"] == 3
@@ -115,8 +105,7 @@ def test_ask_json_reports_the_fallback(cli_cache, capsys, monkeypatch):
 
 def test_ask_without_fallback_prints_the_error(cli_cache, capsys):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    args = ["ask", TROOPS, "--backend", "openai", "--base-url", url, "--no-fallback", "--json"]
-    assert main([*args, "--cache-dir", str(cli_cache), "--corpus", str(CORPUS_DIR)]) == 0
+    assert ask(cli_cache, TROOPS, "--backend", "openai", "--base-url", url, "--no-fallback", "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["fallback"] is False and "--base-url" in data["error"]
     assert data["answer"].startswith("The language model failed") and data["citations"] == []
@@ -133,71 +122,26 @@ def test_ask_with_a_history_file_answers_the_follow_up(cli_cache, capsys, tmp_pa
         ),
         "utf-8",
     )
-    args = ["ask", "What did she accuse them of?", "--backend", "extractive", "--json"]
-    assert (
-        main([*args, "--history", str(history), "--cache-dir", str(cli_cache), "--corpus", str(CORPUS_DIR)])
-        == 0
-    )
+    flags = ("--backend", "extractive", "--json", "--history", str(history))
+    assert ask(cli_cache, "What did she accuse them of?", *flags) == 0
     data = json.loads(capsys.readouterr().out)
     assert "Kim Yo-jong" in data["query"]
     assert 24 in [c["paragraph"] for c in data["citations"]]
 
 
 def test_ask_text_output_lists_citations_and_declines_clearly(cli_cache, capsys):
-    assert (
-        main(
-            [
-                "ask",
-                "What did Zelensky say?",
-                "--backend",
-                "extractive",
-                "--cache-dir",
-                str(cli_cache),
-                "--corpus",
-                str(CORPUS_DIR),
-            ]
-        )
-        == 0
-    )
+    assert ask(cli_cache, "What did Zelensky say?", "--backend", "extractive") == 0
     out = capsys.readouterr().out
     assert out.startswith("The article does not say.")
     assert "note: The article never mentions Zelensky." in out
     assert "(extractive; retrieval" in out
-    assert (
-        main(
-            [
-                "ask",
-                TROOPS,
-                "--backend",
-                "extractive",
-                "--cache-dir",
-                str(cli_cache),
-                "--corpus",
-                str(CORPUS_DIR),
-            ]
-        )
-        == 0
-    )
+    assert ask(cli_cache, TROOPS, "--backend", "extractive") == 0
     out = capsys.readouterr().out
     assert f"[¶3] ({ARTICLE_ID}) NATO and the United States" in out
 
 
 def test_ask_empty_question_is_a_message_not_a_crash(cli_cache, capsys):
-    assert (
-        main(
-            [
-                "ask",
-                "   ",
-                "--backend",
-                "extractive",
-                "--cache-dir",
-                str(cli_cache),
-                "--corpus",
-                str(CORPUS_DIR),
-            ]
-        )
-        == 0
-    )
+    assert ask(cli_cache, "   ", "--backend", "extractive") == 0
     captured = capsys.readouterr()
     assert "Please type a question about the article." in captured.out
     assert "error: Please type a question" in captured.err

@@ -33,7 +33,7 @@ from backend_helpers import SMOLLM2, free_port, linked_cache
 from conftest import CORPUS_DIR, REPO
 from fault_server import fault_server, run_bounded
 from packaging.requirements import Requirement
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, wait_http
+from web_helpers import chromium_browser, stop_process, wait_http
 
 from rag.assistant import INJECTION_REPLY
 
@@ -110,12 +110,7 @@ def app(tmp_path_factory, cache_root, embedder, failing_server):
             wait_http(url + "/", proc=proc)
             yield url, proc, folder
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +126,8 @@ def urllib_open(url: str):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ the_reader``, ``::test_leaked_system_prompt_is_dropped``); markup in a corpus fi
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
 import pytest
 from backend_helpers import SMOLLM2, assert_grounded
-from conftest import ARTICLE_PATH, EVAL_DIR
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, app_in_process
+from conftest import ARTICLE_PATH, eval_items
+from web_helpers import app_in_process, chromium_browser
 
 from rag import Retriever
 from rag.assistant import NOT_IN_ARTICLE, Assistant, AssistantConfig
@@ -37,12 +36,7 @@ pytestmark = pytest.mark.reliability
 
 
 def eval_injections() -> list[dict]:
-    items = [
-        json.loads(line)
-        for name in ("qa.jsonl", "heldout.jsonl")
-        for line in (EVAL_DIR / name).read_text("utf-8").splitlines()
-        if line.strip()
-    ]
+    items = eval_items()
     return [{**i, "history": None} for i in items if i["type"] == "injection"]
 
 
@@ -307,13 +301,8 @@ INJECTED = """() => {
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ import time
 
 import pytest
 from backend_helpers import SMOLLM2
-from conftest import EVAL_DIR
+from conftest import eval_items
 from web_helpers import OUTPUT, app_env, app_process, free_port
 
 from rag.assistant import Assistant
@@ -32,12 +32,7 @@ LOAD_JSON = OUTPUT / "load.json"
 
 
 def eval_questions(answerable: bool | None = None) -> list[str]:
-    items = [
-        json.loads(line)
-        for name in ("qa.jsonl", "heldout.jsonl")
-        for line in (EVAL_DIR / name).read_text("utf-8").splitlines()
-        if line.strip()
-    ]
+    items = eval_items()
     chosen = [i for i in items if i["type"] != "injection" and not i.get("turns")]
     if answerable is not None:
         chosen = [i for i in chosen if i["answerable"] is answerable]

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import EVAL_DIR
+from conftest import eval_items
 
 from rag.safety import InputError, Limits, clean_question, detect_injection
-
-
-def eval_items() -> list[dict]:
-    return [
-        json.loads(line)
-        for name in ("qa.jsonl", "heldout.jsonl")
-        for line in (EVAL_DIR / name).read_text("utf-8").splitlines()
-        if line.strip()
-    ]
-
 
 ITEMS = eval_items()
 INJECTIONS = [i for i in ITEMS if i["type"] == "injection"]
