@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .attribution import Attribution, attribute
 from .backends import BackendError, ChatBackend, make_backend
 from .backends.registry import EXTRACTIVE
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
@@ -38,7 +39,8 @@ from .evidence import (
     unknown_names,
 )
 from .extractive import ExtractiveConfig, choose_sentences
-from .grounding import Grounder, SourceMap, Thresholds, people_forms, strip_markers
+from .grounding import Grounder, SourceMap, Thresholds, strip_markers
+from .people import names_person, people_forms
 from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
 from .retriever import Retriever, RetrieverConfig, default_cache_root
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
@@ -68,6 +70,7 @@ class AssistantConfig:
     context_sentences: int = 4
     article_context_tokens: int = 3000
     focus_paragraphs: int = 2
+    focus_sentences: int = 0
     rescue_after_decline: float = 0.9
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
@@ -131,14 +134,24 @@ class Assistant:
             chat = backend
         return cls(retriever, chat, config)
 
-    def _previous_text(self, paragraph) -> str:
-        """The paragraph before ``paragraph`` in its article ("" for the first and the caption)."""
+    def _previous(self, paragraph: Paragraph) -> Paragraph | None:
+        """The paragraph before ``paragraph`` in its article (``None`` for the first and the caption)."""
         if paragraph.number <= 1:
-            return ""
+            return None
         try:
-            return self.retriever.paragraph(paragraph.doc, paragraph.number - 1).text
+            return self.retriever.paragraph(paragraph.doc, paragraph.number - 1)
         except KeyError:
-            return ""
+            return None
+
+    def _previous_text(self, paragraph: Paragraph) -> str:
+        before = self._previous(paragraph)
+        return before.text if before is not None else ""
+
+    def attributed(self, question: str, scored: list[ScoredSentence]) -> Attribution | None:
+        """For "who said …?": the speaker the article gives, when it clearly gives one."""
+        return attribute(
+            question, self.evidence.paragraph_cosines(scored), self.grounder.people, self._previous
+        )
 
     @property
     def backend_name(self) -> str:
@@ -249,7 +262,9 @@ class Assistant:
         # The whole article when the best evidence all comes from one (else the best sentences).
         docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
         article = self._article_context(scored[0].paragraph.doc) if len(docs) == 1 else None
-        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
+        focus: list = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
+        if article and self.config.focus_sentences:
+            focus = [(s.paragraph, s.text) for s in scored[: self.config.focus_sentences]]
         try:
             prompt = build_prompt(
                 query,
@@ -288,6 +303,21 @@ class Assistant:
         ):
             # "How many…?" answered without a number is not an answer, however well supported.
             checked = replace(checked, supported=0, removed=(*checked.removed, strip_markers(checked.text)))
+        speaker = self.attributed(question, scored)
+        if speaker and not (
+            checked.supported
+            and names_person(checked.text, speaker.person, self.grounder.people)
+            and any(c.doc == speaker.statement.doc and c.paragraph == speaker.statement.number
+                    for c in checked.citations)
+        ):  # fmt: skip
+            # "Who said …?" answered with nobody, with someone other than the speaker the
+            # article clearly gives, or citing another statement of theirs: the article's
+            # attribution replaces the model's answer.
+            note = f"Who said this is taken from the article: {speaker.name}."
+            removed = checked.removed + ((strip_markers(checked.text),) if checked.supported else ())
+            answer = self._speaker_answer(speaker, query, passages, timings, removed=removed, notes=(note,))
+            yield StreamEvent("final", answer=answer)
+            return
         if checked.supported == 0:
             # The model declined, or wrote nothing the article supports. A reply that failed the
             # checks is not swapped for another answer: decline and show the closest paragraphs.
@@ -367,6 +397,34 @@ class Assistant:
         )
         return prime(prompt.messages, PRIME_MARKER)
 
+    def _speaker_answer(
+        self,
+        speaker: Attribution,
+        query: str,
+        passages: list[Passage],
+        timings: Timings,
+        *,
+        backend: str | None = None,
+        removed: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (),
+    ) -> Answer:
+        """"Sydney Seiler [¶15]: <the sentence asked about> [¶16]", cited where each part is."""
+        sources = SourceMap.build([speaker.named_in, speaker.statement])
+        where, said = sources.label(speaker.named_in), sources.label(speaker.statement)
+        name = speaker.name if where == said else f"{speaker.name} [{where}]"
+        cited = dict.fromkeys((speaker.named_in, speaker.statement))
+        return Answer(
+            text=f"{name}: {strip_markers(speaker.sentence)} [{said}]",
+            refused=False,
+            citations=tuple(Citation(p.doc, p.number, p.text) for p in cited),
+            passages=tuple(passages),
+            backend=backend or self.backend_name,
+            query=query,
+            removed=removed,
+            notes=notes,
+            timings=timings,
+        )
+
     def _extractive(
         self,
         query: str,
@@ -375,6 +433,12 @@ class Assistant:
         start: float,
         retrieve_s: float,
     ) -> StreamEvent:
+        speaker = self.attributed(query, scored)
+        if speaker:
+            elapsed = time.perf_counter() - start
+            timings = Timings(retrieve_s, elapsed, elapsed)
+            return StreamEvent("final", answer=self._speaker_answer(speaker, query, passages, timings,
+                                                                    backend=EXTRACTIVE))  # fmt: skip
         extract = choose_sentences(query, scored, self.config.extractive)
         if not extract.sentences:
             return self._decline(passages, scored, start, retrieve_s, query, backend=EXTRACTIVE)

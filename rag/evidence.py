@@ -17,17 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grounding import content_words
+from .grounding import TIME, content_words
 from .retriever import Retriever
 from .safety import detect_injection
 from .text import split_sentences
 from .types import Paragraph, Passage
 
-_TIME = re.compile(
-    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|"
-    r"July|August|September|October|November|December|yesterday|(?:19|20)\d\d)\b",
-    re.I,
-)
 _NUMBER = re.compile(
     r"(?<![\w-])\d[\d,.]*(?![\w-])|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
     r"thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b",
@@ -62,25 +57,39 @@ class ScoredSentence:
     passage_rank: int
 
 
+_KINDS = (
+    (
+        "number",
+        re.compile(
+            r"\bhow\s+(?:many|much|far|long|big|large)\b"
+            r"|\bwhat\s+(?:number|percentage|share|amount|range|distance)\b"
+            r"|\bin\s+(?:kilomet(?:er|re)s|km|miles|meters|metres|dollars|won|rubles|percent)\b"
+        ),
+    ),
+    (
+        "time",
+        re.compile(r"\bwhen\b|\bwhat\s+(?:exact\s+)?(?:day|date|month|year|time)\b|\bwhich\s+(?:day|date|month|year)\b"),
+    ),
+    (
+        "person",
+        re.compile(
+            r"(?:^|[,;:]\s*)who\b|\bwhich\s+(?:expert|analyst|official|person|fellow|scholar|researcher)s?\b"
+        ),
+    ),
+)
+
+
 def expected_type(question: str) -> str | None:
-    """``"number"``, ``"time"``, ``"person"`` or ``None``, from the question's wording."""
-    q = question.lower()
-    if re.search(
-        r"\bhow\s+(?:many|much|far|long|big|large)\b|\bwhat\s+(?:number|percentage|share|amount|range|distance)\b"
-        r"|\bin\s+(?:kilomet(?:er|re)s|km|miles|meters|metres|dollars|won|rubles|percent)\b",
-        q,
-    ):
-        return "number"
-    if re.search(
-        r"\bwhen\b|\bwhat\s+(?:exact\s+)?(?:day|date|month|year|time)\b|\bwhich\s+(?:day|date|month|year)\b",
-        q,
-    ):
-        return "time"
+    """``"number"``, ``"time"``, ``"person"`` or ``None``, from the question's wording.
+
+    The first interrogative decides: "Who argued that … signals how much a country values …?"
+    asks for a person, not a number.
+    """
+    q = question.lower().strip()
     if re.match(r"\s*who\s+(?:is|was|are|were)\s+[a-z]+(?:\s+[a-z-]+)?\s*\??$", q):
         return None  # "who is Hong Min?" asks for a description
-    if re.search(r"^\s*who\b|\bwhich\s+(?:expert|analyst|official|person|fellow|scholar|researcher)\b", q):
-        return "person"
-    return None
+    hits = [(m.start(), kind) for kind, pattern in _KINDS if (m := pattern.search(q))]
+    return min(hits)[1] if hits else None
 
 
 def answers_type(kind: str | None, sentence: str, question: str, people: Sequence[str] = ()) -> bool | None:
@@ -95,7 +104,7 @@ def answers_type(kind: str | None, sentence: str, question: str, people: Sequenc
     if kind == "number":
         found = [m.group(0).lower() for m in _NUMBER.finditer(sentence)]
     elif kind == "time":
-        found = [m.group(0).lower() for m in _TIME.finditer(sentence)]
+        found = [m.group(0).lower() for m in TIME.finditer(sentence)]
     else:
         if re.search(r"\b(?:he|she)\s+(?:said|noted|added|argued|warned)\b", sentence):
             return True
@@ -240,6 +249,15 @@ class EvidenceScorer:
             members.sort(key=lambda s: paragraph.text.find(s.text))
             out.append((paragraph, " … ".join(s.text for s in members)))
         return out
+
+    def paragraph_cosines(self, scored: Sequence[ScoredSentence]) -> list[tuple[Paragraph, float]]:
+        """Each paragraph of ``scored`` with its best sentence's cosine similarity to the question."""
+        best: dict[tuple[str, int], tuple[Paragraph, float]] = {}
+        for s in scored:
+            key = (s.paragraph.doc, s.paragraph.number)
+            if key not in best or s.cosine > best[key][1]:
+                best[key] = (s.paragraph, s.cosine)
+        return list(best.values())
 
     def rank_paragraphs(self, scored: Sequence[ScoredSentence]) -> list[Paragraph]:
         """Paragraphs ordered by their best sentence."""

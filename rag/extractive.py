@@ -23,7 +23,7 @@ class ExtractiveConfig:
     """Decision thresholds (calibrated on the dev set; see README)."""
 
     min_score: float = 0.4
-    second_min_score: float = 0.8
+    second_min_score: float = 0.9
     max_sentences: int = 2
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import Stemmer
 
+from .people import named_people, speaker
 from .text import split_sentences
 from .types import Citation, Paragraph
 
@@ -35,10 +36,21 @@ _STOP = frozenset(
     more most such both each other any all some said says say according article text paragraph paragraphs
     one two""".split()
 )
+# Second halves of compounds whose parts read as separate words ("Seoul-based", "US-led").
+_COMPOUND_TAILS = frozenset(
+    """based led backed run owned made funded sponsored controlled affiliated linked born bound
+    armed style related""".split()
+)
 _NUMBER_WORDS = (
     "hundred|thousand|million|billion|dozen|dozens|hundreds|thousands|millions|percent|"
     "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
     "seventy|eighty|ninety"
+)
+# Days, months and years: with numbers, the facts a reply must cite where they are written.
+TIME = re.compile(
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|"
+    r"July|August|September|October|November|December|yesterday|(?:19|20)\d\d)\b",
+    re.I,
 )
 # A number standing alone ("16 kilometers"), not one inside a name ("Hwasong-16Na").
 _DIGITS = r"(?<![\w-])\d[\d,.]*(?![\w-])"
@@ -151,9 +163,27 @@ def is_refusal(sentence: str) -> bool:
 
 
 def content_words(text: str) -> set[str]:
-    """Stemmed content words (stop words and markers removed)."""
+    """Stemmed content words (stop words and markers removed).
+
+    A compound such as "Washington-based" counts whole and by its parts, so it backs "based in
+    Washington"; names ("Kim Jong-un") stay whole.
+    """
     tokens = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", strip_markers(text).lower().replace("’", "'"))
+    tokens += [part for t in tokens if t.rsplit("-", 1)[-1] in _COMPOUND_TAILS for part in t.split("-")]
     return {_STEM.stemWord(t) for t in tokens if t not in _STOP and len(t) > 1}
+
+
+def restates(words: set[str], question_words: set[str]) -> bool:
+    """Whether a sentence's content ``words`` add nothing to the question's.
+
+    Stems that are prefixes of each other count as the same word ("Russia" and "Russian",
+    "Korea" and "Korean"): "The troops are being trained in Russia" does not answer "In which
+    Russian region are the troops being trained?".
+    """
+    def same(w: str, q: str) -> bool:
+        return w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w)))
+
+    return all(any(same(w, q) for q in question_words) for w in words)
 
 
 def novel_facts(sentence: str, sources: str) -> list[str]:
@@ -173,7 +203,8 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
     for match in _NAME.finditer(plain):
         name = re.sub(r"[’']s\b", "", match.group(0).replace("’", "'"))
         words = [w for w in re.split(r"\s+", name.lower()) if w not in _STOP | _STARTERS]
-        parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w)]
+        # Initials ("D.C.", "U.S.") name nothing on their own.
+        parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w) if len(p) > 1]
         if parts and not all(p in known for p in parts):
             novel.append(match.group(0))
     return novel
@@ -200,34 +231,6 @@ def misattributed(sentence: str, backing: str, people: dict[str, set[str]]) -> l
         if named and not any(re.search(rf"\b{re.escape(f)}\b", text) for f in every):
             missing.append(name)
     return missing
-
-
-_LEADING_WORDS = frozenset({"The", "A", "An", "And", "But", "Former", "President", "Leader"})
-
-
-def people_forms(names: Sequence[str], texts: Sequence[str]) -> dict[str, set[str]]:
-    """Map each person's name to the other unambiguous forms used for them in ``texts``.
-
-    ``names`` are the people of the corpus (e.g. the speakers of :func:`rag.conversation.speakers`);
-    a one-word speaker such as "Cha" becomes a form of the full name "Victor Cha" when exactly
-    one full name in the texts ends with it.
-    """
-    corpus = " ".join(texts)
-    full: dict[str, set[str]] = {}
-    for name in names:
-        if len(name.split()) > 1:
-            full.setdefault(name.lower(), set())
-            continue
-        # "Cha" -> "Victor Cha"; "Hong" -> "Hong Min" (family name first)
-        pattern = rf"\b([A-Z][\w-]+\s+{re.escape(name)}|{re.escape(name)}\s+[A-Z][\w-]+)\b(?![\w-])"
-        matches = {m for m in re.findall(pattern, corpus) if m.split()[0] not in _LEADING_WORDS}
-        if len(matches) == 1:
-            full.setdefault(matches.pop().lower(), set()).add(name.lower())
-        else:
-            full.setdefault(name.lower(), set())
-    for match in set(re.findall(r"\b[A-Z][a-z]+\s+[A-Z][a-z]+-[a-z]+\b", corpus)):  # Kim Yo-jong
-        full.setdefault(match.lower(), set())
-    return full
 
 
 @dataclass(frozen=True)
@@ -320,8 +323,10 @@ class Grounder:
                 backing = []
             if backing and _flips_polarity(plain, [sources.paragraphs[lab].text for lab in backing]):
                 backing = []
+            if backing and self._wrong_speaker(plain, [sources.paragraphs[lab] for lab in backing]):
+                backing = []
             # A sentence that only restates the question answers nothing.
-            if not backing or not words - question_words:
+            if not backing or restates(words, question_words):
                 removed.append(plain)
                 continue
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
@@ -331,6 +336,7 @@ class Grounder:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
             if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
                 chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
+            chosen += self._fact_sources(plain, question, chosen, scores, sources)
             for lab in chosen:
                 cited.setdefault(lab, None)
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
@@ -388,6 +394,47 @@ class Grounder:
             not misattributed(sentence, self._with_context(sources.paragraphs[lab]), self.people)
             for lab in where
         )
+
+    @staticmethod
+    def _fact_sources(sentence, question, chosen, scores, sources: SourceMap) -> list[str]:
+        """Paragraphs to cite for the dates and numbers ``sentence`` states that ``chosen`` lacks.
+
+        "He spoke at the CSIS discussion on Tuesday [¶4]": ¶4 names the discussion but the day
+        is written in ¶5, so ¶5 is cited too (the best-scoring paragraph holding it).
+        """
+        asked = question.lower()
+        # Written dates and digits only: "may", "march" and "two" are too often other words.
+        dates = [m.group(0) for m in TIME.finditer(sentence) if not m.group(0).islower()]
+        facts = [f.lower() for f in (*dates, *re.findall(_DIGITS, sentence)) if f != "May"]
+        facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
+        text = {lab: p.text.lower() for lab, p in sources.paragraphs.items()}
+        added: list[str] = []
+        for fact in facts:
+            pattern = rf"(?<![\w-]){re.escape(fact)}(?![\w-])"
+            if any(re.search(pattern, text[lab]) for lab in [*chosen, *added]):
+                continue
+            holders = [s for s in scores if re.search(pattern, text[s[2]])]
+            if holders:
+                added.append(max(holders, key=lambda s: s[1])[2])
+        return added
+
+    def _wrong_speaker(self, sentence: str, backing: Sequence[Paragraph]) -> bool:
+        """"Seiler said X" where the paragraph that holds X gives someone else as its speaker.
+
+        The paragraph holding X is the backing one sharing most of the sentence's words besides
+        the name; one naming nobody ("…,” she said") takes its speaker from the paragraph
+        before. Only a sentence that names its speaker, and a paragraph that gives one, are
+        judged.
+        """
+        claimed = speaker(sentence, self.people) if self.people else None
+        if claimed is None or not backing:
+            return False
+        words = content_words(sentence) - content_words(" ".join({claimed, *self.people[claimed]}))
+        statement = max(backing, key=lambda p: len(words & content_words(p.text)))
+        who = speaker(statement.text, self.people)
+        if who is None and not named_people(statement.text, self.people) and self.previous:
+            who = speaker(self.previous(statement), self.people)
+        return who is not None and who != claimed
 
     @staticmethod
     def _in_context(chosen, backing, context, labels, para_words) -> list[str]:

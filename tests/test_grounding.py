@@ -338,7 +338,7 @@ def test_a_long_claim_keeps_the_paragraph_it_cites(grounder, seiler_sources):
 @pytest.fixture(scope="module")
 def article_grounder(embedder, article_doc) -> Grounder:
     from rag.conversation import speakers
-    from rag.grounding import people_forms
+    from rag.people import people_forms
 
     texts = [p.text for p in article_doc.paragraphs]
     by_number = {p.number: p for p in article_doc.paragraphs}
@@ -375,12 +375,35 @@ def test_the_right_speaker_for_a_quote_is_kept_and_cited_there(article_grounder,
     assert 5 in [c.paragraph for c in checked.citations] or 4 in [c.paragraph for c in checked.citations]
 
 
-def test_speaker_check_only_for_who_questions(article_grounder, whole_article):
+def test_a_claim_naming_the_wrong_speaker_is_removed_whatever_the_question(article_grounder, whole_article):
     reply = (
         "Sydney Seiler said North Korean soldiers dying for Russia would leave Putin owing them a lot [¶10]."
     )
-    checked = article_grounder.check(reply, whole_article, question=OWING, attribution=False)
-    assert checked.supported == 1  # the weaker check alone lets it through: why the flag exists
+    question = "What would North Korean deaths mean for Putin?"
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 0 and checked.removed  # ¶5, which says it, gives Cha as the speaker
+
+
+def test_a_claim_naming_the_right_speaker_is_kept(article_grounder, whole_article):
+    reply = "Cha said North Korean soldiers dying for Russia would leave Putin owing them a lot [¶5]."
+    checked = article_grounder.check(reply, whole_article, question="What would North Korean deaths mean?")
+    assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [5]
+
+
+def test_a_quote_paragraph_takes_its_speaker_from_the_paragraph_before(article_grounder, whole_article):
+    # ¶16 is a quote without a speaker; ¶15 names Seiler.
+    good = "Seiler said North Korea clearly wants to be seen as aligned in this grouping of countries [¶16]."
+    bad = "Hong said North Korea clearly wants to be seen as aligned in this grouping of countries [¶16]."
+    question = "What grouping does North Korea want to be seen in?"
+    assert article_grounder.check(good, whole_article, question=question).supported == 1
+    assert article_grounder.check(bad, whole_article, question=question).supported == 0
+
+
+def test_a_bare_name_is_judged_only_for_who_questions(article_grounder, whole_article):
+    checked = article_grounder.check("Sydney Seiler [¶10].", whole_article, question=OWING, attribution=False)
+    assert checked.supported == 1  # a name alone makes no claim about who said what: why the flag exists
+    checked = article_grounder.check("Sydney Seiler [¶10].", whole_article, question=OWING, attribution=True)
+    assert checked.supported == 0
 
 
 # -- a claim must not reverse what its source says ---------------------------------------------
@@ -414,3 +437,38 @@ def test_a_negation_elsewhere_in_a_loose_paraphrase_is_not_judged(article_ground
         reply, whole_article, question="What did Hong say the missile bases remind us of?"
     )
     assert checked.supported == 1
+
+
+# -- small answers that add nothing, initials, compounds, and where a date is written -------------
+def test_a_sentence_restating_the_question_is_removed(article_grounder, whole_article):
+    question = "In which Russian region are the North Korean troops reportedly being trained?"
+    reply = "The North Korean troops are reportedly being trained in Russia [¶2]."
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 0  # "Russia" for "Russian" adds nothing
+
+
+def test_initials_are_not_invented_names():
+    assert novel_facts("It is based in Washington, D.C.", "the Washington-based CSIS") == []
+    assert novel_facts("It is based in Boston, D.C.", "the Washington-based CSIS") == ["Boston"]
+
+
+def test_compounds_count_by_their_parts_but_names_stay_whole():
+    assert {"washington", "base"} <= content_words("the Washington-based CSIS")
+    assert "un" not in content_words("Kim Jong-un") and "jong" not in content_words("Kim Jong-un")
+
+
+def test_a_compound_backs_its_parts(article_grounder, whole_article):
+    question = "In which city is the think tank that hosted Victor Cha's discussion based?"
+    reply = "The think tank that hosted the discussion is based in Washington, D.C."
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [5]
+
+
+def test_a_date_is_cited_where_it_is_written(article_grounder, whole_article):
+    reply = (
+        "Victor Cha, Korea chair at the Center for Strategic and International Studies, spoke at the "
+        "discussion hosted by the Washington-based CSIS on Tuesday [¶4]."
+    )
+    checked = article_grounder.check(reply, whole_article, question="On what day did Cha speak?")
+    assert [c.paragraph for c in checked.citations] == [4, 5]  # ¶5: "Cha said Tuesday"
+    assert checked.text.endswith("[¶4] [¶5]")

@@ -1,0 +1,46 @@
+"""Sentence-level evidence (rag.evidence): the kind of answer a question asks for, and scoring."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.evidence import EvidenceScorer, answers_type, expected_type
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many troops did North Korea send?", "number"),
+        ("What is the range of the Hwasong-16Na in kilometers?", "number"),
+        ("When did NATO confirm the evidence?", "time"),
+        ("In what year was the treaty signed?", "time"),
+        ("Who confirmed the troops were in Russia?", "person"),
+        ("At the CSIS event, who said the soldiers would die?", "person"),
+        ("Which expert said Kim could bargain hard?", "person"),
+        # the first interrogative decides, not a "how much" inside the clause
+        ("Who argued that a token force can signal how much a country values an ally?", "person"),
+        ("When did the expert who spoke at CSIS say this?", "time"),
+        ("Who is Hong Min?", None),  # asks for a description
+        ("What did Kim Yo-jong condemn?", None),
+    ],
+)
+def test_expected_type(question, kind):
+    assert expected_type(question) == kind
+
+
+def test_answers_type_needs_something_the_question_does_not_already_say():
+    assert answers_type("time", "Putin visited Pyongyang in June.", "In which month did Putin visit?")
+    june = "Putin visited Pyongyang in June."
+    assert not answers_type("time", june, "On what date in June did Putin visit?")
+    assert answers_type(None, "anything", "What happened?") is None
+
+
+def test_paragraph_cosines_keep_each_paragraphs_best_sentence(retriever):
+    scorer = EvidenceScorer(retriever)
+    question = "Who said North Korean soldiers dying would leave Putin owing them?"
+    scored = scorer.score(question, retriever.search(question, k=4))
+    cosines = scorer.paragraph_cosines(scored)
+    numbers = [p.number for p, _ in cosines]
+    assert len(numbers) == len(set(numbers)) and 5 in numbers
+    for paragraph, cosine in cosines:
+        assert cosine == max(s.cosine for s in scored if s.paragraph == paragraph)
