@@ -70,7 +70,6 @@ class AssistantConfig:
     context_sentences: int = 4
     article_context_tokens: int = 3000
     focus_paragraphs: int = 2
-    focus_sentences: int = 0
     rescue_after_decline: float = 0.9
     rewrite_with_model: bool = True
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
@@ -262,9 +261,7 @@ class Assistant:
         # The whole article when the best evidence all comes from one (else the best sentences).
         docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
         article = self._article_context(scored[0].paragraph.doc) if len(docs) == 1 else None
-        focus: list = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
-        if article and self.config.focus_sentences:
-            focus = [(s.paragraph, s.text) for s in scored[: self.config.focus_sentences]]
+        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
         try:
             prompt = build_prompt(
                 query,

@@ -70,15 +70,14 @@ def build_prompt(
     context_window: int,
     max_answer_tokens: int,
     max_context_tokens: int | None = None,
-    focus: Sequence[Paragraph | tuple[Paragraph, str]] = (),
+    focus: Sequence[Paragraph] = (),
 ) -> Prompt:
     """Grounded prompt with as many of ``paragraphs`` (best first) as the budget allows.
 
     An item may be ``(paragraph, shown_text)`` to show only part of a paragraph (its best
     sentences); citations still name the whole paragraph. ``focus``: paragraphs retrieval
     ranked best for the question, named after it as a hint (useful when the whole article is
-    shown: a small model then looks there first); an item ``(paragraph, sentence)`` also
-    repeats that sentence in the hint.
+    shown: a small model then looks there first).
     """
     budget = int((context_window - max_answer_tokens) / SAFETY_MARGIN)
     header = f"QUESTION:\n{FENCE}\n{_neutralise(question)}\n{FENCE}\n"
@@ -109,13 +108,9 @@ def build_prompt(
     lines = [f"[{kept.label(p)}] {_neutralise(shown_text[(p.doc, p.number)])}" for _, p in chosen]
     data = "\n\n".join(lines)
     user = f"DATA:\n{FENCE}\n{data}\n{FENCE}\n\n{header}"
-    hints = [(p, None) if isinstance(p, Paragraph) else p for p in focus]
-    hints = [(kept.label(p), text) for p, text in hints if _has(kept, p)]
-    if hints and all(text is None for _, text in hints):
-        user += FOCUS_HINT.format(labels=", ".join(f"[{label}]" for label, _ in hints))
-    elif hints:
-        quoted = "\n".join(f"[{label}] {_neutralise(text or '')}" for label, text in hints)
-        user += f"Look first at these sentences:\n{FENCE}\n{quoted}\n{FENCE}\n"
+    hints = [kept.label(p) for p in focus if _has(kept, p)]
+    if hints:
+        user += FOCUS_HINT.format(labels=", ".join(f"[{h}]" for h in hints))
     messages = (
         ChatMessage("system", SYSTEM_PROMPT),
         ChatMessage("user", EXAMPLE_USER),
