@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 
 import pytest
@@ -221,6 +222,31 @@ def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):
     assert backend._primed is not None
     assert path.stat().st_size > 100_000  # written again
     assert "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=4)).strip()
+
+
+def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path):
+    """One flipped byte deep in the KV data would load "fine" and corrupt every answer."""
+    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+    (path,) = (tmp_path / "kv").glob("*.bin")
+    checksum = path.with_name(path.name + ".sha256")
+    good = checksum.read_text().strip()
+    assert good == hashlib.sha256(path.read_bytes()).hexdigest()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)  # evaluated again and saved again
+    assert backend._primed is not None
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == checksum.read_text().strip() == good
+
+
+def test_a_state_file_without_its_checksum_is_not_loaded(tmp_path):
+    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+    (path,) = (tmp_path / "kv").glob("*.bin")
+    path.with_name(path.name + ".sha256").unlink()
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    assert backend._primed is not None and path.with_name(path.name + ".sha256").is_file()
 
 
 def test_an_unwritable_cache_still_primes_in_memory(tmp_path):

@@ -267,7 +267,9 @@ def _save_state(llm, path: Path, tokens: list[int]) -> None:
     try:
         if not llama_cpp.llama_state_save_file(llm._ctx.ctx, tmp.encode(), array, len(tokens)):
             raise OSError("llama_state_save_file failed")
+        digest = _file_sha256(Path(tmp))
         os.replace(tmp, path)
+        _checksum_path(path).write_text(digest + "\n")  # written last: no checksum, no load
     except OSError as exc:
         log.info("cannot save the primed prompt state: %s", exc)
     finally:
@@ -275,11 +277,32 @@ def _save_state(llm, path: Path, tokens: list[int]) -> None:
             os.unlink(tmp)
 
 
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _load_state(llm, path: Path) -> list[int] | None:
     """Load a KV state saved by :func:`_save_state` into ``llm``; ``None`` if absent or unusable."""
     import llama_cpp
 
     if not path.is_file():
+        return None
+    try:
+        intact = _checksum_path(path).read_text().strip() == _file_sha256(path)
+    except OSError:
+        intact = False
+    if not intact:  # half-written, damaged or from an older version: evaluate again
+        log.warning("ignoring the primed prompt state %s: its checksum does not match", path)
+        with contextlib.suppress(OSError):
+            path.unlink()
         return None
     capacity = llm.n_ctx()
     out = (llama_cpp.llama_token * capacity)()
