@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..models import DEFAULT_LOCAL_MODEL, ModelNotFoundError, resolve_gguf
@@ -237,14 +238,14 @@ class LlamaCppBackend:
             ) from exc
 
 
+@dataclass(frozen=True)
 class _Primed:
     """A primed prefix: the messages before the last, the start of the last, its state file."""
 
-    def __init__(self, before: tuple[ChatMessage, ...], head: str, path: Path, tokens: tuple[int, ...]):
-        self.before = before
-        self.head = head
-        self.path = path
-        self.tokens = tokens
+    before: tuple[ChatMessage, ...]
+    head: str
+    path: Path
+    tokens: tuple[int, ...]
 
 
 def _prefix_key(model: str, n_ctx: int, before: Sequence[ChatMessage], head: str) -> str:
