@@ -7,10 +7,11 @@ statement in the same paragraph ("…,” Cha said") or, when a paragraph only c
 off the text:
 
 1. the paragraphs holding the statement are those most relevant to the question: the share
-   of its content words they hold plus their best sentence's cosine similarity (:func:`matter`);
-2. the speaker of such a paragraph is the person named as the subject of a verb of saying
-   (:func:`rag.people.speaker`); a paragraph naming nobody takes its speaker from the
-   paragraph before.
+   of its content words they hold plus their best sentence's cosine similarity
+   (:func:`rag.grounding.matter`);
+2. the speaker of such a paragraph is the person named as the subject of a verb of saying; a
+   paragraph naming nobody takes its speaker from the paragraph before
+   (:func:`rag.people.quote_speaker`).
 
 The assistant uses this to correct or complete a "who said" answer (see
 :meth:`rag.assistant.Assistant.attributed`), never to invent one: no clear statement, no
@@ -23,8 +24,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .grounding import content_words, strip_markers
-from .people import SPEECH_VERBS, display_name, named_people, names_person, speaker
+from .grounding import content_words, matter, strip_markers
+from .people import SPEECH_VERBS, display_name, names_person, quote_speaker
 from .text import split_sentences
 from .types import Paragraph
 
@@ -58,19 +59,6 @@ def asks_speaker(question: str) -> bool:
     return bool(_ASKS_SPEAKER.search(question))
 
 
-def matter(scores: Sequence[float], minimum: float, slack: float = SLACK) -> list[int]:
-    """Indexes of the paragraphs whose score is within ``slack`` of the best (best first).
-
-    ``[]`` when the best is below ``minimum``: what the question asks about is not clearly in
-    one place.
-    """
-    best = max(scores, default=0.0)
-    if best < minimum:
-        return []
-    where = [i for i, score in enumerate(scores) if score >= best - slack]
-    return sorted(where, key=lambda i: -scores[i])
-
-
 def attribute(
     question: str,
     candidates: Sequence[tuple[Paragraph, float]],
@@ -98,13 +86,11 @@ def attribute(
         cosine + len(question_words & content_words(p.text)) / len(question_words) for p, cosine in candidates
     ]
     found: dict[str, tuple[Paragraph, Paragraph]] = {}
-    for rank, i in enumerate(matter(relevance, min_relevance)):
+    for rank, i in enumerate(matter(relevance, min_relevance, SLACK)):
         paragraph = paragraphs[i]
-        name, named_in = speaker(paragraph.text, people), paragraph
-        if name is None and not named_people(paragraph.text, people):
-            before = previous(paragraph)
-            if before is not None:
-                name, named_in = speaker(before.text, people), before
+        before = previous(paragraph)
+        name, from_before = quote_speaker(paragraph.text, before.text if before else None, people)
+        named_in = before if from_before and before is not None else paragraph
         if name is None and rank == 0:
             return None  # the best match has no clear speaker
         if name is not None:  # a close runner-up without a speaker ("…, experts said") is passed over

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import Stemmer
 
-from .people import named_people, speaker
+from .people import named_people, quote_speaker, speaker
 from .text import split_sentences
 from .types import Citation, Paragraph
 
@@ -210,8 +210,17 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
     return novel
 
 
-def _name_key(name: str) -> str:
-    return re.sub(r"[’']s\b", "", name.replace("’", "'")).lower()
+def matter(scores: Sequence[float], minimum: float, slack: float) -> list[int]:
+    """Indexes of the paragraphs whose score is within ``slack`` of the best (best first).
+
+    ``[]`` when the best is below ``minimum``: what the question asks about is not clearly in
+    one place.
+    """
+    best = max(scores, default=0.0)
+    if best < minimum:
+        return []
+    where = [i for i, score in enumerate(scores) if score >= best - slack]
+    return sorted(where, key=lambda i: -scores[i])
 
 
 def misattributed(sentence: str, backing: str, people: dict[str, set[str]]) -> list[str]:
@@ -222,15 +231,8 @@ def misattributed(sentence: str, backing: str, people: dict[str, set[str]]) -> l
     checked here (only against all retrieved text, by :func:`novel_facts`): what matters most
     is who said or did what.
     """
-    plain = _name_key(strip_markers(sentence))
-    text = _name_key(backing)
-    missing = []
-    for name, forms in people.items():
-        every = {name, *forms}
-        named = any(re.search(rf"\b{re.escape(f)}\b", plain) for f in every)
-        if named and not any(re.search(rf"\b{re.escape(f)}\b", text) for f in every):
-            missing.append(name)
-    return missing
+    named = set(named_people(backing, people))
+    return [name for name in named_people(strip_markers(sentence), people) if name not in named]
 
 
 @dataclass(frozen=True)
@@ -386,10 +388,9 @@ class Grounder:
         if not question_words or not self.people:
             return True
         shares = [len(question_words & pw) / len(question_words) for pw in para_words]
-        best = max(shares, default=0.0)
-        if best < MATTER_SHARE:
+        where = [labels[i] for i in matter(shares, MATTER_SHARE, MATTER_SLACK)]
+        if not where:
             return True  # the question's matter is not clearly in one place: nothing to check
-        where = [labels[i] for i, share in enumerate(shares) if share >= best - MATTER_SLACK]
         return any(
             not misattributed(sentence, self._with_context(sources.paragraphs[lab]), self.people)
             for lab in where
@@ -431,9 +432,8 @@ class Grounder:
             return False
         words = content_words(sentence) - content_words(" ".join({claimed, *self.people[claimed]}))
         statement = max(backing, key=lambda p: len(words & content_words(p.text)))
-        who = speaker(statement.text, self.people)
-        if who is None and not named_people(statement.text, self.people) and self.previous:
-            who = speaker(self.previous(statement), self.people)
+        before = self.previous(statement) if self.previous else None
+        who, _ = quote_speaker(statement.text, before, self.people)
         return who is not None and who != claimed
 
     @staticmethod

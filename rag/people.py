@@ -85,6 +85,18 @@ def speaker(text: str, people: Mapping[str, set[str]]) -> str | None:
     return subjects[0] if len(subjects) == 1 else None
 
 
+def quote_speaker(text: str, before: str | None, people: Mapping[str, set[str]]) -> tuple[str | None, bool]:
+    """The speaker of paragraph ``text``, and whether it came from ``before`` (the one before it).
+
+    A paragraph naming nobody ("…,” she said; a quote running on) takes its speaker from the
+    paragraph before, where news articles name them.
+    """
+    found = speaker(text, people)
+    if found is None and before is not None and not named_people(text, people):
+        return speaker(before, people), True
+    return found, False
+
+
 def display_name(name: str, texts: Sequence[str]) -> str:
     """``name`` (lower case) as the texts write it ("victor cha" -> "Victor Cha")."""
     for text in texts:

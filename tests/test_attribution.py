@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.assistant import Assistant
-from rag.attribution import asks_speaker, attribute, matter
+from rag.attribution import asks_speaker, attribute
 
 ALIGNED = "Who said North Korea wants to be seen as aligned with the revisionist powers?"
 
@@ -45,12 +45,6 @@ def test_questions_asking_for_a_speaker(question):
 )
 def test_questions_not_asking_for_a_speaker(question):
     assert not asks_speaker(question)
-
-
-def test_matter_is_every_paragraph_close_to_the_best():
-    assert matter([1.2, 0.5, 1.15, 1.05], minimum=1.0, slack=0.1) == [0, 2]
-    assert matter([0.9, 0.5], minimum=1.0) == []
-    assert matter([], minimum=1.0) == []
 
 
 def test_a_quote_paragraph_gets_its_speaker_from_the_paragraph_before(bot):

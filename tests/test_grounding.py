@@ -13,6 +13,7 @@ from rag.grounding import (
     content_words,
     find_markers,
     is_refusal,
+    matter,
     novel_facts,
     strip_markers,
 )
@@ -472,3 +473,9 @@ def test_a_date_is_cited_where_it_is_written(article_grounder, whole_article):
     checked = article_grounder.check(reply, whole_article, question="On what day did Cha speak?")
     assert [c.paragraph for c in checked.citations] == [4, 5]  # ¶5: "Cha said Tuesday"
     assert checked.text.endswith("[¶4] [¶5]")
+
+
+def test_matter_is_every_paragraph_close_to_the_best():
+    assert matter([1.2, 0.5, 1.15, 1.05], minimum=1.0, slack=0.1) == [0, 2]
+    assert matter([0.9, 0.5], minimum=1.0, slack=0.1) == []
+    assert matter([], minimum=1.0, slack=0.1) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.conversation import speakers
-from rag.people import display_name, named_people, names_person, people_forms, speaker
+from rag.people import display_name, named_people, names_person, people_forms, quote_speaker, speaker
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,9 @@ def test_several_speakers_give_no_single_speaker(people):
 def test_display_name_as_the_article_writes_it(texts):
     assert display_name("kim du-yeon", texts) == "Kim Du-yeon"
     assert display_name("nobody here", texts) == "Nobody Here"
+
+
+def test_a_paragraph_naming_nobody_takes_the_speaker_of_the_one_before(people, paragraph):
+    assert quote_speaker(paragraph(8), paragraph(7), people) == ("kim du-yeon", True)  # "…,” she said
+    assert quote_speaker(paragraph(5), paragraph(4), people) == ("victor cha", False)
+    assert quote_speaker(paragraph(1), None, people) == (None, False)  # names Kim Jong-un, who does not speak
