@@ -339,6 +339,7 @@ class Assistant:
                 passages, scored, start, retrieve_s, query, removed=checked.removed, timings=timings
             )
             return
+        notes = tuple(f"Left out as not addressing the question: “{s}”" for s in checked.off_question)
         answer = Answer(
             text=checked.text,
             refused=False,
@@ -347,6 +348,7 @@ class Assistant:
             backend=self.backend_name,
             query=query,
             removed=checked.removed,
+            notes=notes,
             draft=reply,
             timings=timings,
         )

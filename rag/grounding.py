@@ -84,6 +84,13 @@ CONTEXT_MARGIN = 0.2
 # words (and within MATTER_SLACK of the best one); the person named must be named there.
 MATTER_SHARE = 0.5
 MATTER_SLACK = 0.1
+# A list sentence may be backed jointly by up to JOINT_MAX paragraphs, each adding at least
+# JOINT_MIN_GAIN of its words ("Cha, Kim Du-yeon, Seiler and Hong are quoted").
+JOINT_MAX = 4
+JOINT_MIN_GAIN = 1
+# A supported sentence this much less relevant to the question than the best one (share of the
+# question's words + cosine similarity) is left out as not addressing it (calibrated on dev).
+OFF_QUESTION_MARGIN = 0.5
 # A claim sharing at least this much of its content words with one source sentence must not
 # reverse that sentence's polarity ("is recognized" against "is not recognized").
 POLARITY_MATCH = 0.7
@@ -165,12 +172,25 @@ def is_refusal(sentence: str) -> bool:
 def content_words(text: str) -> set[str]:
     """Stemmed content words (stop words and markers removed).
 
-    A compound such as "Washington-based" counts whole and by its parts, so it backs "based in
-    Washington"; names ("Kim Jong-un") stay whole.
+    A compound such as "Washington-based" or "nuclear-weapon" counts whole and by its parts, so
+    it backs "based in Washington"; names ("Kim Jong-un") stay whole (see :func:`_splits`).
     """
-    tokens = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", strip_markers(text).lower().replace("’", "'"))
-    tokens += [part for t in tokens if t.rsplit("-", 1)[-1] in _COMPOUND_TAILS for part in t.split("-")]
+    found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", strip_markers(text).replace("’", "'"))
+    tokens = [t.lower() for t in found]
+    tokens += [part.lower() for t in found if _splits(t) for part in t.split("-")]
     return {_STEM.stemWord(t) for t in tokens if t not in _STOP and len(t) > 1}
+
+
+def _splits(token: str) -> bool:
+    """Whether a hyphenated word also counts by its parts: a common compound ("nuclear-weapon",
+    "Washington-based", "Korea-Russia"), not a name ("Jong-un", "Du-yeon") or a model
+    ("Hwasong-18")."""
+    parts = token.split("-")
+    if len(parts) < 2 or any(not p.isalpha() for p in parts):
+        return False
+    if parts[-1].lower() in _COMPOUND_TAILS:
+        return True
+    return all(p.islower() for p in parts) or all(p[0].isupper() and p[1:].islower() for p in parts)
 
 
 def restates(words: set[str], question_words: set[str]) -> bool:
@@ -244,6 +264,7 @@ class CheckedAnswer:
     removed: tuple[str, ...]
     refusal: bool
     supported: int
+    off_question: tuple[str, ...] = ()  # supported sentences left out as not addressing the question
 
 
 class Grounder:
@@ -285,6 +306,7 @@ class Grounder:
         question_words = content_words(question)
 
         kept: list[str] = []
+        claims_kept: list[tuple[int, str, list[str]]] = []  # position in kept, text, citations
         removed: list[str] = []
         cited: dict[str, None] = {}
         refusal = False
@@ -338,10 +360,15 @@ class Grounder:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
             if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
                 chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
-            chosen += self._fact_sources(plain, question, chosen, scores, sources)
-            for lab in chosen:
-                cited.setdefault(lab, None)
+            chosen = self._fact_sources(plain, question, chosen, [] if joint else backing, scores, sources)
+            claims_kept.append((len(kept), plain, chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
+        off = self._off_question(claims_kept, question)
+        kept = [k for i, k in enumerate(kept) if i not in off]
+        for i, _, chosen in claims_kept:
+            if i not in off:
+                for lab in chosen:
+                    cited.setdefault(lab, None)
         citations = tuple(
             Citation(
                 sources.paragraphs[lab].doc, sources.paragraphs[lab].number, sources.paragraphs[lab].text
@@ -350,8 +377,40 @@ class Grounder:
         )
         supported = len(kept) - sum(is_refusal(k) for k in kept)
         return CheckedAnswer(
-            " ".join(kept).strip(), citations, tuple(removed), refusal and supported == 0, supported
+            " ".join(kept).strip(),
+            citations,
+            tuple(removed),
+            refusal and supported == 0,
+            supported,
+            off_question=tuple(plain for i, plain, _ in claims_kept if i in off),
         )
+
+    def _off_question(self, claims: list[tuple[int, str, list[str]]], question: str) -> set[int]:
+        """Positions of supported sentences that do not address the question.
+
+        A sentence is off the question when its relevance (the share of the question's content
+        words it holds plus its cosine similarity to the question) is more than
+        OFF_QUESTION_MARGIN below the most relevant sentence's, and it cites none of that
+        sentence's paragraphs: "Cha called it symbolic [¶4]. Kim knows Putin needs munitions,
+        missiles and troops [¶12]" asked what Putin needs keeps only the second. A sentence
+        from the same paragraph as the best one ("These are munitions…") is never dropped.
+        """
+        question_words = content_words(question)
+        if len(claims) < 2 or not question_words or not self.encode:
+            return set()
+        vectors = self.encode([question] + [plain for _, plain, _ in claims])
+        cosines = vectors[1:] @ vectors[0]
+        relevance = [
+            len(question_words & content_words(plain)) / len(question_words) + float(cosines[j])
+            for j, (_, plain, _) in enumerate(claims)
+        ]
+        top = max(range(len(claims)), key=relevance.__getitem__)
+        best_sources = set(claims[top][2])
+        return {
+            i
+            for j, (i, _, chosen) in enumerate(claims)
+            if relevance[j] < relevance[top] - OFF_QUESTION_MARGIN and not best_sources & set(chosen)
+        }
 
     def _backing(self, sentence, new_words, scores, labels, para_words, sources: SourceMap):
         """The paragraphs that support ``sentence`` (``[]`` if none) and whether only jointly.
@@ -371,11 +430,46 @@ class Grounder:
             union = para_words[pair[0]] | para_words[pair[1]]
             if len(new_words & union) / len(new_words) >= self.thresholds.lexical:
                 options.append(([labels[i] for i in pair], True))
+        for cover in self._covers(sentence, new_words, scores, para_words):
+            if len(cover) > 2:
+                options.append(([labels[i] for i in sorted(cover)], True))
         for backing, joint in options:
             text = " ".join(self._with_context(sources.paragraphs[lab]) for lab in backing)
             if not misattributed(sentence, text, self.people):
                 return backing, joint
         return [], False
+
+    def _covers(self, sentence: str, new_words: set[str], scores, para_words) -> list[list[int]]:
+        """Sets of paragraphs that together hold what a list sentence adds ("A, B, C and D").
+
+        Paragraphs are added greedily, each adding the most words the others lack (at least
+        JOINT_MIN_GAIN), up to JOINT_MAX; every set so far holding the lexical threshold's share
+        of the sentence's words is returned, smallest first (the caller takes the first that
+        names everyone the sentence names). The words besides people's names must reach that
+        share too: a list of true names does not carry an invented claim about them.
+        """
+        names = {w for person in named_people(sentence, self.people) for form in
+                 {person, *self.people[person]} for w in content_words(form)}  # fmt: skip
+        claim = new_words - names
+        chosen: list[int] = []
+        covered: set[str] = set()
+        found: list[list[int]] = []
+        while len(chosen) < JOINT_MAX:
+            gains = [
+                (len((new_words & pw) - covered), scores[i][1], i)
+                for i, pw in enumerate(para_words)
+                if i not in chosen
+            ]
+            gain, _, best = max(gains, default=(0, 0.0, -1))
+            if gain < JOINT_MIN_GAIN:
+                break
+            chosen.append(best)
+            covered |= new_words & para_words[best]
+            share = len(covered) / len(new_words)
+            claim_share = len(claim & covered) / len(claim) if claim else 1.0
+            if min(share, claim_share) >= self.thresholds.lexical:
+                found.append(list(chosen))
+        return found
 
     def _named_where_asked(self, sentence, question_words, labels, para_words, sources) -> bool:
         """For "who said X?": the people the answer names must be named where X is.
@@ -397,11 +491,13 @@ class Grounder:
         )
 
     @staticmethod
-    def _fact_sources(sentence, question, chosen, scores, sources: SourceMap) -> list[str]:
-        """Paragraphs to cite for the dates and numbers ``sentence`` states that ``chosen`` lacks.
+    def _fact_sources(sentence, question, chosen, backing, scores, sources: SourceMap) -> list[str]:
+        """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written.
 
-        "He spoke at the CSIS discussion on Tuesday [¶4]": ¶4 names the discussion but the day
-        is written in ¶5, so ¶5 is cited too (the best-scoring paragraph holding it).
+        When a paragraph in ``backing`` (those supporting the sentence alone) holds them all and
+        no chosen one does, it is cited instead: "He spoke at the CSIS discussion on Tuesday"
+        is cited to ¶5, which says both, not to ¶4 (the discussion) and ¶5 (the day).
+        Otherwise the best-scoring paragraph holding each missing fact is cited too.
         """
         asked = question.lower()
         # Written dates and digits only: "may", "march" and "two" are too often other words.
@@ -409,10 +505,19 @@ class Grounder:
         facts = [f.lower() for f in (*dates, *re.findall(_DIGITS, sentence)) if f != "May"]
         facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
         text = {lab: p.text.lower() for lab, p in sources.paragraphs.items()}
-        added: list[str] = []
-        for fact in facts:
-            pattern = rf"(?<![\w-]){re.escape(fact)}(?![\w-])"
-            if any(re.search(pattern, text[lab]) for lab in [*chosen, *added]):
+        patterns = [rf"(?<![\w-]){re.escape(fact)}(?![\w-])" for fact in facts]
+
+        def holds(lab: str, wanted: list[str]) -> bool:
+            return all(re.search(pattern, text[lab]) for pattern in wanted)
+
+        if not patterns or any(holds(lab, patterns) for lab in chosen):
+            return list(chosen)
+        whole = [s for s in scores if s[2] in backing and holds(s[2], patterns)]
+        if whole:
+            return [max(whole, key=lambda s: s[1])[2]]
+        added = list(chosen)
+        for pattern in patterns:
+            if any(holds(lab, [pattern]) for lab in added):
                 continue
             holders = [s for s in scores if re.search(pattern, text[s[2]])]
             if holders:

@@ -278,7 +278,12 @@ class Service:
             with self._lock:
                 self._retriever = fresh
                 self._assistants.clear()
+                self.documents = tuple(fresh.corpus.documents)  # the article panel shows them
                 self.corpus_warning = None
+
+    def documents_by_id(self) -> dict[str, Document]:
+        """The articles as the corpus holds them now (re-read when its files change)."""
+        return {d.id: d for d in self.documents}
 
     @property
     def cache_root(self) -> Path:
@@ -887,12 +892,12 @@ def build_app(service: Service):
 
     from .backends import backend_names
 
-    docs = {d.id: d for d in service.documents}
+    docs = service.documents_by_id()  # for the page as first served; handlers read them anew
     first = service.documents[0]
     defaults = service.settings()
     choices = [(BACKEND_LABELS.get(n, n), n) for n in backend_names()]
 
-    def article(answer: Answer | None) -> str:
+    def article(answer: Answer | None, docs: Mapping[str, Document]) -> str:
         if answer is None:
             return render_article(docs)
         _, targets = linkify(answer.text, docs, answer)
@@ -907,6 +912,7 @@ def build_app(service: Service):
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         settings = service.settings(backend, base_url, remote_model, k)
+        docs = service.documents_by_id()
         history = history_of(turns)
         turns.append(Turn(text, None, settings.backend))
         status, draft = "Searching the article…", ""
@@ -920,13 +926,14 @@ def build_app(service: Service):
                 status = "Writing…"
             else:
                 assert event.answer is not None
+                docs = service.documents_by_id()  # a corpus change is picked up by this question
                 turns[-1] = Turn(text, event.answer, settings.backend)
                 yield (
                     render_chat(turns, docs),
                     turns,
                     gr.Textbox(interactive=True, placeholder=PLACEHOLDER),
                     render_sources(event.answer, docs),
-                    article(event.answer),
+                    article(event.answer, docs),
                 )
                 return
             yield (
@@ -957,20 +964,26 @@ def build_app(service: Service):
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         last = turns.pop()
         previous = next((t.answer for t in reversed(turns) if t.answer is not None), None)
+        docs = service.documents_by_id()
         return (
             render_chat(turns, docs),
             turns,
             last.question,
             render_sources(previous, docs),
-            article(previous),
+            article(previous, docs),
         )
 
     def clear():
+        docs = service.documents_by_id()
         box_update = gr.Textbox(value="", interactive=True, placeholder=PLACEHOLDER)
-        return [], [], box_update, render_sources(None, docs), article(None)
+        return [], [], box_update, render_sources(None, docs), article(None, docs)
 
     def stopped(turns):
+        docs = service.documents_by_id()
         return render_chat(list(turns or []), docs), gr.Textbox(interactive=True, placeholder=PLACEHOLDER)
+
+    def fresh_article():
+        return render_article(service.documents_by_id())
 
     def status(backend):
         current = service.status(service.settings(backend))
@@ -1083,6 +1096,7 @@ def build_app(service: Service):
         quiet: dict[str, Any] = {"show_progress": "hidden", **private}
         timer.tick(status, [backend], [status_html, timer], **quiet)
         demo.load(status, [backend], [status_html, timer], **quiet)
+        demo.load(fresh_article, None, [article_html], **quiet)  # articles added since start
         backend.change(settings_changed, [backend], [status_html, timer, remote_group], **quiet)
         gr.api(ask, api_name=API_NAME)
     demo.queue(default_concurrency_limit=service.config.concurrency)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends import BackendError, ChatBackend, make_backend
-from rag.backends.llama_cpp import LlamaCppBackend
+from rag.backends.llama_cpp import KEEP_STATES, LlamaCppBackend
 from rag.types import ChatMessage
 
 # Different first words: every prompt shares exactly the chat template's prefix with any other,
@@ -211,6 +212,25 @@ def test_the_primed_prefix_comes_back_after_another_prompt_replaced_it(tmp_path)
     assert list(llm.input_ids[:300]) != list(tokens[:300])
     "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=2))
     assert list(llm.input_ids[:300]) == list(tokens[:300])
+
+
+def test_old_saved_states_are_deleted_keeping_the_most_recent(tmp_path):
+    kv = tmp_path / "kv"
+    kv.mkdir()
+    stale = []
+    for i in range(KEEP_STATES + 1):  # states of earlier prompts or models, oldest first
+        path = kv / f"old{i}.bin"
+        path.write_bytes(b"x")
+        path.with_name(path.name + ".sha256").write_text("0\n")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+        stale.append(path)
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    left = sorted(p.name for p in kv.glob("*.bin"))
+    assert len(left) == KEEP_STATES and backend._primed.path.name in left
+    newest = [p.name for p in stale[-(KEEP_STATES - 1) :]]
+    assert set(left) == {backend._primed.path.name, *newest}
+    assert sorted(p.name for p in kv.glob("*.sha256")) == sorted(f"{name}.sha256" for name in left)
 
 
 def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):

@@ -302,3 +302,29 @@ def test_page_makes_no_outside_requests(page, echo_app):
     open_page(page, echo_app)
     page.wait_for_timeout(1000)
     assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []
+
+
+GWANGJU = (
+    "# Gwangju opens its kimchi festival\n\n"
+    "The city of Gwangju opened its annual kimchi festival on Friday, organisers said.\n\n"
+    "About 40,000 visitors tasted kimchi from 120 local makers on the first day.\n"
+)
+
+
+def test_an_article_added_while_the_app_runs_shows_in_the_panel(page, article_corpus, tmp_path, embedder):
+    documents = load_corpus(article_corpus).documents
+    retriever = Retriever.from_corpus(article_corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    with app_in_process(documents, retriever, backend="extractive") as (url, _):
+        open_page(page, url)
+        expect(page.locator("#rag-article")).not_to_contain_text("kimchi")
+        (article_corpus / "gwangju.md").write_text(GWANGJU, "utf-8")
+        page.wait_for_timeout(2200)  # the app looks at the corpus folder at most every 2 s
+        answer = ask(page, "How many visitors tasted kimchi at the Gwangju festival?")
+        expect(answer).to_contain_text("40,000")
+        target, paragraph = click_first_marker(page, answer)
+        assert target == "rag-p-gwangju-2"
+        expect(paragraph).to_contain_text("About 40,000 visitors tasted kimchi")
+        page.reload()  # a new visitor sees it too, before asking anything
+        for part in ("#rag-article .rag-para", "#rag-input textarea"):
+            expect(page.locator(part).first).to_be_visible(timeout=TIMEOUT)
+        expect(page.locator("#rag-article")).to_contain_text("About 40,000 visitors tasted kimchi")

@@ -20,6 +20,7 @@ from rag.grounding import (
 from rag.types import Paragraph
 
 NATO = "NATO and the United States confirmed evidence of North Korean troops in Russia"
+CHA_NEEDS = "According to Victor Cha, which three things does Putin need that Kim Jong-un is well aware of?"
 
 
 def refs(text: str) -> list[tuple[str, int]]:
@@ -455,7 +456,10 @@ def test_initials_are_not_invented_names():
 
 def test_compounds_count_by_their_parts_but_names_stay_whole():
     assert {"washington", "base"} <= content_words("the Washington-based CSIS")
+    assert {"nuclear", "weapon"} <= content_words("nuclear-weapon states")
+    assert {"korea", "russia"} <= content_words("the North Korea-Russia alliance")
     assert "un" not in content_words("Kim Jong-un") and "jong" not in content_words("Kim Jong-un")
+    assert "yeon" not in content_words("Kim Du-yeon") and "hwasong" not in content_words("Hwasong-18")
 
 
 def test_a_compound_backs_its_parts(article_grounder, whole_article):
@@ -479,3 +483,70 @@ def test_matter_is_every_paragraph_close_to_the_best():
     assert matter([1.2, 0.5, 1.15, 1.05], minimum=1.0, slack=0.1) == [0, 2]
     assert matter([0.9, 0.5], minimum=1.0, slack=0.1) == []
     assert matter([], minimum=1.0, slack=0.1) == []
+
+
+def test_a_list_is_backed_by_the_paragraphs_naming_each_item(article_grounder, whole_article):
+    question = "Name all the outside experts quoted in the article."
+    reply = "The experts quoted are Victor Cha, Kim Du-yeon, Sydney Seiler and Hong Min."
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 1
+    # ¶4 Cha, ¶7 Kim Du-yeon, ¶10 Seiler, ¶23 Hong Min: each named where it is cited.
+    assert [c.paragraph for c in checked.citations] == [4, 7, 10, 23]
+
+
+def test_a_list_naming_someone_the_article_never_names_is_removed(article_grounder, whole_article):
+    question = "Name all the outside experts quoted in the article."
+    reply = "The experts quoted are Victor Cha, Kim Du-yeon, Sydney Seiler and Bruce Klingner."
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 0 and checked.removed
+
+
+def test_a_list_of_names_does_not_carry_an_invented_claim(article_grounder, whole_article):
+    # Every name is in the article, but nobody there calls for sanctions on China.
+    question = "What did the experts recommend?"
+    reply = "Victor Cha, Kim Du-yeon, Sydney Seiler and Hong Min all called for sanctions on China."
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 0 and checked.removed
+
+
+def test_a_sentence_off_the_question_is_left_out(article_grounder, whole_article):
+    question = CHA_NEEDS
+    reply = (
+        "Victor Cha stated that if North Korean troops are actually participating in the war, it is "
+        "symbolically an important physical manifestation of the security guarantee [¶4]. "
+        "Kim Jong-un is well aware of Putin’s need for munitions, missiles and troops [¶12]."
+    )
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.text.startswith("Kim Jong-un is well aware") and "[¶4]" not in checked.text
+    assert [c.paragraph for c in checked.citations] == [12]
+    assert len(checked.off_question) == 1 and checked.off_question[0].startswith("Victor Cha stated")
+    assert checked.supported == 1 and not checked.removed  # left out, not called unsupported
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        (  # two parts of the question, one sentence each
+            "When did Putin visit Pyongyang, and who is Kim Yo-jong?",
+            "Putin visited Pyongyang in June [¶6]. Kim Yo-jong is Kim Jong-un’s sister [¶24].",
+        ),
+        (  # the answer follows a sentence from the same paragraph
+            CHA_NEEDS,
+            "Cha noted that Kim Jong-un is well aware of Putin’s needs [¶12]. "
+            "They are munitions, missiles and troops [¶12].",
+        ),
+    ],
+)
+def test_sentences_that_each_answer_are_all_kept(article_grounder, whole_article, question, reply):
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert checked.supported == 2 and not checked.off_question
+
+
+def test_a_date_is_cited_to_the_one_paragraph_saying_it_all(article_grounder, whole_article):
+    reply = (
+        "Victor Cha, Korea chair at the Center for Strategic and International Studies, made his remarks "
+        "on Tuesday during a discussion hosted by the Washington-based CSIS [¶4]."
+    )
+    question = "On what day did he make his remarks at the discussion?"
+    checked = article_grounder.check(reply, whole_article, question=question)
+    assert [c.paragraph for c in checked.citations] == [5]  # "Cha said Tuesday during a discussion…"

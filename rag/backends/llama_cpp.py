@@ -34,6 +34,8 @@ from ..types import ChatMessage
 from .protocol import BackendError
 
 log = logging.getLogger(__name__)
+# Saved prompt states kept in the cache's kv folder (about 50 MB each); older ones are deleted.
+KEEP_STATES = 4
 
 
 class LlamaCppBackend:
@@ -276,6 +278,23 @@ def _save_state(llm, path: Path, tokens: list[int]) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+    _prune_states(path.parent)
+
+
+def _prune_states(folder: Path, keep: int = KEEP_STATES) -> None:
+    """Delete all but the ``keep`` most recently used saved states (and their checksums).
+
+    A state is keyed by model, window, prompt and article: after an edit to any of them the old
+    one is never read again, and each is about 50 MB.
+    """
+    try:
+        states = sorted(folder.glob("*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in states[keep:]:
+        for stale in (old, _checksum_path(old)):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _checksum_path(path: Path) -> Path:
@@ -321,6 +340,8 @@ def _load_state(llm, path: Path) -> list[int] | None:
             path.unlink()
         return None
     tokens = list(out[: count.value])
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept by _prune_states
     llm.input_ids[: len(tokens)] = tokens
     llm.n_tokens = len(tokens)
     llm._requires_eval = True  # the logits were not restored: decode before sampling
