@@ -302,11 +302,11 @@ class Grounder:
         para_words = [content_words(p.text) for p in paragraphs]
         para_sents = [split_sentences(p.text) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
-        semantic = self._semantic(claims, para_sents)
+        semantic, claim_vectors = self._semantic(claims, para_sents)
         question_words = content_words(question)
 
         kept: list[str] = []
-        claims_kept: list[tuple[int, str, list[str]]] = []  # position in kept, text, citations
+        claims_kept: list[tuple[int, str, list[str], np.ndarray | None]] = []  # position, text, cites, vector
         removed: list[str] = []
         cited: dict[str, None] = {}
         refusal = False
@@ -361,11 +361,11 @@ class Grounder:
             if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
                 chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
             chosen = self._fact_sources(plain, question, chosen, [] if joint else backing, scores, sources)
-            claims_kept.append((len(kept), plain, chosen))
+            claims_kept.append((len(kept), plain, chosen, claim_vectors.get(sentence)))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
-        off = self._off_question(claims_kept, question)
+        off = self._off_question(claims_kept, question, question_words)
         kept = [k for i, k in enumerate(kept) if i not in off]
-        for i, _, chosen in claims_kept:
+        for i, _, chosen, _ in claims_kept:
             if i not in off:
                 for lab in chosen:
                     cited.setdefault(lab, None)
@@ -382,10 +382,10 @@ class Grounder:
             tuple(removed),
             refusal and supported == 0,
             supported,
-            off_question=tuple(plain for i, plain, _ in claims_kept if i in off),
+            off_question=tuple(plain for i, plain, _, _ in claims_kept if i in off),
         )
 
-    def _off_question(self, claims: list[tuple[int, str, list[str]]], question: str) -> set[int]:
+    def _off_question(self, claims, question: str, question_words: set[str]) -> set[int]:
         """Positions of supported sentences that do not address the question.
 
         A sentence is off the question when its relevance (the share of the question's content
@@ -394,21 +394,22 @@ class Grounder:
         sentence's paragraphs: "Cha called it symbolic [¶4]. Kim knows Putin needs munitions,
         missiles and troops [¶12]" asked what Putin needs keeps only the second. A sentence
         from the same paragraph as the best one ("These are munitions…") is never dropped.
+
+        ``claims`` are ``(position, text, citations, vector)`` of the supported sentences, the
+        vector the one :meth:`_semantic` made.
         """
-        question_words = content_words(question)
-        if len(claims) < 2 or not question_words or not self.encode:
+        if len(claims) < 2 or not question_words or not self.encode or any(c[3] is None for c in claims):
             return set()
-        vectors = self.encode([question] + [plain for _, plain, _ in claims])
-        cosines = vectors[1:] @ vectors[0]
+        asked = self.encode([question])[0]
         relevance = [
-            len(question_words & content_words(plain)) / len(question_words) + float(cosines[j])
-            for j, (_, plain, _) in enumerate(claims)
+            len(question_words & content_words(plain)) / len(question_words) + float(vector @ asked)
+            for _, plain, _, vector in claims
         ]
         top = max(range(len(claims)), key=relevance.__getitem__)
         best_sources = set(claims[top][2])
         return {
             i
-            for j, (i, _, chosen) in enumerate(claims)
+            for j, (i, _, chosen, _) in enumerate(claims)
             if relevance[j] < relevance[top] - OFF_QUESTION_MARGIN and not best_sources & set(chosen)
         }
 
@@ -448,9 +449,7 @@ class Grounder:
         names everyone the sentence names). The words besides people's names must reach that
         share too: a list of true names does not carry an invented claim about them.
         """
-        names = {w for person in named_people(sentence, self.people) for form in
-                 {person, *self.people[person]} for w in content_words(form)}  # fmt: skip
-        claim = new_words - names
+        claim = new_words - self._name_words(named_people(sentence, self.people))
         chosen: list[int] = []
         covered: set[str] = set()
         found: list[list[int]] = []
@@ -470,6 +469,10 @@ class Grounder:
             if min(share, claim_share) >= self.thresholds.lexical:
                 found.append(list(chosen))
         return found
+
+    def _name_words(self, people: Sequence[str]) -> set[str]:
+        """The content words of every form of the names of ``people`` (keys of the people map)."""
+        return content_words(" ".join(form for person in people for form in {person, *self.people[person]}))
 
     def _named_where_asked(self, sentence, question_words, labels, para_words, sources) -> bool:
         """For "who said X?": the people the answer names must be named where X is.
@@ -535,7 +538,7 @@ class Grounder:
         claimed = speaker(sentence, self.people) if self.people else None
         if claimed is None or not backing:
             return False
-        words = content_words(sentence) - content_words(" ".join({claimed, *self.people[claimed]}))
+        words = content_words(sentence) - self._name_words([claimed])
         statement = max(backing, key=lambda p: len(words & content_words(p.text)))
         before = self.previous(statement) if self.previous else None
         who, _ = quote_speaker(statement.text, before, self.people)
@@ -555,9 +558,12 @@ class Grounder:
             return [best]
         return chosen
 
-    def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
+    def _semantic(
+        self, claims: list[str], para_sents: list[list[str]]
+    ) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+        """Per claim: its best cosine in each paragraph, and its vector (empty without an encoder)."""
         if not self.encode or not claims:
-            return {}
+            return {}, {}
         flat = [s for sents in para_sents for s in sents]
         vectors = self.encode([strip_markers(c) for c in claims] + flat)
         claim_v, sent_v = vectors[: len(claims)], vectors[len(claims) :]
@@ -570,7 +576,7 @@ class Grounder:
                 row.append(float(block.max()) if len(sents) else 0.0)
                 start += len(sents)
             out[claim] = row
-        return out
+        return out, dict(zip(claims, claim_v, strict=True))
 
 
 # "not only", "no longer" and "without delay" do not reverse a claim.

@@ -982,9 +982,6 @@ def build_app(service: Service):
         docs = service.documents_by_id()
         return render_chat(list(turns or []), docs), gr.Textbox(interactive=True, placeholder=PLACEHOLDER)
 
-    def fresh_article():
-        return render_article(service.documents_by_id())
-
     def status(backend):
         current = service.status(service.settings(backend))
         return render_status(current), gr.Timer(active=_status_busy(current))
@@ -1096,7 +1093,8 @@ def build_app(service: Service):
         quiet: dict[str, Any] = {"show_progress": "hidden", **private}
         timer.tick(status, [backend], [status_html, timer], **quiet)
         demo.load(status, [backend], [status_html, timer], **quiet)
-        demo.load(fresh_article, None, [article_html], **quiet)  # articles added since start
+        # Articles added since start, for a page opened before anything is asked.
+        demo.load(lambda: article(None, service.documents_by_id()), None, [article_html], **quiet)
         backend.change(settings_changed, [backend], [status_html, timer, remote_group], **quiet)
         gr.api(ask, api_name=API_NAME)
     demo.queue(default_concurrency_limit=service.config.concurrency)
