@@ -157,26 +157,37 @@ class Assistant:
         return self.backend.name if self.backend is not None else EXTRACTIVE
 
     # -- public API -------------------------------------------------------------------------
-    def ask(self, question: str, history: Iterable[Mapping | ChatMessage] | None = None) -> Answer:
-        """Answer ``question`` (with optional chat ``history``); never raises for bad input."""
+    def ask(
+        self, question: str, history: Iterable[Mapping | ChatMessage] | None = None, *, doc: str | None = None
+    ) -> Answer:
+        """Answer ``question`` (with optional chat ``history``); never raises for bad input.
+
+        ``doc``: answer from that article only (its id); default: the whole corpus.
+        """
         final = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, doc=doc):
             if event.kind == "final":
                 final = event.answer
         assert final is not None
         return final
 
     def stream(
-        self, question: str, history: Iterable[Mapping | ChatMessage] | None = None
+        self,
+        question: str,
+        history: Iterable[Mapping | ChatMessage] | None = None,
+        *,
+        doc: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Yield status notes, text deltas as the model writes, then the checked final answer.
 
         The final answer's text replaces everything streamed before it (the checks may
-        remove sentences or add citations).
+        remove sentences or add citations). ``doc``: answer from that article only.
         """
         start = time.perf_counter()
         try:
             text = clean_question(question, self.config.limits)
+            if doc is not None and doc not in self.retriever.documents:
+                raise InputError(f"There is no article {doc!r} in the corpus.")
         except InputError as exc:
             yield self._final(str(exc), refused=False, error=str(exc), start=start)
             return
@@ -194,7 +205,7 @@ class Assistant:
             yield StreamEvent("status", "Working out what the follow-up refers to…")
             query = self._rewrite(text, messages)
             yield StreamEvent("status", f"Searching for: {query}")
-        passages = self.retriever.search(query, k=self.config.k)
+        passages = self.retriever.search(query, k=self.config.k, doc=doc)
         scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
         best = scored[0].score if scored else 0.0

@@ -81,19 +81,37 @@ def build_index(vectors: np.ndarray, config: IndexConfig | None = None) -> faiss
     return index
 
 
-def search_index(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(scores, ids)`` of the ``k`` nearest rows; ids of missing hits are dropped."""
-    k = min(k, index.ntotal)
+def search_index(
+    index: faiss.Index, query: np.ndarray, k: int, among: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(scores, ids)`` of the ``k`` nearest rows; ids of missing hits are dropped.
+
+    ``among``: only rows with these ids are searched (FAISS's own ID selector, so an
+    approximate index still finds the nearest allowed rows).
+    """
+    k = min(k, index.ntotal if among is None else len(among))
     if k <= 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    params = _only(index, among) if among is not None else None
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)  # one query: OpenMP threads only add start-up and spinning cost
     try:
-        scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        x = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, ids = index.search(x, k, params=params) if params is not None else index.search(x, k)
     finally:
         faiss.omp_set_num_threads(threads)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+def _only(index: faiss.Index, ids: np.ndarray) -> faiss.SearchParameters:
+    """Search parameters restricting ``index`` to ``ids``, keeping the index's own search settings."""
+    selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if isinstance(index, faiss.IndexIVF):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    return faiss.SearchParameters(sel=selector)
 
 
 class IndexStoreError(RuntimeError):

@@ -202,11 +202,14 @@ class Retriever:
         return document.paragraph(number)
 
     # -- search -------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> list[Passage]:
+    def search(
+        self, query: str, k: int = 5, *, mode: str | None = None, doc: str | None = None
+    ) -> list[Passage]:
         """Return up to ``k`` passages for ``query``, best first.
 
-        ``mode`` is ``"hybrid"`` (default), ``"dense"`` or ``"bm25"``. Raises ``ValueError``
-        for an empty query or ``k < 1``; an over-long query is cut to ``MAX_QUERY_CHARS``.
+        ``mode`` is ``"hybrid"`` (default), ``"dense"`` or ``"bm25"``; ``doc`` limits the search
+        to one article (its id). Raises ``ValueError`` for an empty query, ``k < 1`` or an
+        unknown ``doc``; an over-long query is cut to ``MAX_QUERY_CHARS``.
         """
         if not isinstance(query, str) or not query.strip():
             raise ValueError("the query is empty")
@@ -215,18 +218,24 @@ class Retriever:
         mode = mode or self.config.mode
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
-        return self._retrieve(query.strip()[:MAX_QUERY_CHARS], k, mode)
+        if doc is not None and doc not in self.documents:
+            raise ValueError(f"no article {doc!r} in the corpus")
+        return self._retrieve(query.strip()[:MAX_QUERY_CHARS], k, mode, doc)
 
-    def _retrieve(self, query: str, k: int, mode: str) -> list[Passage]:
+    def _retrieve(self, query: str, k: int, mode: str, doc: str | None = None) -> list[Passage]:
         n = max(self.config.candidates, k)
+        chunks = sentences = None
+        if doc is not None and len(self.documents) > 1:
+            chunks = np.array([i for i, c in enumerate(self.chunks) if c.doc == doc], dtype=np.int64)
+            sentences = np.flatnonzero(np.isin(self._sentence_chunk, chunks))
         ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if mode in ("hybrid", "dense"):
             vector = self.embedder.encode_query(query)
-            ranked["dense"] = search_index(self.indexes["chunks"], vector, n)
+            ranked["dense"] = search_index(self.indexes["chunks"], vector, n, chunks)
             if "sentences" in self.indexes:
-                ranked["sentence"] = self._best_sentence_per_chunk(vector, n)
+                ranked["sentence"] = self._best_sentence_per_chunk(vector, n, sentences)
         if mode in ("hybrid", "bm25"):
-            ranked["bm25"] = self._bm25.search(self._keywords(query), n)
+            ranked["bm25"] = self._bm25.search(self._keywords(query), n, chunks)
         fused = self._fuse(ranked)
         if mode == "hybrid" and self.config.dense_min_score > 0:
             fused = self._weak_last(ranked, fused)
@@ -254,9 +263,11 @@ class Retriever:
         rest = [(i, low * 0.5 * score / fused[0][1], found) for i, score, found in fused if i not in seen]
         return first + rest
 
-    def _best_sentence_per_chunk(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rank chunks by their best-matching sentence."""
-        scores, ids = search_index(self.indexes["sentences"], vector, n * 4)
+    def _best_sentence_per_chunk(
+        self, vector: np.ndarray, n: int, among: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rank chunks by their best-matching sentence (``among``: only these sentences)."""
+        scores, ids = search_index(self.indexes["sentences"], vector, n * 4, among)
         best: dict[int, float] = {}
         for score, chunk in zip(scores.tolist(), self._sentence_chunk[ids].tolist(), strict=True):
             best.setdefault(chunk, score)  # hits arrive best first

@@ -27,12 +27,19 @@ class BM25Index:
     def __len__(self) -> int:
         return self._size
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(scores, ids)`` of up to ``k`` texts that share a term with ``query``."""
-        k = min(k, self._size)
+    def search(self, query: str, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(scores, ids)`` of up to ``k`` texts that share a term with ``query``.
+
+        ``among``: only the texts at these positions are candidates.
+        """
+        k = min(k, self._size if among is None else len(among))
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        mask = None
+        if among is not None:
+            mask = np.zeros(self._size, dtype=np.float32)
+            mask[among] = 1.0
         tokens = self._tokenizer.tokenize([query], update_vocab=False, show_progress=False)
-        ids, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        ids, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1, weight_mask=mask)
         keep = scores[0] > 0
         return scores[0][keep].astype(np.float32), ids[0][keep].astype(np.int64)

@@ -453,3 +453,19 @@ def test_a_sentence_off_the_question_is_left_out_with_a_note(retriever):
     assert not answer.removed  # true, so not listed as unsupported
     assert len(answer.notes) == 1 and "Victor Cha stated" in answer.notes[0]
     assert_grounded(answer, retriever)
+
+
+def test_a_question_scoped_to_one_article_cites_only_that_article(embedder, tmp_path):
+    from conftest import SAMPLE_ARTICLES
+
+    from rag import Retriever
+
+    samples = Retriever.from_corpus(SAMPLE_ARTICLES, embedder=embedder, cache_dir=str(tmp_path))
+    bot = Assistant(samples)
+    question = "How many containers did the port of Busan handle?"
+    assert bot.ask(question).citations[0].doc == "busan-port"
+    scoped = bot.ask(question, doc="seoul-subway")
+    assert {p.doc for p in scoped.passages} == {"seoul-subway"}
+    assert all(c.doc == "seoul-subway" for c in scoped.citations)
+    unknown = bot.ask(question, doc="no-such-article")
+    assert unknown.error and "no-such-article" in unknown.text and not unknown.citations

@@ -176,6 +176,35 @@ def test_multi_article_corpus_cites_article_and_paragraph(samples):
         assert top.title == samples.corpus.document(doc).title
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_search_scoped_to_one_article_finds_only_its_paragraphs(samples, mode):
+    question = "How many containers did the port of Busan handle?"
+    assert samples.search(question, k=1, mode=mode)[0].doc == "busan-port"
+    for doc in ("jeju-tourism", "seoul-subway"):
+        hits = samples.search(question, k=5, mode=mode, doc=doc)
+        assert {p.doc for p in hits} <= {doc}
+        if mode != "bm25":  # BM25 finds only passages sharing a word with the question
+            assert hits
+    top = samples.search(question, k=3, mode=mode, doc="busan-port")
+    assert top[0].doc == "busan-port" and 1 in top[0].paragraphs
+
+
+def test_search_scoped_to_an_unknown_article_is_an_error(samples):
+    with pytest.raises(ValueError, match="no article"):
+        samples.search("ports", doc="no-such-article")
+
+
+def test_scoped_search_on_an_hnsw_index_keeps_to_the_article(embedder, tmp_path):
+    from rag.index import IndexConfig
+
+    hnsw = Retriever.from_corpus(
+        SAMPLE_ARTICLES, embedder=embedder, cache_dir=str(tmp_path), index=IndexConfig(kind="hnsw")
+    )
+    assert hnsw.info.kind == "IndexHNSWFlat"
+    hits = hnsw.search("How many containers did the port of Busan handle?", k=5, doc="seoul-subway")
+    assert hits and {p.doc for p in hits} == {"seoul-subway"}
+
+
 def test_two_retrievers_side_by_side(retriever, samples):
     question = "Who confirmed the troops were in Russia?"
     a, b = retriever.search(question, k=3), samples.search(question, k=3)
