@@ -212,9 +212,10 @@ class OnnxEmbedder:
     """The same sentence-transformers model, run by ONNX Runtime (the default backend).
 
     On first use the model is exported from sentence-transformers to ONNX in ``cache_dir``
-    and checked against the original (cosine > 0.9999 on probe sentences); later starts load
-    only ONNX Runtime and the tokenizer, without importing torch. On these 2-core machines
-    this embeds a query in about a third of the time (README, Performance). Models whose
+    (one folder per model, shared by every corpus) and checked against the original
+    (cosine > 0.9999 on probe sentences); later starts check the files' sizes against the
+    export's record and load only ONNX Runtime and the tokenizer, without importing torch. On
+    these 2-core machines this embeds a query in about a third of the time (README, Performance). Models whose
     pipeline is not Transformer + Pooling (+ Normalize) are refused: use the torch backend.
     """
 
@@ -235,8 +236,13 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         root = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "korea-herald-rag"
         folder = root / "onnx" / hashlib.sha256(identity.encode()).hexdigest()[:16]
-        if not (folder / "export.json").exists():
-            _export_onnx(target, folder, model)
+        if not _intact_export(folder):
+            from filelock import FileLock
+
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(folder) + ".lock"):  # two processes must not export into one folder
+                if not _intact_export(folder):
+                    _export_onnx(target, folder, model)
         meta = json.loads((folder / "export.json").read_text())
         self._pooling = meta["pooling"]
         self._inputs = meta["inputs"]
@@ -324,6 +330,18 @@ _PROBES = (
 )
 
 
+_EXPORT_FILES = ("model.onnx", "tokenizer.json")
+
+
+def _intact_export(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished export whose files have the sizes it recorded."""
+    try:
+        sizes = json.loads((folder / "export.json").read_text()).get("files")
+        return bool(sizes) and all((folder / name).stat().st_size == size for name, size in sizes.items())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _export_onnx(target: str, folder: Path, model: str | os.PathLike | None) -> None:
     """Export a sentence-transformers model to ``folder`` and verify it; atomic via a temp folder."""
     import shutil
@@ -371,6 +389,7 @@ def _export_onnx(target: str, folder: Path, model: str | os.PathLike | None) -> 
             "max_tokens": st.max_seq_length,
             "source": target,
         }
+        meta["files"] = {name: (tmp / name).stat().st_size for name in _EXPORT_FILES}
         (tmp / "export.json").write_text(json.dumps(meta, indent=2))
         reference = st.encode(list(_PROBES), normalize_embeddings=True, convert_to_numpy=True)
         if folder.exists():

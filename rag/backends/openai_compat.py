@@ -10,6 +10,7 @@ times); a stream that stalls longer than ``timeout`` seconds between chunks, or 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -59,6 +60,7 @@ class OpenAIBackend:
             max_retries=max_retries,
         )
         self._counter = TiktokenCounter()
+        self._logprobs = True
 
     @property
     def name(self) -> str:
@@ -82,7 +84,6 @@ class OpenAIBackend:
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
     ) -> Iterator[str]:
-        openai = self._openai
         payload = [{"role": m.role, "content": m.content} for m in messages]
         start = time.monotonic()
         received = finished = False
@@ -134,45 +135,77 @@ class OpenAIBackend:
                 )
         except BackendError:
             raise
-        except openai.AuthenticationError as exc:
-            raise self._error(
-                "the server refused the API key (HTTP 401)", "OPENAI_API_KEY / --api-key", exc
-            ) from None
-        except openai.PermissionDeniedError as exc:
-            raise self._error(
-                "the API key may not use this model (HTTP 403)", "OPENAI_API_KEY", exc
-            ) from None
-        except openai.NotFoundError as exc:
-            raise self._error(
-                f"model {self.model!r} or the endpoint was not found (HTTP 404)",
-                "--openai-model / --base-url",
-                exc,
-            ) from None
-        except openai.RateLimitError as exc:
-            raise self._error(
-                "the server is rate limiting us (HTTP 429), retries exhausted", None, exc
-            ) from None
-        except openai.APITimeoutError as exc:
-            raise self._error(f"no answer within {self.timeout:.0f}s", "--timeout", exc) from None
-        except openai.APIConnectionError as exc:
-            if time.monotonic() - start > self.deadline:
-                raise self._error(f"still answering after {self.deadline:.0f}s", "--timeout", exc) from None
-            if received:
-                raise self._error("the connection broke during the reply", None, exc) from None
-            raise self._error(f"cannot reach {self.base_url}", "--base-url / OPENAI_BASE_URL", exc) from None
-        except openai.InternalServerError as exc:
-            raise self._error("the server failed (HTTP 5xx), retries exhausted", None, exc) from None
-        except openai.APIStatusError as exc:
-            raise self._error(f"the server answered HTTP {exc.status_code}", None, exc) from None
-        except (openai.APIError, ValueError, KeyError, AttributeError, TypeError) as exc:
-            raise self._error("the server sent a malformed or truncated reply", None, exc) from None
-        except Exception as exc:  # httpx stream errors (RemoteProtocolError, ReadError...) arrive raw
-            if type(exc).__module__.startswith(("httpx", "httpcore")):
-                raise self._error("the connection broke during the reply", None, exc) from None
-            raise
+        except Exception as exc:
+            raise self._translate(exc, start, received) from None
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def yes_probability(self, messages: Sequence[ChatMessage]) -> float:
+        """P("yes") / (P("yes") + P("no")) for the first token of the reply.
+
+        Read from the server's ``logprobs`` when it gives them (OpenAI, vLLM); otherwise from
+        the one-token reply itself (1.0 for yes, 0.0 for no, 0.5 for anything else).
+        """
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        start = time.monotonic()
+        options = {"logprobs": True, "top_logprobs": 10} if self._logprobs else {}
+        try:
+            try:
+                response = self._client.chat.completions.create(
+                    model=self.model, messages=payload, max_tokens=1, temperature=0.0, **options
+                )
+            except self._openai.BadRequestError:
+                if not options:
+                    raise
+                self._logprobs = False  # a server without logprobs: read the reply instead
+                response = self._client.chat.completions.create(
+                    model=self.model, messages=payload, max_tokens=1, temperature=0.0
+                )
+            choice = response.choices[0]
+        except Exception as exc:
+            raise self._translate(exc, start, False) from None
+        yes = no = 0.0
+        content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+        for candidate in getattr(content[0], "top_logprobs", None) or [] if content else []:
+            word = (candidate.token or "").strip().lower()
+            if word in ("yes", "no"):
+                weight = math.exp(candidate.logprob)
+                yes, no = (yes + weight, no) if word == "yes" else (yes, no + weight)
+        if yes + no > 0:
+            return yes / (yes + no)
+        word = (choice.message.content or "").strip().lower()
+        return 1.0 if word.startswith("yes") else 0.0 if word.startswith("no") else 0.5
+
+    def _translate(self, exc: BaseException, start: float, received: bool) -> BaseException:
+        """The :class:`BackendError` for an exception of the ``openai`` client (or ``exc`` itself)."""
+        openai = self._openai
+        if isinstance(exc, openai.AuthenticationError):
+            return self._error("the server refused the API key (HTTP 401)", "OPENAI_API_KEY / --api-key", exc)
+        if isinstance(exc, openai.PermissionDeniedError):
+            return self._error("the API key may not use this model (HTTP 403)", "OPENAI_API_KEY", exc)
+        if isinstance(exc, openai.NotFoundError):
+            message = f"model {self.model!r} or the endpoint was not found (HTTP 404)"
+            return self._error(message, "--openai-model / --base-url", exc)
+        if isinstance(exc, openai.RateLimitError):
+            return self._error("the server is rate limiting us (HTTP 429), retries exhausted", None, exc)
+        if isinstance(exc, openai.APITimeoutError):
+            return self._error(f"no answer within {self.timeout:.0f}s", "--timeout", exc)
+        if isinstance(exc, openai.APIConnectionError):
+            if time.monotonic() - start > self.deadline:
+                return self._error(f"still answering after {self.deadline:.0f}s", "--timeout", exc)
+            if received:
+                return self._error("the connection broke during the reply", None, exc)
+            return self._error(f"cannot reach {self.base_url}", "--base-url / OPENAI_BASE_URL", exc)
+        if isinstance(exc, openai.InternalServerError):
+            return self._error("the server failed (HTTP 5xx), retries exhausted", None, exc)
+        if isinstance(exc, openai.APIStatusError):
+            return self._error(f"the server answered HTTP {exc.status_code}", None, exc)
+        if isinstance(exc, (openai.APIError, ValueError, KeyError, AttributeError, TypeError, IndexError)):
+            return self._error("the server sent a malformed or truncated reply", None, exc)
+        if type(exc).__module__.startswith(("httpx", "httpcore")):  # stream errors arrive raw
+            return self._error("the connection broke during the reply", None, exc)
+        return exc
 
     def _error(self, message: str, setting: str | None, exc: BaseException) -> BackendError:
         detail = self._scrub(str(exc))[:200]

@@ -45,3 +45,30 @@ class ChatBackend(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model (an estimate is fine where the model's own is unknown)."""
         ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """A backend that can say how sure the model is of a yes/no answer (optional capability)."""
+
+    def yes_probability(self, messages: Sequence[ChatMessage]) -> float:
+        """P("yes") / (P("yes") + P("no")) for the first token of the model's reply."""
+        ...
+
+
+@runtime_checkable
+class PrefixCache(Protocol):
+    """A backend that can read a long shared start of prompts once and keep it (optional).
+
+    The prefix is the prompt ``messages`` up to ``marker`` (which stands for the question in
+    the last message).
+    """
+
+    def prepare(self, messages: Sequence[ChatMessage], marker: str) -> str:
+        """Start reading the prefix in the background if it is not ready; return at once with
+        ``"ready"``, ``"reading"``, ``"queued"`` (another prefix is being read) or ``"failed"``."""
+        ...
+
+    def prime(self, messages: Sequence[ChatMessage], marker: str) -> float:
+        """Read the prefix now (or load its saved state) and return the seconds taken."""
+        ...
