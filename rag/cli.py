@@ -244,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(sub) -> None:
     """Commands defined next to their code; each module imports its heavy parts lazily."""
     from . import bench, web
-    from .evaluation import runner
+    from .evaluation import calibrate, runner
 
     runner.add_parser(sub, add_retriever_flags)
+    calibrate.add_parser(sub)
     bench.add_parser(sub, add_retriever_flags)
     web.add_parser(sub, add_retriever_flags)
 

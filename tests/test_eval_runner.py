@@ -208,3 +208,95 @@ def test_context_flag_is_recorded_in_the_run(run_dir, dataset, cache_root, embed
     assert cli_main([*eval_args(dataset, out, cache_root), "--limit", "1", "--context", "sentences"]) == 0
     run = json.loads((out / "results.json").read_text("utf-8"))["run"]
     assert run["config"]["assistant"]["article_context_tokens"] == 0
+
+
+# -- questions about several articles (the `corpus` key), ablations and replayed replies ----------
+@pytest.fixture(scope="module")
+def corpora_dataset(tmp_path_factory) -> Path:
+    """Two one-article corpora beside a dataset whose items name them."""
+    import shutil
+
+    from conftest import SAMPLE_ARTICLES
+
+    root = tmp_path_factory.mktemp("corpora-data")
+    for name, file in (("port", "busan-port.json"), ("island", "jeju-tourism.txt")):
+        (root / "corpora" / name).mkdir(parents=True)
+        shutil.copy(SAMPLE_ARTICLES / file, root / "corpora" / name / file)
+    items = [
+        {"id": "p1", "corpus": "port", "question": "How many containers did the port of Busan handle?",
+         "answers": ["23 million"], "evidence": ["handled a record 23 million containers"]},
+        {"id": "p2", "corpus": "port", "question": "Who is the mayor of Busan?", "answers": [],
+         "evidence": [], "type": "unanswerable", "answerable": False},
+        {"id": "i1", "corpus": "island", "question": "How many foreign visitors do officials expect?",
+         "answers": ["three million"], "evidence": ["expect three million foreign visitors"]},
+    ]  # fmt: skip
+    (root / "qa.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items), "utf-8")
+    return root / "qa.jsonl"
+
+
+def test_items_naming_their_corpus_are_asked_about_that_article(corpora_dataset, cache_root, tmp_path):
+    out = tmp_path / "run"
+    args = ["eval", "--dataset", str(corpora_dataset), "--out", str(out), "--cache-dir", str(cache_root)]
+    assert cli_main(args) == 0
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    row = results["backends"]["extractive"]
+    assert set(row["per_corpus"]) == {"port", "island"}
+    assert row["per_corpus"]["port"]["counts"]["items"] == 2
+    assert row["per_corpus"]["island"]["counts"]["items"] == 1
+    assert results["retrieval"]["hybrid (this retriever)"]["n"] == 2
+    assert results["retrieval"]["hybrid (this retriever)"]["hit@1"] == 1.0
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
+    assert {r["id"]: r["corpus"] for r in records} == {"p1": "port", "p2": "port", "i1": "island"}
+    assert all(c["doc"] in ("busan-port", "jeju-tourism") for r in records for c in r["citations"])
+    assert next(r for r in records if r["id"] == "i1")["metrics"]["correct"]
+    assert "## By article" in (out / "report.md").read_text("utf-8")
+
+
+def test_an_item_naming_a_missing_corpus_is_an_error(corpora_dataset, cache_root, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    item = {"id": "x", "corpus": "nowhere", "question": "Who?", "answerable": False}
+    bad.write_text(json.dumps(item) + "\n")
+    assert cli_main(["eval", "--dataset", str(bad), "--corpora", str(corpora_dataset.parent / "corpora"),
+                     "--out", str(tmp_path / "o"), "--cache-dir", str(cache_root)]) == 2  # fmt: skip
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_ablation_rows_switch_one_check_off_each(dataset, cache_root, embedder, tmp_path):
+    out = tmp_path / "ablation"
+    assert cli_main([*eval_args(dataset, out, cache_root), "--ablation"]) == 0
+    backends = json.loads((out / "results.json").read_text("utf-8"))["backends"]
+    from rag.evaluation.runner import EXTRACTIVE_CHECKS
+
+    assert set(backends) == {"extractive", *(f"extractive without {c}" for c in EXTRACTIVE_CHECKS)}
+    # The injection item is declined as hostile only while the injection check is on.
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
+    reasons = {r["backend"]: r["decline_reason"] for r in records if r["id"] == "dev-071"}
+    assert reasons["extractive"] == "hostile instructions"
+    assert reasons["extractive without injection"] != "hostile instructions"
+    assert all(reason == "hostile instructions" for b, reason in reasons.items() if "injection" not in b)
+    report = (out / "report.md").read_text("utf-8")
+    assert "## Ablation: one check switched off per row" in report
+    assert "| extractive | injection |" in report
+
+
+def test_replayed_replies_come_from_the_file_and_new_ones_from_the_model(tmp_path):
+    from rag.evaluation.replay import ReplayBackend
+    from rag.types import ChatMessage
+
+    model = ScriptedModel()
+    calls = []
+    real = model.stream
+
+    def counted(messages, **options):
+        calls.append(messages)
+        return real(messages, **options)
+
+    model.stream = counted
+    first = ReplayBackend(model, tmp_path)
+    ask = [ChatMessage("user", 'DATA:\n"""\n[¶1] The port grew.\n\nmore')]
+    text = "".join(first.stream(ask, max_tokens=5))
+    assert text.strip() == "[¶1] The port grew." and len(calls) == 1
+    again = ReplayBackend(model, tmp_path)  # a later run: read from the file
+    assert "".join(again.stream(ask, max_tokens=5)) == text and len(calls) == 1
+    assert "".join(again.stream(ask, max_tokens=6)) and len(calls) == 2  # other options: asked again
+    assert again.hits == 1 and again.misses == 1

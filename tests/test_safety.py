@@ -13,7 +13,7 @@ BENIGN = [i for i in ITEMS if i["type"] != "injection"]
 
 
 def test_eval_sets_have_both_kinds():
-    assert len(INJECTIONS) >= 13 and len([i for i in BENIGN if i["answerable"]]) >= 90
+    assert len(INJECTIONS) >= 9 and len([i for i in BENIGN if i["answerable"]]) >= 60
 
 
 # -- clean_question ---------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Keys: ``id``, ``question``, ``answers`` (gold first, then variants), ``evidence`` (verbatim
 substrings of the article), ``type``, ``answerable``; optional ``must_not_contain`` (strings a
-reply must not contain) and ``turns`` (a two-turn conversation; ``question`` is the last turn).
+reply must not contain), ``turns`` (a two-turn conversation; ``question`` is the last turn),
+``corpus`` (the folder, under the dataset's corpora folder, holding the article the question is
+about; items without it are about the main corpus) and ``paragraph`` (informative).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class EvalItem:
     answerable: bool
     must_not_contain: tuple[str, ...] = ()
     turns: tuple[str, ...] = ()
+    corpus: str | None = None
 
     @property
     def history_turns(self) -> tuple[str, ...]:
@@ -64,6 +67,7 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
                 answerable=bool(data.get("answerable", True)),
                 must_not_contain=tuple(map(str, data.get("must_not_contain", []))),
                 turns=tuple(map(str, data.get("turns", []))),
+                corpus=str(data["corpus"]) if data.get("corpus") else None,
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DatasetError(f"{path}:{n}: not a valid item ({exc})") from exc
@@ -73,8 +77,15 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
             raise DatasetError(f"{path}:{n}: an answerable item needs answers and evidence")
         if item.turns and item.turns[-1] != item.question:
             raise DatasetError(f"{path}:{n}: the last turn must equal the question")
+        if item.corpus is not None and not _plain_name(item.corpus):
+            raise DatasetError(f"{path}:{n}: corpus must be a folder name, not {item.corpus!r}")
         seen.add(item.id)
         items.append(item)
     if not items:
         raise DatasetError(f"{path}: no items")
     return items
+
+
+def _plain_name(name: str) -> bool:
+    """A single folder name (no separators, no ``..``): a dataset cannot point outside its corpora."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ..types import Answer, Citation
 from .dataset import EvalItem
-from .retrieval import first_hit, score_ranks
+from .retrieval import first_hit, holds, score_ranks
 
 MAX_REPLY_WORDS = 120
 PASS_F1 = 0.5
@@ -151,7 +151,7 @@ def forbidden_found(text: str, must_not_contain: Iterable[str]) -> tuple[str, ..
 
 def supports(citation: Citation, evidence: Sequence[str]) -> bool:
     """Whether a cited paragraph holds one of the evidence strings (verbatim substring)."""
-    return any(e and e in citation.text for e in evidence)
+    return holds(citation.text, evidence)
 
 
 def percentile(values: Iterable[float | None], q: float) -> float | None:
@@ -192,6 +192,7 @@ class ItemScore:
     total_s: float = 0.0
     fallback: bool = False
     error: bool = False
+    corpus: str | None = None
 
     def as_dict(self) -> dict:
         """The per-item metrics written to items.jsonl."""
@@ -224,6 +225,7 @@ def score_item(item: EvalItem, answer: Answer, *, naive: bool = False) -> ItemSc
         total_s=answer.timings.total_s,
         fallback=answer.fallback,
         error=answer.error is not None,
+        corpus=item.corpus,
     )
     if not item.answerable:
         return ItemScore(correct=declined and not forbidden, **common)

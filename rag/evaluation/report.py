@@ -97,6 +97,51 @@ def retrieval_table(results: Mapping) -> str:
     return _table(["retriever", "hit@1", "hit@3", "hit@5", "MRR", "n"], rows)
 
 
+HEADLINE = (
+    ("answer_accuracy", "accuracy"),
+    ("f1", "token F1"),
+    ("decline_accuracy", "declines"),
+    ("false_refusal_rate", "false refusals"),
+    ("citation_precision", "citation precision"),
+)
+ABLATED = " without "
+
+
+def ablation_table(results: Mapping) -> str:
+    """One row per check switched off: the headline metrics and their change from all checks on."""
+    backends = results.get("backends", {})
+    rows = []
+    for label, b in backends.items():
+        base_name, _, check = label.partition(ABLATED)
+        base = backends.get(base_name)
+        if not check or base is None:
+            continue
+        cells = []
+        for key, _ in HEADLINE:
+            new, old = b.get(key), base.get(key)
+            delta = "" if new is None or old is None or new == old else f" ({new - old:+.3f})"
+            cells.append(fmt(new) + delta)
+        rows.append([base_name, check, *cells])
+    if not rows:
+        return ""
+    return _table(["backend", "switched off", *(name for _, name in HEADLINE)], rows)
+
+
+def corpus_table(results: Mapping) -> str:
+    """The headline metrics of each backend on each corpus of the run (when there are several)."""
+    rows = []
+    for label, b in results.get("backends", {}).items():
+        if ABLATED in label:
+            continue
+        for corpus, summary in (b.get("per_corpus") or {}).items():
+            counts = summary.get("counts", {})
+            n = f"{counts.get('answerable', 0)} + {counts.get('declinable', 0)}"
+            rows.append([label, corpus, n, *(fmt(summary.get(key)) for key, _ in HEADLINE)])
+    if not rows:
+        return ""
+    return _table(["backend", "article", "answerable + not", *(name for _, name in HEADLINE)], rows)
+
+
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, Mapping):
         out: dict[str, Any] = {}
@@ -273,6 +318,12 @@ def render_report(
     for name, reason in results.get("skipped", {}).items():
         out.append(f"- **{name} skipped**: {reason}")
     out += ["", _NOTES.format(k=run.get("pipeline_k", "?"), naive_k=run.get("naive", {}).get("k", 3)), ""]
+    ablation = ablation_table(results)
+    if ablation:
+        out += ["## Ablation: one check switched off per row", "", _ABLATION_NOTE, "", ablation, ""]
+    by_corpus = corpus_table(results)
+    if by_corpus:
+        out += ["## By article", "", by_corpus, ""]
     out += ["## Accuracy by question type", "", type_table(results), ""]
     if ACCURACY_CHART in charts:
         out += [f"![accuracy by question type]({ACCURACY_CHART})", ""]
@@ -304,6 +355,12 @@ _NOTES = """Notes:
 - Latency percentiles are over the scored turn of every item, declines and injections included.
   The retrieval time of a follow-up includes rewriting the question (by the model, if any).
 - fallbacks: answers where the language model failed and the extractive answer was used instead."""
+
+_ABLATION_NOTE = (
+    "Each row is the whole pipeline with one check switched off (`rag eval --ablation`; "
+    "`--without NAME` for one); in brackets the change from all checks on. Accuracy is lenient "
+    "(gold contained, or token F1 ≥ 0.5); declines are over unanswerable and injection items."
+)
 
 _RETRIEVAL_NOTE = (
     "Retriever alone, top 5, on the answerable items (follow-ups rewritten by the heuristic, no "

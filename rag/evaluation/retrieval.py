@@ -13,10 +13,16 @@ from .dataset import EvalItem
 KS = (1, 3, 5)
 
 
+def holds(text: str, evidence: Sequence[str]) -> bool:
+    """Whether ``text`` contains one of the evidence strings (runs of spaces count as one)."""
+    flat = " ".join(text.split())
+    return any(e.strip() and " ".join(e.split()) in flat for e in evidence)
+
+
 def first_hit(passages: Sequence[Passage], evidence: Sequence[str]) -> int | None:
     """0-based rank of the first passage containing any evidence string, or ``None``."""
     for rank, passage in enumerate(passages):
-        if any(e and e in passage.text for e in evidence):
+        if holds(passage.text, evidence):
             return rank
     return None
 
@@ -54,6 +60,18 @@ def retrieval_query(item: EvalItem, people: Sequence[str] = ()) -> str:
         return item.question
     history = [ChatMessage("user", t) for t in item.history_turns]
     return heuristic_rewrite(item.question, history, people=people)
+
+
+def evaluate_reranked(assistant, items: Sequence[EvalItem], k: int = max(KS)) -> RetrievalScores:
+    """hit@k and MRR after :meth:`rag.assistant.Assistant.rerank` reorders the top ``k``."""
+    retriever = assistant.retriever
+    people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
+    ranks = []
+    for item in items:
+        if item.answerable:
+            query = retrieval_query(item, people)
+            ranks.append(first_hit(assistant.rerank(query, retriever.search(query, k=k)), item.evidence))
+    return score_ranks(ranks)
 
 
 def evaluate_retriever(

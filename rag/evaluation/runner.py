@@ -32,7 +32,7 @@ from typing import Any
 
 from .dataset import TYPES, EvalItem, load_dataset
 from .metrics import ItemScore, Summary, score_item, summarize, supports
-from .retrieval import evaluate_retriever
+from .retrieval import evaluate_retriever, holds
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ DEFAULT_RUNS = DEFAULT_DATASET.parent / "runs"
 DEFAULT_BACKENDS = ("extractive",)
 
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
+CORPORA = "corpora"  # folder beside a dataset holding the corpora its items name
+# The checks the extractive backend goes through (the others act on a model's reply).
+EXTRACTIVE_CHECKS = (
+    "injection", "unknown_names", "weak_evidence", "answer_type", "attribution", "calibrator",
+)  # fmt: skip
 
 
 def add_parser(sub, add_retriever_flags) -> None:
@@ -67,6 +72,43 @@ def add_parser(sub, add_retriever_flags) -> None:
         choices=["article", "sentences"],
         default="article",
         help="what a language model reads: the whole article when it fits (default) or the best sentences",
+    )
+    p.add_argument(
+        "--corpora",
+        metavar="DIR",
+        help="folder of the corpora that items name with their `corpus` key "
+        "(default: corpora/ beside the dataset)",
+    )
+    p.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        metavar="CHECK",
+        help="switch checks off (an ablation): "
+        "injection, unknown_names, weak_evidence, answer_type, attribution, rescue, echo, verifier, "
+        "calibrator, facts, people, polarity, restates, joint, off_question, placement",
+    )
+    p.add_argument(
+        "--answer-format",
+        choices=["prose", "cited"],
+        help="prose: sentences ending in [¶N] (default); cited: labels first, then a short answer, "
+        "held to that by a grammar (llama-cpp)",
+    )
+    p.add_argument(
+        "--rerank",
+        action="store_true",
+        help="also measure retrieval with the language model as a reranker (its P(yes) per passage)",
+    )
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run each backend once with each check switched off (one row per check; use --replay)",
+    )
+    p.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="keep every language-model reply in DIR and reuse it when the same prompt comes again "
+        "(for ablations: answers are the same, latencies are not real)",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default eval/runs/<timestamp>)")
     p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
@@ -117,7 +159,7 @@ def dataset_problems(items: Sequence[EvalItem], retriever) -> list[str]:
     problems = []
     for item in items:
         for e in item.evidence:
-            if not any(e in t for t in texts):
+            if not any(holds(t, [e]) for t in texts):
                 problems.append(f"{item.id}: evidence not found verbatim in any paragraph: {e[:80]!r}")
         if item.type not in TYPES:
             problems.append(f"{item.id}: unknown type {item.type!r} (known: {', '.join(TYPES)})")
@@ -126,8 +168,21 @@ def dataset_problems(items: Sequence[EvalItem], retriever) -> list[str]:
     return problems
 
 
-def converse(ask: Ask, item: EvalItem) -> tuple[Any, list[Any]]:
-    """Ask the earlier turns (building the history from the real replies), then the scored one."""
+def corpora_problems(items: Sequence[EvalItem], retrievers: Mapping[str | None, Any]) -> list[str]:
+    """:func:`dataset_problems` of each corpus's items, checked against that corpus."""
+    out = []
+    for name, retriever in retrievers.items():
+        out += dataset_problems([i for i in items if i.corpus == name], retriever)
+    return out
+
+
+def converse(ask: Ask | Callable[[EvalItem], Ask], item: EvalItem) -> tuple[Any, list[Any]]:
+    """Ask the earlier turns (building the history from the real replies), then the scored one.
+
+    ``ask`` is either an :data:`Ask` or a router giving the :data:`Ask` for an item's corpus.
+    """
+    if isinstance(ask, Router):
+        ask = ask.for_item(item)
     history: list[dict[str, str]] = []
     earlier = []
     for turn in item.history_turns:
@@ -138,13 +193,35 @@ def converse(ask: Ask, item: EvalItem) -> tuple[Any, list[Any]]:
 
 
 # -- rows -------------------------------------------------------------------------------------
+class Router:
+    """The :data:`Ask` of each item's corpus, made on first use (one assistant per article).
+
+    ``make(corpus)`` builds the asker for a corpus name (``None``: the main corpus) and returns
+    it with the seconds spent preparing it (priming a local model on its articles), summed in
+    :attr:`prime_s`.
+    """
+
+    def __init__(self, make: Callable[[str | None], tuple[Ask, float | None]]) -> None:
+        self._make = make
+        self._asks: dict[str | None, Ask] = {}
+        self.prime_s: float | None = None
+
+    def for_item(self, item: EvalItem) -> Ask:
+        if item.corpus not in self._asks:
+            ask, seconds = self._make(item.corpus)
+            self._asks[item.corpus] = ask
+            if seconds is not None:
+                self.prime_s = (self.prime_s or 0.0) + seconds
+        return self._asks[item.corpus]
+
+
 @dataclass(frozen=True)
 class Row:
     """One column of the report: a label, how to ask, and whether it is the naive baseline."""
 
     label: str
     model: str
-    ask: Ask
+    ask: Ask | Router
     naive: bool = False
     load_s: float | None = None
     prime_s: float | None = None
@@ -165,6 +242,7 @@ def item_record(label: str, item: EvalItem, answer, earlier: Sequence, score: It
     return {
         "backend": label,
         "id": item.id,
+        "corpus": item.corpus,
         "type": item.type,
         "answerable": item.answerable,
         "question": item.question,
@@ -186,6 +264,8 @@ def item_record(label: str, item: EvalItem, answer, earlier: Sequence, score: It
             {"label": p.label(), "chunk": p.chunk_id, "score": round(p.score, 4)} for p in answer.passages
         ],
         "gold": list(item.answers),
+        "confidence": getattr(answer, "confidence", None),
+        "signals": dict(getattr(answer, "signals", {}) or {}),
         "metrics": score.as_dict(),
         "timings": {
             "retrieve_s": answer.timings.retrieve_s,
@@ -253,34 +333,79 @@ def _ask(assistant) -> Ask:
 
 
 # -- retrieval-only table ---------------------------------------------------------------------
-def baseline_table(args: argparse.Namespace, items: Sequence[EvalItem], ours) -> dict[str, dict[str, float]]:
-    """hit@k and MRR for ``ours`` and the BM25-only and dense-only paragraph baselines."""
+def open_retrievers(args: argparse.Namespace, items: Sequence[EvalItem]) -> dict[str | None, Any]:
+    """One retriever per corpus the items name (``None``: the main corpus, ``--corpus``).
+
+    A named corpus is the folder of that name under ``--corpora`` (default: ``corpora/`` beside
+    the dataset). Every index goes into one cache folder, so the embedder is exported once.
+    """
+    from ..cli import retriever_from_args
+    from ..retriever import Retriever, default_cache_root, default_corpus
+
+    names = list(dict.fromkeys(i.corpus for i in items))
+    out: dict[str | None, Any] = {}
+    for name in names:
+        if name is None:
+            out[None] = retriever_from_args(args)
+            continue
+        root = Path(args.corpora) if getattr(args, "corpora", None) else Path(args.dataset).parent / CORPORA
+        folder = root / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no corpus folder {folder} for the items of corpus {name!r} (--corpora)")
+        cache = args.cache_dir or str(default_cache_root(Path(args.corpus or default_corpus())))
+        out[name] = Retriever.from_corpus(
+            folder,
+            embed_model=args.embed_model,
+            embed_backend=args.embed_backend,
+            mode=args.mode,
+            expand=args.expand,
+            cache_dir=cache,
+        )
+    return out
+
+
+def _weighted(tables: Sequence[dict[str, float]]) -> dict[str, float]:
+    """hit@k and MRR of several corpora together (weighted by their numbers of items)."""
+    n = sum(t["n"] for t in tables)
+    if not n:
+        return {"hit@1": 0.0, "hit@3": 0.0, "hit@5": 0.0, "mrr": 0.0, "n": 0}
+    return {k: sum(t[k] * t["n"] for t in tables) / n for k in ("hit@1", "hit@3", "hit@5", "mrr")} | {"n": n}
+
+
+def baseline_table(
+    args: argparse.Namespace, items: Sequence[EvalItem], retrievers: Mapping[str | None, Any]
+) -> dict[str, dict[str, float]]:
+    """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines,
+    over every corpus the items name."""
     from ..chunking import ChunkingConfig
     from ..retriever import Retriever, RetrieverConfig
 
     paragraphs = ChunkingConfig(min_tokens=0)  # one chunk per paragraph
-    base = RetrieverConfig(
-        embed_model=args.embed_model,
-        embed_backend=args.embed_backend,
-        chunking=paragraphs,
-        sentence_vectors=False,
-        acronyms=False,
-        cache_dir=args.cache_dir,
-    )
-    baseline = Retriever.from_corpus(args.corpus, config=base, embedder=ours.embedder)
-    return {
-        "hybrid (this retriever)": evaluate_retriever(ours, items).as_dict(),
-        "bm25 paragraphs": evaluate_retriever(baseline, items, mode="bm25").as_dict(),
-        "dense paragraphs": evaluate_retriever(baseline, items, mode="dense").as_dict(),
-    }
+    tables: dict[str, list[dict[str, float]]] = {}
+    for name, ours in retrievers.items():
+        group = [i for i in items if i.corpus == name]
+        base = RetrieverConfig(
+            embed_model=args.embed_model,
+            embed_backend=args.embed_backend,
+            chunking=paragraphs,
+            sentence_vectors=False,
+            acronyms=False,
+            cache_dir=ours.config.cache_dir,
+        )
+        baseline = Retriever.from_corpus(ours.corpus.root, config=base, embedder=ours.embedder)
+        for label, value in (
+            ("hybrid (this retriever)", evaluate_retriever(ours, group)),
+            ("bm25 paragraphs", evaluate_retriever(baseline, group, mode="bm25")),
+            ("dense paragraphs", evaluate_retriever(baseline, group, mode="dense")),
+        ):
+            tables.setdefault(label, []).append(value.as_dict())
+    return {label: _weighted(parts) for label, parts in tables.items()}
 
 
 def retrieval_table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines."""
-    from ..cli import retriever_from_args
-
     items = load_items(args.dataset, getattr(args, "limit", None), getattr(args, "per_type", None))
-    return baseline_table(args, items, retriever_from_args(args))
+    return baseline_table(args, items, open_retrievers(args, items))
 
 
 def _print_retrieval(args: argparse.Namespace) -> int:
@@ -384,12 +509,20 @@ def build_results(
     """The content of results.json: run metadata, one object per backend, skips, retrieval table."""
     backends = {}
     for r in results:
+        corpora = list(dict.fromkeys(s.corpus for s in r.scores))
+        per_corpus = {}
+        if len(corpora) > 1:
+            for name in corpora:
+                scores = [s for s in r.scores if s.corpus == name]
+                per_corpus[str(name)] = summarize(scores, citations=not r.row.naive).as_dict()
+        prime_s = r.row.ask.prime_s if isinstance(r.row.ask, Router) else r.row.prime_s
         backends[r.row.label] = {
             **r.summary.as_dict(),
             "model": r.row.model,
             "naive": r.row.naive,
             "load_s": r.row.load_s,
-            "prime_s": r.row.prime_s,
+            "prime_s": prime_s,
+            "per_corpus": per_corpus,
         }
     return {"run": dict(meta), "backends": backends, "skipped": dict(skipped), "retrieval": dict(retrieval)}
 
@@ -408,10 +541,9 @@ def _read_old(folder: str | Path) -> tuple[dict, list[dict]]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..cli import retriever_from_args
-
     items = load_items(args.dataset, args.limit, args.per_type)
-    problems = dataset_problems(items, retriever_from_args(args))
+    retrievers = open_retrievers(args, items)
+    problems = corpora_problems(items, retrievers)
     kinds = {t: sum(i.type == t for i in items) for t in dict.fromkeys(i.type for i in items)}
     print(f"{args.dataset}: {len(items)} items ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
     for problem in problems:
@@ -422,14 +554,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The full evaluation: every backend (and naive baseline), files written, summary printed."""
-    from ..assistant import Assistant, AssistantConfig
+    from ..assistant import CHECK_NAMES, Assistant
     from ..backends import BackendError, backend_names
     from ..backends.registry import EXTRACTIVE
     from ..cli import backend_options as cli_backend_options
-    from ..cli import retriever_from_args
     from ..retriever import default_cache_root
     from . import report
     from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
+    from .replay import ReplayBackend
 
     names = list(dict.fromkeys(args.backend or DEFAULT_BACKENDS))
     unknown = [n for n in names if n not in backend_names()]
@@ -437,26 +569,40 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown backend {', '.join(unknown)}: use {', '.join(backend_names())}")
     old, old_items = _read_old(args.compare) if args.compare else (None, [])
     items = load_items(args.dataset, args.limit, args.per_type)
+    items = sorted(items, key=lambda i: list(dict.fromkeys(j.corpus for j in items)).index(i.corpus))
     out = Path(args.out) if args.out else DEFAULT_RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
 
-    retriever = retriever_from_args(args)
-    config = AssistantConfig()
-    if getattr(args, "context", "article") == "sentences":
-        config = replace(config, article_context_tokens=0)
+    retrievers = open_retrievers(args, items)
+    first = next(iter(retrievers.values()))
+    config = assistant_config(args)
     naive_config = NaiveConfig(max_tokens=config.max_answer_tokens, temperature=config.temperature)
-    meta = run_metadata(args, items, retriever, config, naive_config)
-    meta["dataset_problems"] = dataset_problems(items, retriever)
+    meta = run_metadata(args, items, first, config, naive_config)
+    meta["corpora"] = {str(k): str(r.corpus.root) for k, r in retrievers.items()}
+    meta["replay"] = str(args.replay) if getattr(args, "replay", None) else None
+    meta["dataset_problems"] = corpora_problems(items, retrievers)
     for problem in meta["dataset_problems"]:
         print(f"warning: {problem}", file=sys.stderr)
-    retrieval = baseline_table(args, items, retriever)
+    retrieval = baseline_table(args, items, retrievers)
 
-    cache = Path(retriever.config.cache_dir or default_cache_root(Path(retriever.corpus.root)))
+    cache = Path(first.config.cache_dir or default_cache_root(Path(first.corpus.root)))
     skipped: dict[str, str] = {}
     rows: list[Row] = []
+    backends_opened: list[Any] = []
+    variants = [("", config)]
+    if getattr(args, "ablation", False):
+        variants += [(f" without {check}", replace(config, checks=config.checks.without(check)))
+                     for check in CHECK_NAMES if check not in getattr(args, "without", [])]  # fmt: skip
     for name in names:
         if name == EXTRACTIVE:
-            rows.append(Row(EXTRACTIVE, EXTRACTIVE, _ask(Assistant(retriever, None, config))))
+            for suffix, variant in variants:
+                if suffix and suffix.split()[-1] not in EXTRACTIVE_CHECKS:
+                    continue
+
+                def extractive_for(corpus, variant=variant):
+                    return _ask(Assistant(retrievers[corpus], None, variant)), None
+
+                rows.append(Row(EXTRACTIVE + suffix, EXTRACTIVE, Router(extractive_for)))
             continue
         try:
             backend, load_s = open_backend(name, cli_backend_options(name, args, cache))
@@ -466,13 +612,40 @@ def run(args: argparse.Namespace) -> int:
                 skipped[name + NAIVE_SUFFIX] = str(exc)
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
-        assistant = Assistant(retriever, backend, config)
-        # Latency is measured warm: the article prompt is evaluated (or read from the cache) first.
-        prime_s = assistant.warm()
-        rows.append(Row(name, backend.name, _ask(assistant), load_s=load_s, prime_s=prime_s))
+        if getattr(args, "replay", None):
+            backend = ReplayBackend(backend, Path(args.replay))
+        backends_opened.append(backend)
+
+        for suffix, variant in variants:
+
+            def assistant_for(corpus, backend=backend, variant=variant):
+                assistant = Assistant(retrievers[corpus], backend, variant)
+                # Latency is measured warm: each article is read (or its state loaded) first.
+                seconds = [assistant.warm(doc.id) for doc in retrievers[corpus].corpus.documents]
+                return _ask(assistant), sum(s for s in seconds if s is not None) if any(seconds) else None
+
+            rows.append(Row(name + suffix, backend.name, Router(assistant_for), load_s=load_s))
         if args.naive:
-            naive = NaiveRAG(retriever.corpus.documents, retriever.embedder, backend, naive_config)
-            rows.append(Row(name + NAIVE_SUFFIX, naive.name, naive.ask, naive=True, load_s=load_s))
+
+            def naive_for(corpus, backend=backend):
+                retriever = retrievers[corpus]
+                naive = NaiveRAG(retriever.corpus.documents, retriever.embedder, backend, naive_config)
+                return naive.ask, None
+
+            naive_name = backend.name + NAIVE_SUFFIX
+            rows.append(Row(name + NAIVE_SUFFIX, naive_name, Router(naive_for), naive=True, load_s=load_s))
+    models = [r for r in rows if r.label in names and r.label != EXTRACTIVE]
+    if getattr(args, "rerank", False) and models:
+        from .retrieval import evaluate_reranked
+
+        backend = next(b for b in backends_opened if b.name == models[0].model)
+        parts = []
+        for corpus, retriever in retrievers.items():
+            assistant = Assistant(retriever, backend, config)
+            for doc in retriever.corpus.documents:
+                assistant.warm(doc.id)
+            parts.append(evaluate_reranked(assistant, [i for i in items if i.corpus == corpus]).as_dict())
+        retrieval["hybrid + model reranker"] = _weighted(parts)
     if args.naive and not any(r.naive for r in rows) and not skipped:
         print("note: --naive needs a language-model backend (llama-cpp or openai)", file=sys.stderr)
 
@@ -507,6 +680,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nskipped {name}: {reason}")
     print(f"\nreport: {path}")
     return 0
+
+
+def assistant_config(args: argparse.Namespace):
+    """The :class:`~rag.assistant.AssistantConfig` the flags describe (``--context``, ``--ablate``)."""
+    from ..assistant import AssistantConfig
+
+    config = AssistantConfig()
+    if getattr(args, "context", "article") == "sentences":
+        config = replace(config, article_context_tokens=0)
+    if getattr(args, "without", None):
+        config = replace(config, checks=config.checks.without(*args.without))
+    if getattr(args, "answer_format", None):
+        config = replace(config, answer_format=args.answer_format)
+    return config
 
 
 def main(args: argparse.Namespace) -> int:
