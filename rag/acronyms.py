@@ -52,6 +52,33 @@ class AcronymMap:
                 if initials in used or (len(initials) >= 3 and " and " not in name):
                     self.long_forms.setdefault(initials, name)
         self._long_lower = {v.lower(): k for k, v in self.long_forms.items()}
+        self._words = [w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)
+                       if w.lower() not in _CONNECTORS]  # fmt: skip
+        self._starts: dict[str, list[int]] = {}
+        for i, word in enumerate(self._words):
+            self._starts.setdefault(word[0], []).append(i)
+        self._spelled: dict[str, bool] = {}
+
+    def knows(self, word: str) -> bool:
+        """Whether the corpus names ``word``, an acronym, in full: "CSIS" (a capitalised name
+        with those initials) or, from four letters up, "ICBM" ("intercontinental ballistic
+        missile", letters taken from the start of each word and, in order, from inside it;
+        shorter ones would match any few words in a row)."""
+        acronym = word[:-1] if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word
+        if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
+            return False
+        if acronym in self.long_forms:
+            return True
+        if len(acronym) < 4:
+            return False
+        if acronym not in self._spelled:
+            letters = acronym.lower()
+            self._spelled[acronym] = any(
+                _spells(letters, self._words[start : start + size])
+                for start in self._starts.get(letters[0], [])
+                for size in range(2, len(letters) + 1)
+            )
+        return self._spelled[acronym]
 
     def __len__(self) -> int:
         return len(self.long_forms)
@@ -70,3 +97,24 @@ class AcronymMap:
             if long_form in lowered and not re.search(rf"\b{acronym}\b", text):
                 extra.append(acronym)
         return text if not extra else f"{text} {' '.join(extra)}"
+
+
+def _spells(letters: str, words: list[str]) -> bool:
+    """Whether ``words`` spell out ``letters``: each word gives its first letter and perhaps
+    more of its own letters, in order, and together they give exactly ``letters``."""
+    if not words:
+        return not letters
+    if not letters or words[0][0] != letters[0]:
+        return False
+    word, rest = words[0], letters[1:]
+    # The word may give 0..n more letters, found in order inside it.
+    position, taken = 1, 0
+    options = [0]
+    while taken < len(rest):
+        found = word.find(rest[taken], position)
+        if found < 0:
+            break
+        taken += 1
+        position = found + 1
+        options.append(taken)
+    return any(_spells(rest[extra:], words[1:]) for extra in options)

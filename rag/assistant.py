@@ -2,33 +2,41 @@
 
 >>> bot = Assistant.from_corpus("corpus", backend="extractive")
 >>> answer = bot.ask("Who confirmed the troops were in Russia?")
->>> answer.text, answer.refused, answer.citations
+>>> answer.text, answer.refused, answer.citations, answer.confidence
 
 The pipeline around the model does the grounding, because the small local models invent
 numbers and obey injected instructions:
 
 1. the question is checked (empty, too long, hostile instructions);
-2. a follow-up is rewritten into a standalone query (by the model, else a heuristic);
-3. hybrid retrieval, then sentence-level evidence scoring; too little evidence: decline;
-4. the backend answers from fenced, numbered paragraphs (or the extractive backend picks
-   sentences) and the reply streams out;
+2. a follow-up gets a standalone search query (pronouns resolved from the conversation); the
+   model itself sees the conversation after the article;
+3. hybrid retrieval, then sentence-level evidence scoring;
+4. the backend answers from fenced, numbered paragraphs (the whole article when it fits, read
+   once and kept by the backend) or the extractive backend picks sentences; the reply streams;
 5. every sentence is checked against the retrieved paragraphs: bad markers dropped, missing
-   ones added, unsupported sentences removed; nothing left: decline, offering the closest
-   paragraphs. A failing backend falls back to the extractive answer, marked as such.
+   ones added, unsupported sentences removed;
+6. the model is asked whether the article states the answer (its probability of "yes"), and a
+   calibrated probability from all the signals (:mod:`rag.calibration`) decides: answer, or
+   decline offering the closest paragraphs. A failing backend falls back to the extractive
+   answer, marked as such.
+
+Every check has a switch (:class:`Checks`) and an ablation row in the evaluation report.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .attribution import Attribution, attribute
-from .backends import BackendError, ChatBackend, make_backend
+from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
+from .calibration import Calibrator, Signals, load_calibrators
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
 from .evidence import (
     EvidenceConfig,
@@ -39,9 +47,26 @@ from .evidence import (
     unknown_names,
 )
 from .extractive import ExtractiveConfig, choose_sentences
-from .grounding import Grounder, SourceMap, Thresholds, strip_markers
+from .grounding import (
+    CheckedAnswer,
+    Grounder,
+    GroundingChecks,
+    SourceMap,
+    Thresholds,
+    content_words,
+    strip_markers,
+)
 from .people import names_person, people_forms
-from .prompt import SYSTEM_PROMPT, build_prompt, build_rewrite_prompt
+from .prompt import (
+    SYSTEM_PROMPT,
+    Prompt,
+    answer_grammar,
+    build_prompt,
+    check_messages,
+    from_cited,
+    passage_check_messages,
+    with_tail,
+)
 from .retriever import Retriever, RetrieverConfig, default_cache_root
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
@@ -51,6 +76,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKEND = "llama-cpp"
 NOT_IN_ARTICLE = "The article does not say."
 PRIME_MARKER = "<<question>>"  # stands for the question while the article prefix is primed
+READING_NOTE = (
+    "The model is still reading this article for the first time; this answer is written from "
+    "its most relevant sentences."
+)
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -58,8 +87,56 @@ INJECTION_REPLY = (
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Switches of the answer path (each has an ablation row in the evaluation report).
+
+    Before the model: ``injection`` (hostile instructions are declined), ``unknown_names`` (a
+    question naming someone or something the corpus never mentions is declined),
+    ``weak_evidence`` (no sentence scores ``min_evidence``: declined), ``answer_type`` ("how
+    many"/"when" without a number/date in the evidence, or in the answer: declined).
+    After it: ``grounding`` (the sentence checks, :class:`~rag.grounding.GroundingChecks`),
+    ``attribution`` ("who said" answered with the speaker the article gives), ``rescue`` (after
+    the model's "does not say", a very strong sentence is quoted), ``echo`` (sentences repeating
+    the rules are dropped), ``verifier`` (the model's probability that the article states the
+    answer, a signal), ``calibrator`` (the calibrated probability decides answer or decline).
+    """
+
+    injection: bool = True
+    unknown_names: bool = True
+    weak_evidence: bool = True
+    answer_type: bool = True
+    attribution: bool = True
+    rescue: bool = True
+    echo: bool = True
+    verifier: bool = True
+    calibrator: bool = True
+    grounding: GroundingChecks = field(default_factory=GroundingChecks)
+
+    def without(self, *names: str) -> Checks:
+        """These checks with ``names`` switched off (grounding's own names too)."""
+        mine = {n: False for n in names if n in self.__dataclass_fields__ and n != "grounding"}
+        theirs = {n: False for n in names if n in GroundingChecks.__dataclass_fields__}
+        unknown = set(names) - set(mine) - set(theirs)
+        if unknown:
+            raise ValueError(f"unknown check(s): {', '.join(sorted(unknown))}")
+        return replace(self, **mine, grounding=replace(self.grounding, **theirs))
+
+
+CHECK_NAMES = (
+    *(n for n in Checks.__dataclass_fields__ if n != "grounding"),
+    *GroundingChecks.__dataclass_fields__,
+)
+
+
+@dataclass(frozen=True)
 class AssistantConfig:
-    """Settings of an :class:`Assistant` (all passed in; nothing global)."""
+    """Settings of an :class:`Assistant` (all passed in; nothing global).
+
+    ``calibrators``: the :class:`~rag.calibration.Calibrator` per kind of backend
+    (``"llm"``, ``"llm-no-verifier"``, ``"extractive"``); ``None`` loads the packaged ones.
+    ``answer_format``: ``"prose"`` (sentences ending in ``[¶N]``) or ``"cited"`` (labels first,
+    then a short answer, or "none", held to that by a grammar where the backend takes one).
+    """
 
     k: int = 4
     max_answer_tokens: int = 120
@@ -71,8 +148,10 @@ class AssistantConfig:
     article_context_tokens: int = 3000
     focus_paragraphs: int = 2
     rescue_after_decline: float = 0.9
-    rewrite_with_model: bool = True
+    answer_format: str = "prose"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    checks: Checks = field(default_factory=Checks)
+    calibrators: Mapping[str, Calibrator] | None = None
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
     grounding: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
@@ -90,18 +169,22 @@ class Assistant:
         self.retriever = retriever
         self.backend = backend
         self.config = config or AssistantConfig()
+        self.checks = self.config.checks
         self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
-        self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
+        self._heads: dict[str, Prompt] = {}
+        texts = [p.text for d in retriever.corpus.documents for p in d.paragraphs]
+        self.people = speakers(texts)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         self.grounder = Grounder(
             retriever.embedder.encode,
             self.config.grounding,
             previous=self._previous_text,
             clean=strip_injections,
-            people=people_forms(
-                self.people, [p.text for d in retriever.corpus.documents for p in d.paragraphs]
-            ),
+            people=people_forms(self.people, texts),
+            checks=self.checks.grounding,
         )
+        calibrators = self.config.calibrators
+        self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
 
     @classmethod
     def from_corpus(
@@ -118,7 +201,9 @@ class Assistant:
 
         ``backend`` is ``"llama-cpp"`` (default), ``"openai"``, ``"extractive"`` or any
         :class:`~rag.backends.ChatBackend`; ``backend_options`` go to its constructor
-        (``model=``, ``base_url=``, ``api_key=`` ...). A local model loads on first use.
+        (``model=``, ``base_url=``, ``api_key=`` ...). A local model loads on first use, and
+        reads each article the first time a question needs it (keeping what it read in the
+        cache folder for later starts).
         """
         retriever = retriever or Retriever.from_corpus(path, config=retriever_config)
         if isinstance(backend, str):
@@ -148,6 +233,8 @@ class Assistant:
 
     def attributed(self, question: str, scored: list[ScoredSentence]) -> Attribution | None:
         """For "who said …?": the speaker the article gives, when it clearly gives one."""
+        if not self.checks.attribution:
+            return None
         return attribute(
             question, self.evidence.paragraph_cosines(scored), self.grounder.people, self._previous
         )
@@ -191,7 +278,7 @@ class Assistant:
         except InputError as exc:
             yield self._final(str(exc), refused=False, error=str(exc), start=start)
             return
-        kind = detect_injection(text)
+        kind = detect_injection(text) if self.checks.injection else None
         if kind:
             log.info("declined a question with hostile instructions (%s)", kind)
             yield self._final(INJECTION_REPLY, refused=True, start=start, query=text)
@@ -201,31 +288,32 @@ class Assistant:
             self.config.limits.max_history_tokens,
         )
         query = text
+        conversation: list[ChatMessage] = []
         if messages and needs_context(text):
-            yield StreamEvent("status", "Working out what the follow-up refers to…")
-            query = self._rewrite(text, messages)
+            query = heuristic_rewrite(text, messages, people=self.people)
+            conversation = messages
             yield StreamEvent("status", f"Searching for: {query}")
         passages = self.retriever.search(query, k=self.config.k, doc=doc)
         scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
-        best = scored[0].score if scored else 0.0
-        unknown = unknown_names(text, self.evidence.vocabulary)
-        if unknown:
+        step = _Step(text, query, passages, scored, start, retrieve_s, self._signals(text, query, scored))
+        unknown = self._unknown(text)
+        if unknown and self.checks.unknown_names:
             note = f"The article never mentions {', '.join(dict.fromkeys(unknown))}."
-            yield self._decline(passages, scored, start, retrieve_s, query, notes=(note,))
+            yield self._decline(step, notes=(note,), reason="unknown name")
             return
-        if best < self.config.min_evidence:
-            yield self._decline(passages, scored, start, retrieve_s, query)
+        if self.checks.weak_evidence and step.signals.evidence < self.config.min_evidence:
+            yield self._decline(step, reason="weak evidence")
             return
-        if not self.evidence.has_expected_type(query, scored):
+        if self.checks.answer_type and not self.evidence.has_expected_type(query, scored):
             note = "The most relevant sentences do not contain what the question asks for."
-            yield self._decline(passages, scored, start, retrieve_s, query, notes=(note,))
+            yield self._decline(step, notes=(note,), reason="answer type")
             return
         if self.backend is None:
-            yield self._extractive(query, passages, scored, start, retrieve_s)
+            yield self._extractive(step)
             return
         try:
-            yield from self._generate(text, query, passages, scored, start, retrieve_s)
+            yield from self._generate(step, conversation)
         except BackendError as exc:
             log.warning("backend %s failed: %s", self.backend_name, exc)
             if not self.config.fallback:
@@ -234,84 +322,68 @@ class Assistant:
                     message, refused=False, error=str(exc), start=start, query=query, passages=passages
                 )
                 return
-            answer = self._extractive(query, passages, scored, start, retrieve_s).answer
+            answer = self._extractive(step).answer
             assert answer is not None
             yield StreamEvent("final", answer=replace(answer, fallback=True, error=str(exc)))
 
     # -- steps ------------------------------------------------------------------------------
-    def _rewrite(self, question: str, history: list[ChatMessage]) -> str:
-        heuristic = heuristic_rewrite(question, history, people=self.people)
-        if self.backend is None or not self.config.rewrite_with_model:
-            return heuristic
-        try:
-            reply = "".join(
-                self.backend.stream(build_rewrite_prompt(question, history), max_tokens=48, stop=["\n"])
-            ).strip()
-        except BackendError as exc:
-            log.info("model rewrite failed (%s); using the heuristic", exc)
-            return heuristic
-        reply = reply.strip(" \"'“”")
-        words = set(re.findall(r"\w+", question.lower()))
-        shared = words & set(re.findall(r"\w+", reply.lower()))
-        if not reply or len(reply) > 3 * len(question) + 80 or len(shared) < max(1, len(words) // 3):
-            return heuristic
-        # Keep the previous question as context for retrieval, as the heuristic does.
-        last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
-        return f"{reply} ({last_user})" if last_user else reply
+    def _unknown(self, question: str, *, all_names: bool = False) -> list[str]:
+        """The names in ``question`` the corpus never mentions (acronyms count by their long form)."""
+        spelled = self.retriever.acronyms.knows if self.retriever.acronyms else None
+        return unknown_names(question, self.evidence.vocabulary, all_names=all_names, spelled=spelled)
 
-    def _generate(
-        self,
-        question: str,
-        query: str,
-        passages: list[Passage],
-        scored: list[ScoredSentence],
-        start: float,
-        retrieve_s: float,
-    ) -> Iterator[StreamEvent]:
+    def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
+        """What retrieval and the evidence say before any answer is written."""
+        names = self._unknown(question, all_names=True)
+        unknown = self._unknown(question)
+        return Signals(
+            evidence=scored[0].score if scored else 0.0,
+            cosine=max((s.cosine for s in scored), default=0.0),
+            overlap=max((s.lexical for s in scored), default=0.0),
+            unknown=len(unknown) / len(names) if names else 0.0,
+            wants_type=float(expected_type(question) in ("number", "time")),
+        )
+
+    def _generate(self, step: _Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        # The whole article when the best evidence all comes from one (else the best sentences).
-        docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
-        article = self._article_context(scored[0].paragraph.doc) if len(docs) == 1 else None
-        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
-        try:
-            prompt = build_prompt(
-                query,
-                article or self.evidence.snippets(scored, self.config.context_sentences),
-                count_tokens=self.backend.count_tokens,
-                context_window=self.backend.context_window,
-                max_answer_tokens=self.config.max_answer_tokens,
-                max_context_tokens=None if article else self.config.max_context_tokens,
-                focus=focus,
-            )
-        except ValueError as exc:  # the question alone does not fit the model's window
-            raise BackendError(str(exc), setting="--n-ctx") from exc
+        prompt, notes = self._prompt(step, conversation)
+        if notes:
+            yield StreamEvent("status", notes[0])
         if prompt.left_out:
             log.info("left %d paragraph(s) out of the prompt (token budget)", len(prompt.left_out))
         first_token_s = None
         pieces: list[str] = []
+        options = {"grammar": answer_grammar(prompt.sources)} if self._style() == "cited" else {}
         for piece in self.backend.stream(
-            prompt.messages, max_tokens=self.config.max_answer_tokens, temperature=self.config.temperature
+            prompt.messages,
+            max_tokens=self.config.max_answer_tokens,
+            temperature=self.config.temperature,
+            **options,
         ):
             if first_token_s is None:
-                first_token_s = time.perf_counter() - start
+                first_token_s = time.perf_counter() - step.start
             pieces.append(piece)
             yield StreamEvent("delta", piece)
-        reply = _drop_prompt_echo("".join(pieces))
-        # Judged against what the reader asked: a model rewrite of a follow-up may already
-        # contain words of the answer.
+        reply = "".join(pieces)
+        if options:
+            reply = from_cited(reply)
+        if self.checks.echo:
+            reply = _drop_prompt_echo(reply)
+        # Judged against what the reader asked: a rewrite of a follow-up may contain answer words.
         checked = self.grounder.check(
-            reply, prompt.sources, question=question, attribution=_asks_who(question)
+            reply, prompt.sources, question=step.question, attribution=_asks_who(step.question)
         )
-        timings = Timings(retrieve_s, first_token_s, time.perf_counter() - start)
-        kind = expected_type(question)
+        kind = expected_type(step.question)
         if (
-            checked.supported
+            self.checks.answer_type
+            and checked.supported
             and kind in ("number", "time")
-            and not answers_type(kind, checked.text, question)
+            and not answers_type(kind, checked.text, step.question)
         ):
             # "How many…?" answered without a number is not an answer, however well supported.
             checked = replace(checked, supported=0, removed=(*checked.removed, strip_markers(checked.text)))
-        speaker = self.attributed(question, scored)
+        timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
+        speaker = self.attributed(step.question, step.scored)
         if speaker and not (
             checked.supported
             and names_person(checked.text, speaker.person, self.grounder.people)
@@ -323,47 +395,138 @@ class Assistant:
             # attribution replaces the model's answer.
             note = f"Who said this is taken from the article: {speaker.name}."
             removed = checked.removed + ((strip_markers(checked.text),) if checked.supported else ())
-            answer = self._speaker_answer(speaker, query, passages, timings, removed=removed, notes=(note,))
+            answer = self._speaker_answer(speaker, step, timings, removed=removed, notes=(*notes, note))
             yield StreamEvent("final", answer=answer)
             return
+        signals = self._answer_signals(step.signals, checked, kind)
         if checked.supported == 0:
             # The model declined, or wrote nothing the article supports. A reply that failed the
             # checks is not swapped for another answer: decline and show the closest paragraphs.
             # But after an explicit "the article does not say", when the article holds a very
             # strong answer sentence, show it quoted (small models decline answerable questions).
-            extract = choose_sentences(query, scored, self.config.extractive)
-            bar = self.config.rescue_after_decline if checked.refusal else float("inf")
+            extract = choose_sentences(step.query, step.scored, self.config.extractive)
+            bar = self.config.rescue_after_decline if checked.refusal and self.checks.rescue else float("inf")
             if extract.sentences and extract.best_score >= bar:
-                rescued = self._extractive(query, passages, scored, start, retrieve_s).answer
+                rescued = self._extractive(step, calibrate=False).answer
                 assert rescued is not None
                 note = "The model gave no answer the article supports; showing the article's own sentences."
                 answer = replace(
                     rescued,
                     backend=self.backend_name,
                     removed=checked.removed,
-                    notes=(note,),
+                    notes=(*notes, note),
                     timings=timings,
+                    signals=tuple(signals.as_dict().items()),
                 )
                 yield StreamEvent("final", answer=answer)
                 return
-            yield self._decline(
-                passages, scored, start, retrieve_s, query, removed=checked.removed, timings=timings
-            )
+            reason = "model declined" if checked.refusal else "unsupported"
+            yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
+                                signals=signals)  # fmt: skip
             return
-        notes = tuple(f"Left out as not addressing the question: “{s}”" for s in checked.off_question)
+        if self.checks.verifier and isinstance(self.backend, Verifier):
+            check = check_messages(prompt, step.question, strip_markers(checked.text))
+            signals = replace(signals, verifier=self.backend.yes_probability(check))
+        confidence = self._confidence("llm", signals)
+        timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
+        if confidence is not None and confidence.decline:
+            removed = (strip_markers(checked.text), *checked.removed)
+            yield self._decline(step, removed=removed, timings=timings, notes=notes, reason="low confidence",
+                                signals=signals, confidence=confidence.value)  # fmt: skip
+            return
+        notes += tuple(f"Left out as not addressing the question: “{s}”" for s in checked.off_question)
         answer = Answer(
             text=checked.text,
             refused=False,
             citations=checked.citations,
-            passages=tuple(passages),
+            passages=tuple(step.passages),
             backend=self.backend_name,
-            query=query,
+            query=step.query,
             removed=checked.removed,
             notes=notes,
             draft=reply,
             timings=timings,
+            confidence=confidence.value if confidence else None,
+            signals=tuple(signals.as_dict().items()),
         )
         yield StreamEvent("final", answer=answer)
+
+    @staticmethod
+    def _answer_signals(before: Signals, checked: CheckedAnswer, kind: str | None) -> Signals:
+        words = len(strip_markers(checked.text).split()) if checked.supported else 0
+        has = answers_type(kind, checked.text, "") if kind in ("number", "time") else None
+        return replace(
+            before,
+            has_type=1.0 if has is None else float(has),
+            support=checked.support,
+            similarity=checked.similarity,
+            removed=len(checked.removed) / max(1, checked.claims),
+            words=math.log1p(words),
+            declined=float(checked.refusal),
+        )
+
+    def _confidence(self, kind: str, signals: Signals) -> _Confidence | None:
+        """The calibrated probability that the answer is right, and whether it is too low."""
+        if not self.checks.calibrator:
+            return None
+        name = kind if signals.verifier is not None or kind != "llm" else "llm-no-verifier"
+        calibrator = self.calibrators.get(name)
+        if calibrator is None:
+            return None
+        value = calibrator.probability(signals)
+        return _Confidence(value, value < calibrator.threshold)
+
+    def _prompt(self, step: _Step, conversation: list[ChatMessage]) -> tuple[Prompt, tuple[str, ...]]:
+        """The prompt for a question: after the whole article when the model has read it (or
+        can read it from the cache), else after the best sentences (and the article is read in
+        the background for the next question)."""
+        assert self.backend is not None
+        scored = step.scored
+        docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
+        doc = scored[0].paragraph.doc if len(docs) == 1 else None
+        article = self._article_context(doc) if doc else None
+        notes: tuple[str, ...] = ()
+        if article and isinstance(self.backend, PrefixCache):
+            head = self._head(doc, article)
+            status = self.backend.prepare(with_tail(head, PRIME_MARKER), PRIME_MARKER)
+            if status != "ready":
+                article = None
+                notes = (READING_NOTE,) if status in ("reading", "queued") else ()
+        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
+        try:
+            prompt = build_prompt(
+                step.query if not conversation else step.question,
+                article or self.evidence.snippets(scored, self.config.context_sentences),
+                count_tokens=self.backend.count_tokens,
+                context_window=self.backend.context_window,
+                max_answer_tokens=self.config.max_answer_tokens,
+                max_context_tokens=None if article else self.config.max_context_tokens,
+                focus=focus,
+                conversation=conversation,
+                style=self._style(),
+            )
+        except ValueError as exc:  # the question alone does not fit the model's window
+            raise BackendError(str(exc), setting="--n-ctx") from exc
+        return prompt, notes
+
+    def _style(self) -> str:
+        """The answer format in use: "cited" only where the backend can be held to a grammar."""
+        cited = self.config.answer_format == "cited" and getattr(self.backend, "supports_grammar", False)
+        return "cited" if cited else "prose"
+
+    def _head(self, doc: str, article: list[tuple[Paragraph, str]]) -> Prompt:
+        """The prompt for article ``doc`` with no question yet (what the model reads once)."""
+        if doc not in self._heads:
+            assert self.backend is not None
+            self._heads[doc] = build_prompt(
+                PRIME_MARKER,
+                article,
+                count_tokens=self.backend.count_tokens,
+                context_window=self.backend.context_window,
+                max_answer_tokens=self.config.max_answer_tokens,
+                style=self._style(),
+            )
+        return self._heads[doc]
 
     def _article_context(self, doc: str) -> list[tuple[Paragraph, str]] | None:
         """Every paragraph of article ``doc``, if it fits ``article_context_tokens``; else ``None``.
@@ -386,32 +549,48 @@ class Assistant:
             self._articles[doc] = shown if fits else None
         return self._articles[doc]
 
-    def warm(self) -> float | None:
-        """Evaluate the prompt prefix with the first article now, if the backend can keep it.
+    def warm(self, doc: str | None = None) -> float | None:
+        """Let the model read article ``doc`` (default: the first) now, if the backend can keep it.
 
-        Returns the seconds taken, or ``None`` when there is nothing to prime (no backend that
-        supports it, or no article short enough to be read whole).
+        Not needed before asking: a question about an article the model has not read is answered
+        from the best sentences while the model reads it in the background. Returns the seconds
+        taken, or ``None`` when there is nothing to read (no backend that keeps what it reads, or
+        an article too long to be read whole).
         """
-        prime = getattr(self.backend, "prime", None)
-        if prime is None or not self.retriever.corpus.documents:
+        if not isinstance(self.backend, PrefixCache) or not self.retriever.corpus.documents:
             return None
-        article = self._article_context(self.retriever.corpus.documents[0].id)
+        doc = doc or self.retriever.corpus.documents[0].id
+        article = self._article_context(doc)
         if not article:
             return None
-        prompt = build_prompt(
-            PRIME_MARKER,
-            article,
-            count_tokens=self.backend.count_tokens,
-            context_window=self.backend.context_window,
-            max_answer_tokens=self.config.max_answer_tokens,
-        )
-        return prime(prompt.messages, PRIME_MARKER)
+        return self.backend.prime(with_tail(self._head(doc, article), PRIME_MARKER), PRIME_MARKER)
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """``passages`` ordered by the model's probability that each holds the answer.
+
+        Needs a backend that reports P("yes") (:class:`~rag.backends.Verifier`); each check is
+        asked after the article the model has read, so it costs a few tokens. Passages of an
+        article too long to be read whole keep their place after the others.
+        """
+        if not isinstance(self.backend, Verifier):
+            return list(passages)
+        scored = []
+        for rank, passage in enumerate(passages):
+            article = self._article_context(passage.doc)
+            if not article:
+                scored.append((-1.0, rank, passage))
+                continue
+            head = self._head(passage.doc, article)
+            paragraphs = [self.retriever.paragraph(passage.doc, n) for n in passage.paragraphs]
+            labels = [head.sources.label(p) for p in paragraphs]
+            p = self.backend.yes_probability(passage_check_messages(head, question, labels))
+            scored.append((p, rank, passage))
+        return [p for _, _, p in sorted(scored, key=lambda t: (-t[0], t[1]))]
 
     def _speaker_answer(
         self,
         speaker: Attribution,
-        query: str,
-        passages: list[Passage],
+        step: _Step,
         timings: Timings,
         *,
         backend: str | None = None,
@@ -427,78 +606,91 @@ class Assistant:
             text=f"{name}: {strip_markers(speaker.sentence)} [{said}]",
             refused=False,
             citations=tuple(Citation(p.doc, p.number, p.text) for p in cited),
-            passages=tuple(passages),
+            passages=tuple(step.passages),
             backend=backend or self.backend_name,
-            query=query,
+            query=step.query,
             removed=removed,
             notes=notes,
             timings=timings,
         )
 
-    def _extractive(
-        self,
-        query: str,
-        passages: list[Passage],
-        scored: list[ScoredSentence],
-        start: float,
-        retrieve_s: float,
-    ) -> StreamEvent:
-        speaker = self.attributed(query, scored)
+    def _extractive(self, step: _Step, *, calibrate: bool = True) -> StreamEvent:
+        elapsed = time.perf_counter() - step.start
+        timings = Timings(step.retrieve_s, elapsed, elapsed)
+        speaker = self.attributed(step.query, step.scored)
         if speaker:
-            elapsed = time.perf_counter() - start
-            timings = Timings(retrieve_s, elapsed, elapsed)
-            return StreamEvent("final", answer=self._speaker_answer(speaker, query, passages, timings,
-                                                                    backend=EXTRACTIVE))  # fmt: skip
-        extract = choose_sentences(query, scored, self.config.extractive)
+            answer = self._speaker_answer(speaker, step, timings, backend=EXTRACTIVE)
+            return StreamEvent("final", answer=answer)
+        extract = choose_sentences(step.query, step.scored, self.config.extractive)
         if not extract.sentences:
-            return self._decline(passages, scored, start, retrieve_s, query, backend=EXTRACTIVE)
+            return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
         sources = SourceMap.build([s.paragraph for s in extract.sentences])
         # A marker inside the article's own text ("... said [¶99].") must not pose as a citation.
         parts = [f"{strip_markers(s.text)} [{sources.label(s.paragraph)}]" for s in extract.sentences]
+        text = " ".join(parts)
+        kind = expected_type(step.question)
+        has = answers_type(kind, text, step.question) if kind in ("number", "time") else None
+        answer_words = content_words(text) - content_words(step.question)
+        signals = replace(
+            step.signals,
+            has_type=1.0 if has is None else float(has),
+            support=1.0,
+            similarity=1.0,
+            words=math.log1p(len(strip_markers(text).split())),
+            removed=0.0,
+            overlap=step.signals.overlap,
+        )
+        confidence = self._confidence(EXTRACTIVE, signals) if calibrate and answer_words else None
+        if confidence is not None and confidence.decline:
+            return self._decline(step, backend=EXTRACTIVE, reason="low confidence", signals=signals,
+                                 confidence=confidence.value)  # fmt: skip
         citations = tuple(dict.fromkeys(Citation(s.paragraph.doc, s.paragraph.number, s.paragraph.text)
                                         for s in extract.sentences))  # fmt: skip
-        elapsed = time.perf_counter() - start
         answer = Answer(
-            text=" ".join(parts),
+            text=text,
             refused=False,
             citations=citations,
-            passages=tuple(passages),
+            passages=tuple(step.passages),
             backend=EXTRACTIVE,
-            query=query,
-            timings=Timings(retrieve_s, elapsed, elapsed),
+            query=step.query,
+            timings=timings,
+            confidence=confidence.value if confidence else None,
+            signals=tuple(signals.as_dict().items()),
         )
         return StreamEvent("final", answer=answer)
 
     def _decline(
         self,
-        passages: list[Passage],
-        scored: list[ScoredSentence],
-        start: float,
-        retrieve_s: float,
-        query: str,
+        step: _Step,
         *,
         removed: tuple[str, ...] = (),
         timings: Timings | None = None,
         backend: str | None = None,
         notes: tuple[str, ...] = (),
+        reason: str = "",
+        signals: Signals | None = None,
+        confidence: float | None = None,
     ) -> StreamEvent:
-        closest = self.evidence.rank_paragraphs(scored)[:2]
+        closest = self.evidence.rank_paragraphs(step.scored)[:2]
         sources = SourceMap.build(closest)
         text = NOT_IN_ARTICLE
         if closest:
             labels = " and ".join(f"[{sources.label(p)}]" for p in closest)
             text += f" The closest paragraphs are {labels}."
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - step.start
         answer = Answer(
             text=text,
             refused=True,
             citations=(),
-            passages=tuple(passages),
+            passages=tuple(step.passages),
             backend=backend or self.backend_name,
-            query=query,
+            query=step.query,
             removed=removed,
             notes=notes,
-            timings=timings or Timings(retrieve_s, elapsed, elapsed),
+            timings=timings or Timings(step.retrieve_s, elapsed, elapsed),
+            decline_reason=reason or None,
+            confidence=confidence,
+            signals=tuple((signals or step.signals).as_dict().items()),
         )
         return StreamEvent("final", answer=answer)
 
@@ -521,8 +713,28 @@ class Assistant:
             query=query,
             error=error,
             timings=Timings(0.0, elapsed, elapsed),
+            decline_reason="hostile instructions" if refused else None,
         )
         return StreamEvent("final", answer=answer)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A question on its way: what was asked, searched for and found, and when it started."""
+
+    question: str
+    query: str
+    passages: list[Passage]
+    scored: list[ScoredSentence]
+    start: float
+    retrieve_s: float
+    signals: Signals
+
+
+@dataclass(frozen=True)
+class _Confidence:
+    value: float
+    decline: bool
 
 
 def _asks_who(question: str) -> bool:

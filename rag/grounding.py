@@ -105,6 +105,29 @@ class Thresholds:
     lexical_floor: float = 0.25
 
 
+@dataclass(frozen=True)
+class GroundingChecks:
+    """Switches of the checks a reply's sentences go through (each has an ablation row).
+
+    ``facts``: numbers and names must occur in the retrieved text. ``people``: a person named
+    must be named where the claim is backed (and, for "who said", where the question's matter
+    is; the speaker the article gives must not differ). ``polarity``: a claim must not reverse
+    the sentence it copies. ``restates``: a sentence that only repeats the question is no answer.
+    ``joint``: a sentence may be backed by two, or (a list) up to four paragraphs together.
+    ``off_question``: a supported sentence far less relevant than the best one is left out.
+    ``placement``: a short answer is cited where the question's matter is, a date or number
+    where it is written.
+    """
+
+    facts: bool = True
+    people: bool = True
+    polarity: bool = True
+    restates: bool = True
+    joint: bool = True
+    off_question: bool = True
+    placement: bool = True
+
+
 @dataclass
 class SourceMap:
     """The paragraphs a reply may cite, by the label the prompt gave them (``¶7`` or ``A¶7``)."""
@@ -265,6 +288,9 @@ class CheckedAnswer:
     refusal: bool
     supported: int
     off_question: tuple[str, ...] = ()  # supported sentences left out as not addressing the question
+    support: float = 0.0  # mean share of what the kept sentences add that their citations hold
+    similarity: float = 0.0  # mean best cosine of the kept sentences to a cited paragraph's sentence
+    claims: int = 0  # sentences of the reply that make a claim (refusals aside)
 
 
 class Grounder:
@@ -277,8 +303,10 @@ class Grounder:
         previous: Callable[[Paragraph], str] | None = None,
         clean: Callable[[str], str] | None = None,
         people: dict[str, set[str]] | None = None,
+        checks: GroundingChecks | None = None,
     ) -> None:
         self.encode = encode
+        self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.previous = previous
         self.clean = clean or (lambda text: text)
@@ -310,9 +338,12 @@ class Grounder:
         removed: list[str] = []
         cited: dict[str, None] = {}
         refusal = False
+        support: list[float] = []
+        similarity: list[float] = []
         for sentence in sentences:
             plain = strip_markers(sentence)
-            if is_refusal(sentence) and not novel_facts(sentence, haystack):
+            invented = novel_facts(sentence, haystack) if self.checks.facts else []
+            if is_refusal(sentence) and not invented:
                 refusal = True
                 kept.append(plain)
                 continue
@@ -324,7 +355,7 @@ class Grounder:
                 sources.resolve(letter, n) for _, _, refs in find_markers(sentence) for letter, n in refs
             ]
             marked = [m for m in marked if m]
-            if not words or novel_facts(sentence, haystack):
+            if not words or invented:
                 removed.append(plain)
                 continue
             sims = semantic.get(sentence, [0.0] * len(paragraphs))
@@ -339,18 +370,24 @@ class Grounder:
                 )
                 scores.append((supported, lexical + sims[i], labels[i], lexical))
             backing, joint = self._backing(sentence, new_words, scores, labels, para_words, sources)
+            people = self.checks.people
             if (
                 backing
                 and attribution
+                and people
                 and not self._named_where_asked(sentence, question_words, labels, para_words, sources)
             ):
                 backing = []
-            if backing and _flips_polarity(plain, [sources.paragraphs[lab].text for lab in backing]):
+            if (
+                backing
+                and self.checks.polarity
+                and _flips_polarity(plain, [sources.paragraphs[lab].text for lab in backing])
+            ):
                 backing = []
-            if backing and self._wrong_speaker(plain, [sources.paragraphs[lab] for lab in backing]):
+            if backing and people and self._wrong_speaker(plain, [sources.paragraphs[b] for b in backing]):
                 backing = []
             # A sentence that only restates the question answers nothing.
-            if not backing or restates(words, question_words):
+            if not backing or (self.checks.restates and restates(words, question_words)):
                 removed.append(plain)
                 continue
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
@@ -358,12 +395,18 @@ class Grounder:
                 chosen = list(backing)
             elif not chosen:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
-            if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
-                chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
-            chosen = self._fact_sources(plain, question, chosen, [] if joint else backing, scores, sources)
+            if self.checks.placement:
+                if not joint and question_words and len(new_words) <= SHORT_ANSWER_WORDS:
+                    chosen = self._in_context(chosen, backing, words | question_words, labels, para_words)
+                alone_backing = [] if joint else backing
+                chosen = self._fact_sources(plain, question, chosen, alone_backing, scores, sources)
+            backed = [s for s in scores if s[2] in chosen]
+            support.append(len(new_words & set().union(*(para_words[labels.index(s[2])] for s in backed)))
+                           / len(new_words))  # fmt: skip
+            similarity.append(max((sims[labels.index(s[2])] for s in backed), default=0.0))
             claims_kept.append((len(kept), plain, chosen, claim_vectors.get(sentence)))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
-        off = self._off_question(claims_kept, question, question_words)
+        off = self._off_question(claims_kept, question, question_words) if self.checks.off_question else set()
         kept = [k for i, k in enumerate(kept) if i not in off]
         for i, _, chosen, _ in claims_kept:
             if i not in off:
@@ -383,6 +426,9 @@ class Grounder:
             refusal and supported == 0,
             supported,
             off_question=tuple(plain for i, plain, _, _ in claims_kept if i in off),
+            support=sum(support) / len(support) if support else 0.0,
+            similarity=sum(similarity) / len(similarity) if similarity else 0.0,
+            claims=len(claims),
         )
 
     def _off_question(self, claims, question: str, question_words: set[str]) -> set[int]:
@@ -426,17 +472,17 @@ class Grounder:
         alone = [lab for ok, _, lab, _ in scores if ok]
         if alone:
             options.append((alone, False))
-        pair = sorted(range(len(labels)), key=lambda i: -scores[i][3])[:2]
+        pair = sorted(range(len(labels)), key=lambda i: -scores[i][3])[:2] if self.checks.joint else []
         if len(pair) == 2 and min(scores[i][3] for i in pair) >= self.thresholds.lexical_floor:
             union = para_words[pair[0]] | para_words[pair[1]]
             if len(new_words & union) / len(new_words) >= self.thresholds.lexical:
                 options.append(([labels[i] for i in pair], True))
-        for cover in self._covers(sentence, new_words, scores, para_words):
+        for cover in self._covers(sentence, new_words, scores, para_words) if self.checks.joint else []:
             if len(cover) > 2:
                 options.append(([labels[i] for i in sorted(cover)], True))
         for backing, joint in options:
             text = " ".join(self._with_context(sources.paragraphs[lab]) for lab in backing)
-            if not misattributed(sentence, text, self.people):
+            if not self.checks.people or not misattributed(sentence, text, self.people):
                 return backing, joint
         return [], False
 

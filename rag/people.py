@@ -41,8 +41,6 @@ def people_forms(names: Sequence[str], texts: Sequence[str]) -> dict[str, set[st
             full.setdefault(matches.pop().lower(), set()).add(name.lower())
         else:
             full.setdefault(name.lower(), set())
-    for match in set(re.findall(r"\b[A-Z][a-z]+\s+[A-Z][a-z]+-[a-z]+\b", corpus)):  # Kim Yo-jong
-        full.setdefault(match.lower(), set())
     return full
 
 

@@ -119,6 +119,9 @@ class Answer:
     notes: tuple[str, ...] = ()
     draft: str = ""
     timings: Timings = field(default_factory=Timings)
+    confidence: float | None = None  # calibrated probability that the answer is right
+    decline_reason: str | None = None  # why it declined ("model declined", "low confidence", ...)
+    signals: tuple[tuple[str, float], ...] = ()  # what the confidence was computed from
 
     def to_dict(self) -> dict:
         """Plain JSON data: what ``rag ask --json`` prints and the web API's ``/ask`` returns."""
@@ -126,6 +129,8 @@ class Answer:
         return {
             "answer": self.text,
             "refused": self.refused,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "decline_reason": self.decline_reason,
             "backend": self.backend,
             "fallback": self.fallback,
             "error": self.error,

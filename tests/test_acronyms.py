@@ -65,3 +65,16 @@ def test_acronym_used_in_the_corpus_counts_even_for_two_word_names():
     m = AcronymMap(["The Joint Staff met.", "A JS spokesman said so."])
     assert m.long_forms.get("JS") == "Joint Staff"
     assert "Joint Staff" in m.expand("What did the JS say?")
+
+
+def test_an_acronym_spelled_out_in_lower_case_is_known():
+    m = AcronymMap(["It can carry an intercontinental ballistic missile, the agency said."])
+    assert m.knows("ICBM") and m.knows("ICBMs")  # "inter-c-ontinental": letters from inside a word
+    assert not m.knows("SLBM") and not m.knows("NATO")
+    assert not m.knows("icbm") and not m.knows("I")  # only acronyms are looked up
+    assert not m.knows("ICB")  # three letters match too many word runs: capitalised names only
+
+
+def test_the_article_knows_its_acronyms(acronyms):
+    assert acronyms.knows("CSIS") and acronyms.knows("ICBM") and acronyms.knows("KCNA")
+    assert not acronyms.knows("WHO")

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from rag.assistant import INJECTION_REPLY, NOT_IN_ARTICLE, Assistant, AssistantConfig
 from rag.backends import BackendError, ChatBackend
-from rag.conversation import heuristic_rewrite, normalize_history
-from rag.prompt import FENCE, REWRITE_PROMPT, SYSTEM_PROMPT
+from rag.prompt import FENCE, SYSTEM_PROMPT
 from rag.retriever import RetrieverConfig
 from rag.types import Answer, ChatMessage, Citation, Passage, StreamEvent
 
@@ -298,45 +297,20 @@ def test_prompt_holds_fenced_paragraphs_and_no_smuggled_system_message(retriever
     assert "[¶3]" in user and TROOPS in user
 
 
-def test_model_rewrites_the_follow_up(bot, retriever):
-    rewrite = "What did Kim Yo-jong accuse South Korea and Ukraine of?"
-
-    def reply(messages):
-        if messages[0].content == REWRITE_PROMPT:
-            assert "Kim Yo-jong" in messages[-1].content
-            return rewrite
-        return "Kim Yo-jong condemned South Korea and Ukraine for military provocations."
-
-    model_bot, backend = scripted_bot(retriever, reply)
-    answer = model_bot.ask("What did she accuse them of?", history=kim_history(bot))
-    assert len(backend.calls) == 2
-    assert answer.query == f"{rewrite} ({KIM_YO_JONG})"
-    assert cited(answer) == [24] and answer.text.endswith("[¶24]")
-
-
-@pytest.mark.parametrize(
-    "bad_rewrite",
-    [
-        "Sure! Here is a poem about the sea, the wind and the sky, with nothing from the question. " * 4,
-        "",
-        BackendError("rewrite failed", setting="--base-url"),
-    ],
-)
-def test_unusable_model_rewrite_falls_back_to_the_heuristic(bot, retriever, bad_rewrite):
-    def reply(messages):
-        if messages[0].content == REWRITE_PROMPT:
-            if isinstance(bad_rewrite, Exception):
-                raise bad_rewrite
-            return bad_rewrite
-        return "Kim Yo-jong condemned South Korea and Ukraine for military provocations."
-
-    model_bot, _ = scripted_bot(retriever, reply)
-    history = kim_history(bot)
-    answer = model_bot.ask("What did she accuse them of?", history=history)
-    expected = heuristic_rewrite(
-        "What did she accuse them of?", normalize_history(history), people=model_bot.people
+def test_a_follow_up_is_one_model_call_with_the_conversation_after_the_article(bot, retriever):
+    model_bot, backend = scripted_bot(
+        retriever, "Kim Yo-jong condemned South Korea and Ukraine for military provocations."
     )
-    assert answer.query == expected and "Kim Yo-jong" in answer.query
+    model_bot.ask(KIM_YO_JONG)
+    answer = model_bot.ask("What did she accuse them of?", history=kim_history(bot))
+    assert len(backend.calls) == 2  # one per question: no separate rewrite request
+    first, follow = backend.calls[0][-1].content, backend.calls[1][-1].content
+    head = first[: first.index("QUESTION:")]
+    assert follow.startswith(head)  # the article first, unchanged: a model that read it reuses it
+    tail = follow[len(head) :]
+    assert tail.startswith("CONVERSATION SO FAR:") and KIM_YO_JONG in tail
+    assert tail.index(KIM_YO_JONG) < tail.index("What did she accuse them of?")
+    assert "Kim Yo-jong" in answer.query  # the search query is made standalone
     assert cited(answer) == [24]
 
 

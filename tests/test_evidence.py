@@ -44,3 +44,13 @@ def test_paragraph_cosines_keep_each_paragraphs_best_sentence(retriever):
     assert len(numbers) == len(set(numbers)) and 5 in numbers
     for paragraph, cosine in cosines:
         assert cosine == max(s.cosine for s in scored if s.paragraph == paragraph)
+
+
+def test_unknown_names_count_an_acronym_the_corpus_spells_out_as_known(retriever):
+    from rag.evidence import unknown_names
+
+    vocabulary = {"intercontinental", "ballistic", "missile", "north", "korea"}
+    question = "Did North Korea show an ICBM?"
+    assert unknown_names(question, vocabulary) == ["ICBM"]
+    assert unknown_names(question, vocabulary, spelled=retriever.acronyms.knows) == []
+    assert unknown_names(question, vocabulary, all_names=True) == ["North", "Korea", "ICBM"]

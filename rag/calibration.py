@@ -1,0 +1,107 @@
+"""Calibrated confidence: the probability that an answer is right, from a few signals.
+
+Every answer the pipeline could give comes with **signals** (:class:`Signals`): how well
+retrieval and the evidence sentences match the question, how much of the answer its cited
+paragraphs hold, whether it gives the kind of thing asked for, the language model's own
+decline, and the model's probability that the answer is stated in the article (the verifier,
+see :func:`rag.prompt.check_messages`). A :class:`Calibrator` (logistic regression, trained by
+``rag calibrate`` on questions written by others) turns them into one probability, and the
+assistant answers only above a threshold chosen for a stated error rate. This is the method of
+selective question answering under domain shift (Kamath, Jia and Liang, ACL 2020): one
+calibrated decision instead of one rule per failure.
+
+The weights live in ``calibration.json`` beside this module (plain numbers, no pickle); the
+file also records what each calibrator was trained on and its threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known about one candidate answer (all numbers; see the module docstring)."""
+
+    evidence: float = 0.0  # best evidence sentence score (cosine + weighted overlap + type)
+    cosine: float = 0.0  # best cosine similarity of an evidence sentence to the question
+    overlap: float = 0.0  # best IDF-weighted share of the question's words in one sentence
+    unknown: float = 0.0  # share of the question's names that the corpus never mentions
+    wants_type: float = 0.0  # the question asks for a number or a time
+    has_type: float = 1.0  # the answer holds a number / time when one is asked for
+    support: float = 0.0  # share of what the answer adds that its cited paragraphs hold
+    similarity: float = 0.0  # best cosine of the answer's sentences to a cited sentence
+    removed: float = 0.0  # share of the reply's sentences the checks removed
+    words: float = 0.0  # log(1 + words of the answer)
+    declined: float = 0.0  # the model said the article does not say
+    verifier: float | None = None  # the model's P("yes": the answer is stated), if asked
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Logistic regression over named signals, with the threshold to answer at."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+    notes: Mapping[str, object] = field(default_factory=dict)
+
+    def probability(self, signals: Signals | Mapping[str, float]) -> float:
+        """P(the answer is right) for these signals."""
+        values = signals.as_dict() if isinstance(signals, Signals) else dict(signals)
+        z = self.bias
+        for name, mean, scale, weight in zip(self.names, self.mean, self.scale, self.weights, strict=True):
+            z += weight * (float(values.get(name, mean)) - mean) / (scale or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["notes"] = dict(self.notes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Calibrator:
+        return cls(
+            names=tuple(data["names"]),
+            mean=tuple(float(x) for x in data["mean"]),
+            scale=tuple(float(x) for x in data["scale"]),
+            weights=tuple(float(x) for x in data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data.get("threshold", 0.5)),
+            notes=dict(data.get("notes", {})),
+        )
+
+
+def load_calibrators(path: str | Path = CALIBRATION_FILE) -> dict[str, Calibrator]:
+    """Every calibrator in ``path`` by name (``{}`` when the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text("utf-8"))
+    return {name: Calibrator.from_dict(entry) for name, entry in data.get("calibrators", {}).items()}
+
+
+def save_calibrators(calibrators: Mapping[str, Calibrator], path: str | Path, **about) -> None:
+    """Write ``calibrators`` (and what they were trained on) to ``path`` as JSON."""
+    data = {**about, "calibrators": {name: c.as_dict() for name, c in calibrators.items()}}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+
+
+def signal_names(records: Sequence[Mapping[str, float]]) -> list[str]:
+    """The signal names present in every record."""
+    names = [n for n in Signals().as_dict() if all(n in r for r in records)]
+    if records and all("verifier" in r for r in records):
+        names.append("verifier")
+    return list(dict.fromkeys(names))
