@@ -1,4 +1,4 @@
-"""Command line: ``rag index``, ``rag search``, ``rag ask``, ``rag eval``, ``rag bench``, ``rag serve``.
+"""Command line: ``rag index``, ``rag search``, ``rag ask``, ``rag warm``, ``rag eval``, ``rag serve``.
 
 Settings come from flags, else from environment variables (read here, at the edge, and
 nowhere in the library), else from defaults. ``rag --help`` lists them.
@@ -243,11 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub) -> None:
     """Commands defined next to their code; each module imports its heavy parts lazily."""
-    from . import bench, web
+    from . import web
     from .evaluation import runner
 
     runner.add_parser(sub, add_retriever_flags)
-    bench.add_parser(sub, add_retriever_flags)
     web.add_parser(sub, add_retriever_flags)
 
 

@@ -20,8 +20,9 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from net_helpers import free_port
+
 from rag.backends import BACKENDS, BackendError
-from rag.bench_answers import free_port
 from rag.types import ChatMessage
 
 REPO = Path(__file__).resolve().parent.parent
