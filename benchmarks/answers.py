@@ -28,10 +28,10 @@ from pathlib import Path
 
 import psutil
 
-from rag.cli import add_retriever_flags
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.metrics import percentile
 from rag.retriever import default_cache_root, default_corpus
+from rag.settings import add_corpus_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "qa.jsonl")  # the defaults of --dataset
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluation files the timed questions come from (default eval/heldout.jsonl eval/qa.jsonl)",
     )  # fmt: skip
     p.add_argument("--out", default=str(ROOT / "eval" / "results"), help="folder for bench-answers.{json,md}")
-    add_retriever_flags(p)
+    add_corpus_flags(p)
     return p
 
 

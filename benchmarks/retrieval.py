@@ -53,10 +53,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.cli import add_retriever_flags
 from rag.embeddings import EmbedderWrapper
 from rag.index import IndexConfig
 from rag.retriever import default_cache_root, default_corpus
+from rag.settings import add_corpus_flags
 
 _IX = IndexConfig()
 
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13, help="seed of the synthetic corpora and vectors")
     p.add_argument("--skip-article", action="store_true", help="skip the real-article part")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_retriever_flags(p)
+    add_corpus_flags(p)
     return p
 
 

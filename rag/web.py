@@ -24,27 +24,31 @@ import html
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from . import settings as flags
+from .assistant import INJECTION_REPLY, Assistant, AssistantConfig
+from .backends import backend_names, make_backend
+from .backends.openai_compat import DEFAULT_BASE_URL
+from .corpus import load_corpus
+from .grounding import find_markers
+from .models import DEFAULT_LOCAL_MODEL
+from .retriever import default_cache_root
+from .settings import LOCAL, MAX_K, REMOTE, WebConfig
 from .types import Answer, Document, StreamEvent, Timings
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
-DEFAULT_USER = "reader"
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
-LOCAL = "llama-cpp"
-REMOTE = "openai"
 EXTRACTIVE = "extractive"
-MAX_K = 10
 API_NAME = "ask"
 PLACEHOLDER = "Ask about the article…"
 BUSY_PLACEHOLDER = "Answering… (Stop interrupts)"
@@ -64,100 +68,6 @@ EXAMPLES = {
     ],
 }
 GENERIC_EXAMPLES = ["What is the article about?", "Who is quoted in the article?", "What happens next?"]
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
-def _port_env() -> int:
-    value = _env("GRADIO_SERVER_PORT")
-    if value is None:
-        return DEFAULT_PORT
-    try:
-        return int(value)
-    except ValueError:
-        raise SystemExit(f"error: GRADIO_SERVER_PORT must be a port number, not {value!r}") from None
-
-
-# -- settings ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WebConfig:
-    """How the web app runs (flags, else environment variables, else defaults)."""
-
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    backend: str = LOCAL
-    model: str | None = None
-    base_url: str | None = None
-    openai_model: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0
-    k: int = 4
-    load_wait: float = 60.0
-    concurrency: int = 4
-    user: str = DEFAULT_USER
-    password: str | None = field(default=None, repr=False)
-    cache_dir: str | None = None
-
-
-def add_serve_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``rag serve`` and ``python app.py`` (besides the corpus and index flags)."""
-    from .backends import backend_names
-
-    group = parser.add_argument_group("web server")
-    group.add_argument(
-        "--host",
-        default=_env("GRADIO_SERVER_NAME", DEFAULT_HOST),
-        help=f"address to listen on (env GRADIO_SERVER_NAME; default {DEFAULT_HOST}; 0.0.0.0: all)",
-    )
-    group.add_argument(
-        "--port",
-        type=int,
-        default=_port_env(),
-        help=f"port (env GRADIO_SERVER_PORT; default {DEFAULT_PORT})",
-    )
-    group.add_argument(
-        "--concurrency", type=int, default=4, help="questions answered at the same time (default 4)"
-    )
-    group = parser.add_argument_group("answers")
-    group.add_argument(
-        "--backend",
-        default=_env("RAG_BACKEND", LOCAL),
-        choices=backend_names(),
-        help="who writes the answers: llama-cpp (local model, default), openai (remote server) or "
-        "extractive (sentences of the article, no model) (env RAG_BACKEND)",
-    )
-    group.add_argument("-k", type=int, default=4, help="passages retrieved per question (default 4)")
-    group.add_argument(
-        "--load-wait",
-        type=float,
-        default=60.0,
-        help="seconds a question waits for the local model to load before the extractive fallback answers",
-    )
-    from .cli import add_backend_flags
-
-    add_backend_flags(parser)
-
-
-def config_from_args(args: argparse.Namespace) -> WebConfig:
-    return WebConfig(
-        host=args.host,
-        port=args.port,
-        backend=args.backend,
-        model=args.model or _env("RAG_MODEL"),
-        base_url=args.base_url or _env("RAG_BASE_URL", _env("OPENAI_BASE_URL")),
-        openai_model=args.openai_model or _env("RAG_OPENAI_MODEL"),
-        api_key=args.api_key or _env("OPENAI_API_KEY"),
-        timeout=args.timeout,
-        k=max(1, min(MAX_K, args.k)),
-        load_wait=max(0.0, args.load_wait),
-        concurrency=max(1, args.concurrency),
-        user=_env("RAG_USER", DEFAULT_USER) or DEFAULT_USER,
-        password=_env("RAG_PASSWORD"),
-        cache_dir=args.cache_dir,
-    )
 
 
 @dataclass(frozen=True)
@@ -288,8 +198,6 @@ class Service:
     @property
     def cache_root(self) -> Path:
         if self._cache_root is None:
-            from .retriever import default_cache_root
-
             root = self.config.cache_dir
             corpus_root = Path(self._retriever.corpus.root) if self._retriever is not None else None
             if root:
@@ -305,8 +213,6 @@ class Service:
     def settings(self, backend: str | None = None, base_url: str | None = None,
                  remote_model: str | None = None, k: float | int | None = None) -> Settings:  # fmt: skip
         """Settings from the panel (or the server defaults), validated."""
-        from .backends import backend_names
-
         name = backend if backend in backend_names() else self.config.backend
         try:
             kk = int(k) if k is not None else self.config.k
@@ -321,15 +227,12 @@ class Service:
 
     def backend(self, settings: Settings):
         """The shared backend for ``settings`` (``None`` for the extractive one)."""
-        from .backends import make_backend
-        from .backends.openai_compat import DEFAULT_BASE_URL
-
         name = settings.backend
         if name == EXTRACTIVE:
             return None
         if name == LOCAL:
             key: tuple = (LOCAL, self.config.model)
-            options: dict[str, Any] = {"model": self.config.model, "cache_dir": self.cache_root}
+            options: dict[str, Any] = self.config.models.options(LOCAL, self.cache_root)
         elif name == REMOTE:
             base_url = settings.base_url.rstrip("/")
             configured = (self.config.base_url or "").rstrip("/") or DEFAULT_BASE_URL
@@ -353,8 +256,6 @@ class Service:
             return self._backends[key]
 
     def assistant(self, settings: Settings, retriever):
-        from .assistant import Assistant, AssistantConfig
-
         backend = self.backend(settings)
         key = (id(backend), id(retriever), settings.k)
         with self._lock:
@@ -473,8 +374,6 @@ class Service:
 
 
 def _default_local_model() -> str:
-    from .models import DEFAULT_LOCAL_MODEL
-
     return DEFAULT_LOCAL_MODEL
 
 
@@ -577,8 +476,6 @@ def cite_link(documents: Mapping[str, Document], doc: str, number: int, label: s
 
 def linkify(text: str, documents: Mapping[str, Document], answer: Answer | None = None) -> tuple[str, list]:
     """Escape ``text`` and turn its citation markers into links; also return the cited targets."""
-    from .grounding import find_markers
-
     resolver = MarkerResolver(documents, answer)
     out: list[str] = []
     targets: list[tuple[str, int]] = []
@@ -627,8 +524,6 @@ def _seconds(value: float | None) -> str:
 
 def answer_kind(answer: Answer) -> str:
     """``error``, ``declined``, ``refused``, ``fallback`` or ``ok`` — how the answer is shown."""
-    from .assistant import INJECTION_REPLY
-
     if answer.error and not answer.fallback:
         return "error"
     if answer.refused and answer.text == INJECTION_REPLY:
@@ -890,8 +785,6 @@ def build_app(service: Service):
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 
-    from .backends import backend_names
-
     docs = service.documents_by_id()  # for the page as first served; handlers read them anew
     first = service.documents[0]
     defaults = service.settings()
@@ -1134,20 +1027,16 @@ def launch_options(config: WebConfig) -> dict[str, Any]:
 
 def make_service(args: argparse.Namespace, config: WebConfig) -> Service:
     """Read the corpus now (fast, for the page) and prepare to open the index in the background."""
-    from .cli import retriever_from_args
-    from .corpus import load_corpus
-    from .retriever import default_corpus
-
-    corpus = load_corpus(args.corpus if args.corpus is not None else default_corpus())
+    corpus = load_corpus(flags.corpus_path(args))
     for path, reason in corpus.skipped:
         log.warning("skipped %s: %s", path, reason)
-    return Service(config, corpus.documents, lambda: retriever_from_args(args))
+    return Service(config, corpus.documents, lambda: flags.open_retriever(args))
 
 
 def serve(args: argparse.Namespace) -> int:
     """Start the page and block until interrupted (``rag serve`` / ``python app.py``)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    config = config_from_args(args)
+    config = flags.web_config(args)
     service = make_service(args, config)
     demo = build_app(service)
     demo.launch(**launch_options(config), quiet=True, prevent_thread_lock=True)
@@ -1161,33 +1050,19 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub, add_retriever_flags) -> None:
-    """Register ``rag serve``."""
-    p = sub.add_parser("serve", help="open the web chat (http://127.0.0.1:7860)")
-    add_serve_flags(p)
-    add_retriever_flags(p)
-    p.set_defaults(func=serve)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import add_retriever_flags
-
+    """The flags of ``python app.py`` (the same as ``rag serve``)."""
     parser = argparse.ArgumentParser(prog="app.py", description="The web chat over the article.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    add_serve_flags(parser)
-    add_retriever_flags(parser)
+    flags.add_verbose_flag(parser)
+    flags.add_server_flags(parser)
+    flags.add_corpus_flags(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python app.py``: the same as ``rag serve``."""
-    import sys
-
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    flags.setup_logging(args.verbose)
     try:
         return serve(args)
     except KeyboardInterrupt:

@@ -266,11 +266,12 @@ def test_web_app_fault_gives_a_fallback_and_the_next_request_succeeds(fault, web
 def test_web_app_honours_the_timeout_flag():
     """``--timeout`` is accepted by ``python app.py`` / ``rag serve``: it must reach the backend
     (else a stalled server holds every web request for 60 s x 3 attempts)."""
-    from rag.web import Service, build_parser, config_from_args
+    from rag import settings
+    from rag.web import Service, build_parser
 
     args = build_parser().parse_args(
         ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1"]
     )
-    service = Service(config_from_args(args), (), lambda: None)
+    service = Service(settings.web_config(args), (), lambda: None)
     chat = service.backend(service.settings("openai"))
     assert chat.timeout == 1.0

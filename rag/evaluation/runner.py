@@ -4,13 +4,11 @@
 dense-only paragraph baselines. Without it, every item of the dataset is put to each backend
 through :class:`~rag.assistant.Assistant` (follow-ups as real multi-turn conversations; only
 the last reply is scored) and, with ``--naive``, to the naive-RAG baseline of each language
-model backend. Output folder (default ``eval/runs/<timestamp>``): ``results.json``,
+model backend. Output folder (default ``runs/<timestamp>`` beside the dataset): ``results.json``,
 ``items.jsonl``, ``report.md`` and PNG charts. Metrics: :mod:`rag.evaluation.metrics`;
 dataset format: docs/evaluation.md.
 
-Settings are read here, at the command-line edge: OpenAI options from flags, else from
-``OPENAI_BASE_URL`` / ``RAG_OPENAI_MODEL`` / ``OPENAI_API_KEY``; the local model from ``--model``,
-else ``RAG_MODEL``.
+Flags and their environment defaults come from :mod:`rag.settings` (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -30,37 +28,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import settings
+from ..assistant import Assistant, AssistantConfig
+from ..backends import BackendError, backend_names, make_backend
+from ..backends.registry import EXTRACTIVE
+from ..chunking import ChunkingConfig
+from ..retriever import Retriever, RetrieverConfig
+from ..types import Answer, ChatMessage
+from . import report
 from .dataset import TYPES, EvalItem, load_dataset
 from .metrics import ItemScore, Summary, score_item, summarize, supports
+from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
 from .retrieval import evaluate_retriever
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
-DEFAULT_RUNS = DEFAULT_DATASET.parent / "runs"
 DEFAULT_BACKENDS = ("extractive",)
 
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
 
 
-def add_parser(sub, add_retriever_flags) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="evaluate retrieval and answers on a Q&A set",
         description="Evaluate retrieval and answers on a JSON-lines Q&A set (format: docs/evaluation.md).",
     )
     p.add_argument(
-        "--dataset", default=str(DEFAULT_DATASET), help="JSON-lines Q&A file (default eval/qa.jsonl)"
+        "--dataset",
+        default=str(settings.default_dataset()),
+        help="JSON-lines Q&A file (default eval/qa.jsonl)",
     )
     p.add_argument("--retrieval", action="store_true", help="retrieval metrics only, with the two baselines")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument(
-        "--backend",
-        nargs="+",
-        action="extend",
-        metavar="NAME",
-        help="backends to evaluate, side by side: extractive (default), llama-cpp, openai",
-    )
+    settings.add_backend_flag(p, many=True)
     p.add_argument("--naive", action="store_true", help="also run the naive-RAG baseline of each LLM backend")
     p.add_argument(
         "--context",
@@ -68,7 +69,7 @@ def add_parser(sub, add_retriever_flags) -> None:
         default="article",
         help="what a language model reads: the whole article when it fits (default) or the best sentences",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default eval/runs/<timestamp>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<timestamp> beside the dataset)")
     p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the dataset")
     p.add_argument(
@@ -79,10 +80,8 @@ def add_parser(sub, add_retriever_flags) -> None:
         action="store_true",
         help="only check the dataset against the corpus (evidence found verbatim)",
     )
-    from ..cli import add_backend_flags
-
-    add_backend_flags(p)
-    add_retriever_flags(p)
+    settings.add_model_flags(p)
+    settings.add_corpus_flags(p)
     p.set_defaults(func=main)
 
 
@@ -205,8 +204,6 @@ def run_row(
     """Put every item to one backend; an unexpected exception fails that item, not the run."""
     from tqdm import tqdm
 
-    from ..types import Answer
-
     scores, records = [], []
     for item in tqdm(items, desc=row.label, unit="q", disable=not progress, file=sys.stderr):
         try:
@@ -230,9 +227,6 @@ def open_backend(name: str, options: Mapping[str, Any]):
 
     Raises :class:`~rag.backends.BackendError` with the reason when it is unavailable.
     """
-    from ..backends import BackendError, make_backend
-    from ..types import ChatMessage
-
     if name == "openai" and not (options.get("base_url") or options.get("api_key")):  # nothing configured
         raise BackendError(
             "no server configured: set --base-url / OPENAI_BASE_URL or --api-key / OPENAI_API_KEY"
@@ -255,9 +249,6 @@ def _ask(assistant) -> Ask:
 # -- retrieval-only table ---------------------------------------------------------------------
 def baseline_table(args: argparse.Namespace, items: Sequence[EvalItem], ours) -> dict[str, dict[str, float]]:
     """hit@k and MRR for ``ours`` and the BM25-only and dense-only paragraph baselines."""
-    from ..chunking import ChunkingConfig
-    from ..retriever import Retriever, RetrieverConfig
-
     paragraphs = ChunkingConfig(min_tokens=0)  # one chunk per paragraph
     base = RetrieverConfig(
         embed_model=args.embed_model,
@@ -265,9 +256,9 @@ def baseline_table(args: argparse.Namespace, items: Sequence[EvalItem], ours) ->
         chunking=paragraphs,
         sentence_vectors=False,
         acronyms=False,
-        cache_dir=args.cache_dir,
+        cache_dir=settings.cache_dir(args),
     )
-    baseline = Retriever.from_corpus(args.corpus, config=base, embedder=ours.embedder)
+    baseline = Retriever.from_corpus(settings.corpus_path(args), config=base, embedder=ours.embedder)
     return {
         "hybrid (this retriever)": evaluate_retriever(ours, items).as_dict(),
         "bm25 paragraphs": evaluate_retriever(baseline, items, mode="bm25").as_dict(),
@@ -277,10 +268,8 @@ def baseline_table(args: argparse.Namespace, items: Sequence[EvalItem], ours) ->
 
 def retrieval_table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines."""
-    from ..cli import retriever_from_args
-
     items = load_items(args.dataset, getattr(args, "limit", None), getattr(args, "per_type", None))
-    return baseline_table(args, items, retriever_from_args(args))
+    return baseline_table(args, items, settings.open_retriever(args))
 
 
 def _print_retrieval(args: argparse.Namespace) -> int:
@@ -408,10 +397,8 @@ def _read_old(folder: str | Path) -> tuple[dict, list[dict]]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..cli import retriever_from_args
-
     items = load_items(args.dataset, args.limit, args.per_type)
-    problems = dataset_problems(items, retriever_from_args(args))
+    problems = dataset_problems(items, settings.open_retriever(args))
     kinds = {t: sum(i.type == t for i in items) for t in dict.fromkeys(i.type for i in items)}
     print(f"{args.dataset}: {len(items)} items ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
     for problem in problems:
@@ -422,25 +409,17 @@ def _check(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The full evaluation: every backend (and naive baseline), files written, summary printed."""
-    from ..assistant import Assistant, AssistantConfig
-    from ..backends import BackendError, backend_names
-    from ..backends.registry import EXTRACTIVE
-    from ..cli import backend_options as cli_backend_options
-    from ..cli import retriever_from_args
-    from ..retriever import default_cache_root
-    from . import report
-    from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
-
     names = list(dict.fromkeys(args.backend or DEFAULT_BACKENDS))
     unknown = [n for n in names if n not in backend_names()]
     if unknown:
         raise ValueError(f"unknown backend {', '.join(unknown)}: use {', '.join(backend_names())}")
     old, old_items = _read_old(args.compare) if args.compare else (None, [])
     items = load_items(args.dataset, args.limit, args.per_type)
-    out = Path(args.out) if args.out else DEFAULT_RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")
+    runs = Path(args.dataset).parent / "runs"
+    out = Path(args.out) if args.out else runs / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
 
-    retriever = retriever_from_args(args)
+    retriever = settings.open_retriever(args)
     config = AssistantConfig()
     if getattr(args, "context", "article") == "sentences":
         config = replace(config, article_context_tokens=0)
@@ -451,7 +430,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     retrieval = baseline_table(args, items, retriever)
 
-    cache = Path(retriever.config.cache_dir or default_cache_root(Path(retriever.corpus.root)))
+    cache = settings.cache_root(args, Path(retriever.corpus.root))
     skipped: dict[str, str] = {}
     rows: list[Row] = []
     for name in names:
@@ -459,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append(Row(EXTRACTIVE, EXTRACTIVE, _ask(Assistant(retriever, None, config))))
             continue
         try:
-            backend, load_s = open_backend(name, cli_backend_options(name, args, cache))
+            backend, load_s = open_backend(name, settings.backend_options(name, args, cache))
         except BackendError as exc:
             skipped[name] = str(exc)
             if args.naive:
