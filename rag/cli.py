@@ -156,7 +156,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     """``rag serve``: the web app needs the ``web`` extra, so it is imported only here."""
     if importlib.util.find_spec("gradio") is None:
         raise RuntimeError("rag serve needs the web extra: pip install 'korea-herald-rag[web]'")
-    from .web import serve
+    from .web.server import serve
 
     return serve(args)
 

@@ -73,6 +73,7 @@ def test_benchmarks_are_not_part_of_the_package():
 
     package = Path(rag.__file__).parent
     assert not list(package.glob("bench*.py"))
+    assert not (package / "web.py").exists()  # rag/web/ is a package
 
 
 def test_static_vectors_are_unit_and_structured():

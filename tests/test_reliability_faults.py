@@ -267,7 +267,8 @@ def test_web_app_honours_the_timeout_flag():
     """``--timeout`` is accepted by ``python app.py`` / ``rag serve``: it must reach the backend
     (else a stalled server holds every web request for 60 s x 3 attempts)."""
     from rag import settings
-    from rag.web import Service, build_parser
+    from rag.web.server import build_parser
+    from rag.web.service import Service
 
     args = build_parser().parse_args(
         ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1"]

@@ -28,14 +28,12 @@ from web_helpers import (
 from rag import settings
 from rag.assistant import INJECTION_REPLY
 from rag.corpus import load_corpus
+from rag.settings import WebConfig
 from rag.types import Answer, Citation, Document, Paragraph, Passage, Timings
-from rag.web import (
+from rag.web.render import (
     MarkerResolver,
-    Service,
-    WebConfig,
     answer_kind,
     linkify,
-    parse_history,
     render_answer,
     render_article,
     render_header,
@@ -43,6 +41,7 @@ from rag.web import (
     render_sources,
     render_status,
 )
+from rag.web.service import Service, parse_history
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -340,7 +339,7 @@ def test_api_key_and_password_never_shown(monkeypatch):
 
 
 def test_launch_never_shares(monkeypatch):
-    from rag.web import launch_options
+    from rag.web.app import launch_options
 
     options = launch_options(_parse([], monkeypatch, RAG_PASSWORD="pw"))
     assert options["share"] is False and options["auth"] == [("reader", "pw")]

@@ -113,7 +113,9 @@ def chromium_browser():
 def app_in_process(documents, retriever, *, backend: str = "extractive", load_wait: float = 60.0, **config):
     """Launch the page in this process (so a test can plug in a fake backend); yield (url, service)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from rag.web import Service, WebConfig, build_app, launch_options
+    from rag.settings import WebConfig
+    from rag.web.app import build_app, launch_options
+    from rag.web.service import Service
 
     web_config = WebConfig(port=free_port(), backend=backend, load_wait=load_wait, **config)
     service = Service(web_config, documents, lambda: retriever)
