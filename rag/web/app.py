@@ -23,12 +23,15 @@ from typing import Any
 
 import gradio as gr
 
+from .. import articles
+from ..articles import MAX_ARTICLE_BYTES, UPLOAD_SUFFIXES, ArticleError
 from ..backends import backend_names
 from ..settings import LOCAL, MAX_K, REMOTE, WebConfig
 from ..types import Answer, Document
 from .render import (
     BACKEND_LABELS,
     Turn,
+    article_choices,
     examples_for,
     history_of,
     linkify,
@@ -38,6 +41,7 @@ from .render import (
     render_pending,
     render_sources,
     render_status,
+    render_upload_result,
     status_busy,
 )
 from .service import Service
@@ -52,8 +56,12 @@ def _read_static(name: str) -> str:
     return (STATIC / name).read_text("utf-8")
 
 
-def build_app(service: Service):
-    """The Gradio Blocks of the page (not launched; see :func:`launch_options` and :func:`serve`)."""
+def build_app(service: Service, *, page_uploads: bool = True):
+    """The Gradio Blocks of the page (mounted by :func:`rag.web.server.create_app`).
+
+    ``page_uploads``: readers may add articles from the page (refused when the server listens
+    beyond the loopback address without a password).
+    """
     docs = service.documents_by_id()  # for the page as first served; handlers read them anew
     first = service.documents[0]
     defaults = service.settings()
@@ -66,7 +74,7 @@ def build_app(service: Service):
         cited = [(c.doc, c.paragraph) for c in answer.citations] or targets
         return render_article(docs, cited, refused=answer.refused)
 
-    def chat(question, turns, backend, base_url, remote_model, k):
+    def chat(question, turns, doc, backend, base_url, remote_model, k):
         """Answer ``question``, streaming into the chat; update the sources and the article."""
         turns = list(turns or [])
         text = question if isinstance(question, str) else ""
@@ -80,7 +88,7 @@ def build_app(service: Service):
         status, draft = "Searching the article…", ""
         busy = gr.Textbox(value="", interactive=False, placeholder=BUSY_PLACEHOLDER)
         yield render_chat(turns, docs, render_pending(status, draft, docs)), turns, busy, gr.skip(), gr.skip()
-        for event in service.stream(text, history, settings):
+        for event in service.stream(text, history, settings, doc=doc or None):
             if event.kind == "status":
                 status = event.text
             elif event.kind == "delta":
@@ -106,17 +114,35 @@ def build_app(service: Service):
                 gr.skip(),
             )
 
-    def retry(turns, backend, base_url, remote_model, k):
+    def retry(turns, doc, backend, base_url, remote_model, k):
         turns = list(turns or [])
         if not turns:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         last = turns.pop()
-        yield from chat(last.question, turns, backend, base_url, remote_model, k)
+        yield from chat(last.question, turns, doc, backend, base_url, remote_model, k)
 
-    def from_example(event: gr.SelectData, turns, backend, base_url, remote_model, k):
+    def from_example(event: gr.SelectData, turns, doc, backend, base_url, remote_model, k):
         value = event.value if isinstance(event.value, dict) else {}
-        yield from chat(str(value.get("text", "")), turns, backend, base_url, remote_model, k)
+        yield from chat(str(value.get("text", "")), turns, doc, backend, base_url, remote_model, k)
+
+    def picker(value: str | None = None) -> gr.Dropdown:
+        docs = service.documents_by_id()
+        keep = value if value in docs else ""
+        return gr.Dropdown(choices=article_choices(docs.values()), value=keep)
+
+    def upload(file, current):
+        """Add the uploaded file as an article; show what happened; offer it in the picker."""
+        if not file:
+            return gr.skip(), gr.skip(), gr.skip()
+        path = Path(file if isinstance(file, str) else getattr(file, "name", ""))
+        try:
+            content = path.read_bytes()[: MAX_ARTICLE_BYTES + 1]
+            doc = service.add_article(articles.from_upload(path.name, content))
+        except (ArticleError, RuntimeError, OSError) as exc:
+            return render_upload_result(None, str(exc)), gr.skip(), gr.skip()
+        docs = service.documents_by_id()
+        return render_upload_result(doc, None), picker(doc.id), render_article(docs)
 
     def undo(turns):
         turns = list(turns or [])
@@ -170,6 +196,28 @@ def build_app(service: Service):
             )
         with gr.Row(elem_id="rag-main"):
             with gr.Column(scale=6, min_width=360, elem_id="rag-chat-col"):
+                with gr.Row(elem_id="rag-articles-row", equal_height=True):
+                    doc_picker = gr.Dropdown(
+                        article_choices(docs.values()),
+                        value="",
+                        label="Ask about",
+                        elem_id="rag-doc",
+                        scale=4,
+                        min_width=200,
+                        container=False,
+                    )
+                    add_button = gr.UploadButton(
+                        "Add an article…",
+                        file_types=list(UPLOAD_SUFFIXES),
+                        file_count="single",
+                        size="sm",
+                        variant="secondary",
+                        scale=1,
+                        min_width=140,
+                        elem_id="rag-upload",
+                        visible=page_uploads and service.can_edit_articles(),
+                    )
+                upload_html = gr.HTML("", elem_id="rag-upload-result", js_on_load=None)
                 chatbot = gr.Chatbot(
                     elem_id="rag-chat",
                     show_label=False,
@@ -236,7 +284,7 @@ def build_app(service: Service):
                 )
         timer = gr.Timer(1.0, active=status_busy(service.status(defaults)))
 
-        settings_in = [backend, base_url, remote_model, k]
+        settings_in = [doc_picker, backend, base_url, remote_model, k]
         outputs = [chatbot, turns_state, box, sources, article_html]
         private: dict[str, Any] = {"api_visibility": "private"}
         events = [
@@ -255,6 +303,10 @@ def build_app(service: Service):
         demo.load(status, [backend], [status_html, timer], **quiet)
         # Articles added since start, for a page opened before anything is asked.
         demo.load(lambda: article(None, service.documents_by_id()), None, [article_html], **quiet)
+        demo.load(picker, [doc_picker], [doc_picker], **quiet)
+        add_button.upload(
+            upload, [add_button, doc_picker], [upload_html, doc_picker, article_html], **private
+        )
         backend.change(settings_changed, [backend], [status_html, timer, remote_group], **quiet)
         gr.api(ask, api_name=API_NAME)
     demo.queue(default_concurrency_limit=service.config.concurrency)
@@ -287,4 +339,11 @@ def launch_options(config: WebConfig) -> dict[str, Any]:
     if config.password:
         options["auth"] = [(config.user, config.password)]
         options["auth_message"] = "This reading companion is private. Sign in to ask about the article."
+    return options
+
+
+def mount_options(config: WebConfig) -> dict[str, Any]:
+    """Arguments of ``gr.mount_gradio_app``: the launch options, and uploads capped at 2 MB."""
+    options = {k: v for k, v in launch_options(config).items() if k != "share"}
+    options["max_file_size"] = MAX_ARTICLE_BYTES
     return options

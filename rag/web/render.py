@@ -11,7 +11,7 @@ link is still an ordinary in-page anchor.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -411,3 +411,20 @@ def examples_for(documents: Sequence[Document]) -> list[str]:
         if doc.id in EXAMPLES:
             return EXAMPLES[doc.id]
     return GENERIC_EXAMPLES
+
+
+# -- articles ------------------------------------------------------------------------------
+def article_choices(documents: Iterable[Document]) -> list[tuple[str, str]]:
+    """The "Ask about" picker: all articles, then each by title (its id as the value)."""
+    return [("All articles", ""), *((doc.title or doc.id, doc.id) for doc in documents)]
+
+
+def render_upload_result(doc: Document | None, error: str | None) -> str:
+    """What the page says after an upload: the article added, or why it was not."""
+    if doc is None:
+        return f'<div class="rag-upload rag-upload-error" role="alert">Not added: {esc(error or "")}</div>'
+    n = len(doc.paragraphs)
+    return (
+        f'<div class="rag-upload rag-upload-ok" role="status">Added “{esc(doc.title)}” '
+        f"({n} paragraph{'s' if n != 1 else ''}). It is selected under “Ask about”.</div>"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import articles
+from ..articles import ArticleError, NewArticle
 from ..assistant import Assistant, AssistantConfig
 from ..backends import backend_names, make_backend
 from ..backends.openai_compat import DEFAULT_BASE_URL
@@ -57,8 +60,12 @@ class Service:
         open_retriever: Callable[[], Any],
         *,
         cache_root: Path | None = None,
+        corpus_folder: Path | None = None,
+        read_only_reason: str | None = None,
     ) -> None:
         self.config = config
+        self.corpus_folder = corpus_folder  # where added articles go (None: the retriever's)
+        self.read_only_reason = read_only_reason  # why articles cannot be added here, if so
         self.documents = tuple(documents)
         self._open_retriever = open_retriever
         self._cache_root = cache_root
@@ -67,6 +74,7 @@ class Service:
         self._retriever_ready = threading.Event()
         self._retriever_thread: threading.Thread | None = None
         self._reload_lock = threading.Lock()
+        self._articles_lock = threading.Lock()  # one article added or removed at a time
         self.corpus_warning: str | None = None
         self._lock = threading.Lock()
         self._backends: dict[tuple, Any] = {}
@@ -129,6 +137,102 @@ class Service:
             raise RuntimeError(f"the article index could not be opened: {self._retriever_error}")
         self._reload_if_changed()
         return self._retriever
+
+    def ready_retriever(self, timeout: float = 120.0):
+        """The retriever, waiting for the index to open; ``RuntimeError`` if it does not in time."""
+        retriever = self.retriever(timeout=timeout)
+        if retriever is None:
+            raise RuntimeError(f"the article index is still opening after {timeout:.0f} s; try again")
+        return retriever
+
+    def search(self, query: str, k: int = 5, doc: str | None = None) -> list:
+        """:meth:`Retriever.search` on the current index (``ValueError`` for a bad query or doc)."""
+        return self.ready_retriever().search(query, k=k, doc=doc)
+
+    # -- articles ------------------------------------------------------------------------
+    def add_article(self, article: NewArticle) -> Document:
+        """Save ``article`` into the corpus folder and index it; it is searchable on return.
+
+        If it cannot be indexed, its file is removed again and the old index keeps serving.
+        """
+        self._check_writable()
+        with self._articles_lock:
+            retriever = self.ready_retriever()
+            folder = self._folder(retriever)
+            path = articles.write(folder, article, retriever.documents)
+            try:
+                fresh = self._reload(retriever)
+            except Exception as exc:
+                path.unlink(missing_ok=True)
+                log.error("the new article %s could not be indexed: %s", article.id, exc)
+                raise ArticleError(
+                    f"the article could not be indexed: {exc}", status=500, code="index_failed"
+                ) from exc
+            added = [d for d in fresh.corpus.documents if d.source == path.name]
+            if not added:  # skipped by the corpus loader after all: take it back out
+                path.unlink(missing_ok=True)
+                self._reload(fresh)
+                raise ArticleError(
+                    "the article could not be read back from the corpus folder", code="unreadable_article"
+                )
+            log.info("article %s added (%d paragraphs)", added[0].id, len(added[0].paragraphs))
+            return added[0]
+
+    def remove_article(self, doc_id: str) -> Document:
+        """Delete the article ``doc_id`` from the corpus folder and the index."""
+        self._check_writable()
+        with self._articles_lock:
+            retriever = self.ready_retriever()
+            doc = retriever.documents.get(doc_id)
+            if doc is None:
+                raise ArticleError(f"there is no article {doc_id!r}", status=404, code="not_found")
+            if len(retriever.documents) == 1:
+                raise ArticleError(
+                    "the last article cannot be removed: the corpus would be empty",
+                    status=409,
+                    code="last_article",
+                )
+            path = articles.file_of(retriever.corpus.root, doc)
+            aside = path.with_name(f"{articles.TEMP_PREFIX}{path.name}.removed")
+            os.replace(path, aside)
+            try:
+                self._reload(retriever)
+            except Exception as exc:
+                os.replace(aside, path)
+                raise ArticleError(
+                    f"the article could not be removed from the index: {exc}", status=500, code="index_failed"
+                ) from exc
+            aside.unlink(missing_ok=True)
+            log.info("article %s removed", doc_id)
+            return doc
+
+    def can_edit_articles(self) -> bool:
+        return self.read_only_reason is None
+
+    def _check_writable(self) -> None:
+        if self.read_only_reason is not None:
+            raise ArticleError(self.read_only_reason, status=403, code="read_only")
+
+    def _folder(self, retriever) -> Path:
+        folder = self.corpus_folder or Path(retriever.corpus.root)
+        if not folder.is_dir():
+            raise ArticleError(
+                f"the corpus is a single file ({folder}), not a folder: articles cannot be added",
+                status=409,
+                code="read_only",
+            )
+        return folder
+
+    def _reload(self, current):
+        """Re-read the corpus now (the caller changed it) and serve the new index from here on."""
+        with self._reload_lock:
+            fresh = current.reload()
+            with self._lock:
+                self._retriever = fresh
+                self._assistants.clear()
+                self.documents = tuple(fresh.corpus.documents)
+                self.corpus_warning = None
+        return fresh
 
     def _reload_if_changed(self) -> None:
         """Re-read the corpus when its files changed while the app runs (the old index serves
@@ -260,9 +364,15 @@ class Service:
 
     # -- answering ---------------------------------------------------------------------
     def stream(
-        self, question: object, history: Sequence[Mapping] | None = None, settings: Settings | None = None
+        self,
+        question: object,
+        history: Sequence[Mapping] | None = None,
+        settings: Settings | None = None,
+        *,
+        doc: str | None = None,
     ) -> Iterator[StreamEvent]:
-        """Like :meth:`Assistant.stream`, plus waiting for the index and the local model."""
+        """Like :meth:`Assistant.stream` (``doc``: one article only), plus waiting for the index
+        and the local model."""
         settings = settings or self.settings()
         start = time.perf_counter()
         try:
@@ -286,7 +396,7 @@ class Service:
             assistant = self.assistant(settings, retriever)
             if self.priming and settings.backend == LOCAL:
                 yield StreamEvent("status", "The local model is reading the article (first start only)…")
-            for event in assistant.stream(question, history):
+            for event in assistant.stream(question, history, doc=doc or None):
                 if event.kind == "final" and note and event.answer is not None:
                     event = StreamEvent("final", answer=replace(event.answer, fallback=True, error=note))
                 warning = self.corpus_warning
