@@ -514,3 +514,26 @@ def test_packaged_seed_corpus_is_read_only(tmp_path):
         service.add_article(from_fields(KIMCHI))
     assert error.value.status == 403
     assert not Path(tmp_path).joinpath(KIMCHI_ID + ".json").exists()
+
+
+def test_streaming_never_sends_the_unchecked_draft(article_doc, retriever):
+    """A model that streams word by word: the SSE stream carries only the checked answer (the
+    draft shows at most as a bare ': writing' comment), and it equals the non-streamed reply."""
+    from web_helpers import EchoBackend, app_in_process, registered
+
+    with (
+        registered(echo=lambda **_: EchoBackend(delay=0.02)),
+        app_in_process((article_doc,), retriever, backend="echo") as (url, _),
+    ):
+        body = {"model": "korea-herald-rag", "messages": [{"role": "user", "content": QUESTION}]}
+        whole = httpx.post(url + "/v1/chat/completions", json=body, timeout=120).json()
+        with httpx.stream(
+            "POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=120
+        ) as r:
+            lines = [line for line in r.iter_lines() if line]
+    comments = [line for line in lines if line.startswith(":")]
+    assert comments and all(c == ": writing" or c.startswith(": status ") for c in comments)
+    chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == whole["choices"][0]["message"]["content"] and whole["backend"] == "echo"
+    assert chunks[-1]["citations"] == whole["citations"] and whole["citations"]

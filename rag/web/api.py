@@ -232,12 +232,15 @@ def build_router(service: Service, *, allow_writes: bool) -> APIRouter:
 
         def sse() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            answer = None
+            answer, beat = None, 0.0
             for event in answer_events():
                 if event.kind == "final":
                     answer = event.answer
-                else:  # progress: an SSE comment, which clients ignore; it keeps proxies from timing out
-                    yield f": {event.kind} {' '.join(event.text.split())[:200]}\n\n"
+                elif event.kind == "status":  # an SSE comment: clients ignore it, proxies see traffic
+                    yield f": status {' '.join(event.text.split())[:200]}\n\n"
+                elif time.monotonic() - beat > 1.0:  # the draft itself is never sent: it is unchecked
+                    beat = time.monotonic()
+                    yield ": writing\n\n"
             assert answer is not None
             for piece in _pieces(answer.text):  # the checked answer, never the unchecked draft
                 yield chunk({"content": piece})
