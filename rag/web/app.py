@@ -347,3 +347,8 @@ def mount_options(config: WebConfig) -> dict[str, Any]:
     options = {k: v for k, v in launch_options(config).items() if k != "share"}
     options["max_file_size"] = MAX_ARTICLE_BYTES
     return options
+
+
+def mount_page(app, demo, config: WebConfig):
+    """Mount the page ``demo`` at ``/`` of the FastAPI ``app`` (after the app's own routes)."""
+    return gr.mount_gradio_app(app, demo, path="/", **mount_options(config))

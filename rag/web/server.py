@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
@@ -24,7 +23,7 @@ from .. import settings as flags
 from ..corpus import load_corpus
 from ..settings import WebConfig
 from . import api
-from .app import build_app, mount_options
+from .app import build_app, mount_page
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def create_app(service: Service, config: WebConfig) -> FastAPI:
     app = FastAPI(title="korea-herald-rag", docs_url=None, redoc_url=None, openapi_url=None)
     api.install(app, service, allow_writes=bool(config.server_api_key) or is_loopback(config.host))
     demo = build_app(service, page_uploads=is_loopback(config.host) or bool(config.password))
-    return gr.mount_gradio_app(app, demo, path="/", **mount_options(config))
+    return mount_page(app, demo, config)
 
 
 def uvicorn_server(app: FastAPI, config: WebConfig) -> uvicorn.Server:
