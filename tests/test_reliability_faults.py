@@ -234,6 +234,7 @@ def test_llama_server_killed_mid_reply_is_a_clear_error(tmp_path):
 def web_client(server, tmp_path_factory, cache_root, embedder):
     """``python app.py --backend openai`` pointed at the fault server."""
     import gradio_client  # here, not at module level: the tests above need no web app
+
     cache = tmp_path_factory.mktemp("faults-web-cache")
     (cache / "onnx").symlink_to(cache_root / "onnx", target_is_directory=True)
     port = free_port()

@@ -345,7 +345,6 @@ async def _call(fn, *args):
         raise APIError(503, str(exc), "not_ready", "server_error") from None
 
 
-
 async def _json(request: Request, *, empty_ok: bool = False) -> dict:
     raw = await request.body()
     if not raw.strip():
