@@ -11,7 +11,7 @@ chat:
 
 test:
 	./scripts/setup.sh --test
-	$(VENV)/bin/ruff check rag app.py tests
+	$(VENV)/bin/ruff check rag app.py tests benchmarks
 	$(PY) -m pytest
 
 setup:
@@ -21,4 +21,6 @@ eval:
 	$(VENV)/bin/rag eval --backend extractive llama-cpp --naive --out eval/results/latest
 
 bench:
-	$(VENV)/bin/rag bench all --out eval/results
+	$(PY) -m benchmarks.retrieval --out eval/results
+	$(PY) -m benchmarks.answers --out eval/results
+	$(PY) -m benchmarks.api --out eval/results

@@ -11,7 +11,7 @@ import sys
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
 
-from rag.web import main
+from rag.web.server import main
 
 if __name__ == "__main__":
     sys.exit(main())

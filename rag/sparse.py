@@ -27,6 +27,16 @@ class BM25Index:
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def model(self) -> bm25s.BM25:
+        """The underlying ``bm25s.BM25`` model (read it; do not change it)."""
+        return self._bm25
+
+    @property
+    def tokenizer(self) -> bm25s.tokenization.Tokenizer:
+        """The tokenizer the index and its queries go through."""
+        return self._tokenizer
+
     def search(self, query: str, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(scores, ids)`` of up to ``k`` texts that share a term with ``query``.
 

@@ -21,9 +21,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from net_helpers import free_port
+
 from rag.assistant import INJECTION_REPLY, NOT_IN_ARTICLE
 from rag.backends import BackendError
-from rag.bench_answers import free_port
 from rag.grounding import find_markers, is_refusal
 from rag.models import resolve_gguf
 from rag.text import split_sentences

@@ -138,7 +138,7 @@ def test_abandoned_stream_releases_the_model(llama):
 
 
 def test_prompt_over_the_context_window_is_a_backend_error_and_the_model_still_works(llama):
-    with pytest.raises(BackendError, match="more than the model.s window of 512") as info:
+    with pytest.raises(BackendError, match=r"more than the model.s window of 512") as info:
         list(llama.stream(ask("troops " * 1500), max_tokens=8))
     assert info.value.setting == "--n-ctx"
     assert "".join(llama.stream(ask("Say yes."), max_tokens=4)).strip()

@@ -1,30 +1,32 @@
-"""Smoke test of ``rag bench retrieval`` (rag/bench.py): tiny sizes, fake vectors, no timing checks."""
+"""Smoke test of ``python -m benchmarks.retrieval``: tiny sizes, fake vectors, no timing checks."""
 
 from __future__ import annotations
 
-import argparse
 import json
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
+from conftest import EVAL_DIR, REPO
 
-from rag import bench
-from rag.cli import add_retriever_flags
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rag")
-    bench.add_parser(parser.add_subparsers(dest="command", required=True), add_retriever_flags)
-    return parser.parse_args(argv)
+from benchmarks import retrieval as bench
 
 
 def test_bench_retrieval_smoke(tmp_path):
-    args = _parse(
-        ["bench", "retrieval", "--sizes", "200", "--fake-embeddings", "--queries", "20", "--no-progress",
-         "--out", str(tmp_path)]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "\n".join(json.dumps({"question": q}) for q in ("Who is Hong Min?", "What did Kim Yo-jong condemn?")),
+        "utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.retrieval", "--sizes", "200", "--fake-embeddings",
+         "--queries", "20", "--no-progress", "--questions", str(questions), "--out", str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
-    assert args.func is bench.main
-    assert bench.main(args) == 0
+    assert done.returncode == 0, done.stderr[-3000:]
+    tmp_path = tmp_path / "out"
 
     report = json.loads((tmp_path / "bench-retrieval.json").read_text("utf-8"))
     markdown = (tmp_path / "bench-retrieval.md").read_text("utf-8")
@@ -53,13 +55,25 @@ def test_bench_retrieval_smoke(tmp_path):
         assert row["reopen"]["status"] == "loaded" and row["reopen"]["encode_calls"] == 0
         assert 0 < row["recall"]["chunks"]["real queries"]["recall@10"] <= 1
         assert row["bm25_prototype"]["top20_overlap"] > 0.9
+        profile = row["profile_hybrid"]
+        assert 0 < profile["query embedding"]["p50_ms"] <= profile["whole search"]["p95_ms"]
+        assert profile["BM25"]["n"] == 10  # 20 queries, the first 10 warm up
     assert "## Scale" in markdown and "**random**" in markdown and "**static**" in markdown
 
 
 def test_query_set_is_distinct_and_realistic():
-    queries = bench.query_set(250)
+    questions = bench.load_questions([EVAL_DIR / "qa.jsonl"])
+    queries = bench.query_set(250, questions)
     assert len(queries) == len(set(queries)) == 250
-    assert bench.load_questions()[0] in queries
+    assert questions[0] in queries
+
+
+def test_benchmarks_are_not_part_of_the_package():
+    import rag
+
+    package = Path(rag.__file__).parent
+    assert not list(package.glob("bench*.py"))
+    assert not (package / "web.py").exists()  # rag/web/ is a package
 
 
 def test_static_vectors_are_unit_and_structured():

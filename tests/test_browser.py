@@ -11,6 +11,7 @@ import re
 import shutil
 
 import pytest
+from conftest import ARTICLE_PATH
 from web_helpers import (
     CHROMIUM,
     OUTPUT,
@@ -328,3 +329,36 @@ def test_an_article_added_while_the_app_runs_shows_in_the_panel(page, article_co
         for part in ("#rag-article .rag-para", "#rag-input textarea"):
             expect(page.locator(part).first).to_be_visible(timeout=TIMEOUT)
         expect(page.locator("#rag-article")).to_contain_text("About 40,000 visitors tasted kimchi")
+
+
+def test_upload_an_article_through_the_page_and_ask_about_it(page, article_corpus, tmp_path, embedder):
+    """The "Add an article" button saves and indexes the file; the "Ask about" picker then
+    scopes the question to it, and the answer cites its paragraph."""
+    documents = load_corpus(article_corpus).documents
+    retriever = Retriever.from_corpus(article_corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    upload = tmp_path / "gwangju-kimchi.md"
+    upload.write_text(GWANGJU, "utf-8")
+    bad = tmp_path / "notes.txt"
+    bad.write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    with app_in_process(documents, retriever, backend="extractive") as (url, service):
+        open_page(page, url)
+        expect(page.locator("#rag-upload")).to_be_visible()
+        with page.expect_file_chooser() as chooser:
+            page.locator("#rag-upload").click()
+        chooser.value.set_files(str(bad))
+        expect(page.locator("#rag-upload-result")).to_contain_text("Not added: the file is not UTF-8 text")
+        assert sorted(p.name for p in article_corpus.iterdir()) == [ARTICLE_PATH.name]
+        with page.expect_file_chooser() as chooser:
+            page.locator("#rag-upload").click()
+        chooser.value.set_files(str(upload))
+        result = page.locator("#rag-upload-result")
+        expect(result).to_contain_text("Added “Gwangju opens its kimchi festival”", timeout=TIMEOUT)
+        assert (article_corpus / "gwangju-kimchi.md").read_text("utf-8") == GWANGJU
+        assert "gwangju-kimchi" in service.documents_by_id()
+        expect(page.locator("#rag-doc input")).to_have_value("Gwangju opens its kimchi festival")
+        expect(page.locator("#rag-article")).to_contain_text("About 40,000 visitors tasted kimchi")
+        answer = ask(page, "How many visitors came on the first day?")
+        expect(answer).to_contain_text("40,000")
+        target, _ = click_first_marker(page, answer)
+        assert target == "rag-p-gwangju-kimchi-2"
+        screenshot(page, "upload-and-ask.png")

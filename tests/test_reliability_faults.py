@@ -230,12 +230,11 @@ def test_llama_server_killed_mid_reply_is_a_clear_error(tmp_path):
 
 
 # -- through the real web app -------------------------------------------------------------------------
-gradio_client = pytest.importorskip("gradio_client")
-
-
 @pytest.fixture(scope="module")
 def web_client(server, tmp_path_factory, cache_root, embedder):
     """``python app.py --backend openai`` pointed at the fault server."""
+    import gradio_client  # here, not at module level: the tests above need no web app
+
     cache = tmp_path_factory.mktemp("faults-web-cache")
     (cache / "onnx").symlink_to(cache_root / "onnx", target_is_directory=True)
     port = free_port()
@@ -266,11 +265,13 @@ def test_web_app_fault_gives_a_fallback_and_the_next_request_succeeds(fault, web
 def test_web_app_honours_the_timeout_flag():
     """``--timeout`` is accepted by ``python app.py`` / ``rag serve``: it must reach the backend
     (else a stalled server holds every web request for 60 s x 3 attempts)."""
-    from rag.web import Service, build_parser, config_from_args
+    from rag import settings
+    from rag.web.server import build_parser
+    from rag.web.service import Service
 
     args = build_parser().parse_args(
         ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1"]
     )
-    service = Service(config_from_args(args), (), lambda: None)
+    service = Service(settings.web_config(args), (), lambda: None)
     chat = service.backend(service.settings("openai"))
     assert chat.timeout == 1.0

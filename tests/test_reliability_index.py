@@ -237,8 +237,6 @@ def test_read_only_cache_with_a_saved_index_loads_it(
 
 
 # -- the corpus changes while the web app runs ---------------------------------------------------------
-gradio_client = pytest.importorskip("gradio_client")
-
 GWANGJU = (
     "# Gwangju opens its kimchi festival\n\n"
     "The city of Gwangju opened its annual kimchi festival on Friday, organisers said.\n\n"
@@ -248,13 +246,15 @@ KIMCHI = "How many visitors tasted kimchi at the Gwangju festival?"
 
 
 def test_corpus_edits_while_the_app_runs(article_corpus, tmp_path, cache_root, embedder):
+    from gradio_client import Client  # here, not at module level: the tests above need no web app
+
     cache = linked_cache(tmp_path / "cache", cache_root)
     article = article_corpus / ARTICLE_PATH.name
     original = article.read_text("utf-8")
     args = ["--backend", "extractive", "--port", str(free_port()), "--cache-dir", str(cache)]
     args += ["--corpus", str(article_corpus)]
     with app_process(args, env=app_env(), log=tmp_path / "app.log") as url:
-        client = gradio_client.Client(url, verbose=False)
+        client = Client(url, verbose=False)
 
         def ask(question: str) -> dict:
             return client.predict(question, api_name="/ask")
@@ -302,11 +302,13 @@ def test_corpus_edits_while_the_app_runs(article_corpus, tmp_path, cache_root, e
 
 
 def test_corpus_folder_removed_while_the_app_runs(article_corpus, tmp_path, cache_root, embedder):
+    from gradio_client import Client
+
     cache = linked_cache(tmp_path / "cache", cache_root)
     args = ["--backend", "extractive", "--port", str(free_port()), "--cache-dir", str(cache)]
     args += ["--corpus", str(article_corpus)]
     with app_process(args, env=app_env(), log=tmp_path / "app.log") as url:
-        client = gradio_client.Client(url, verbose=False)
+        client = Client(url, verbose=False)
         first = client.predict(TROOPS, api_name="/ask")
         shutil.rmtree(article_corpus)
         time.sleep(2.2)

@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import replace
 from html.parser import HTMLParser
 
+import gradio_client  # a dependency of the web extra: missing, these tests fail rather than skip
 import pytest
 from web_helpers import (
     HOSTILE_HTML,
@@ -25,18 +26,15 @@ from web_helpers import (
     registered,
 )
 
+from rag import settings
 from rag.assistant import INJECTION_REPLY
 from rag.corpus import load_corpus
+from rag.settings import WebConfig
 from rag.types import Answer, Citation, Document, Paragraph, Passage, Timings
-from rag.web import (
+from rag.web.render import (
     MarkerResolver,
-    Service,
-    WebConfig,
-    add_serve_flags,
     answer_kind,
-    config_from_args,
     linkify,
-    parse_history,
     render_answer,
     render_article,
     render_header,
@@ -44,8 +42,7 @@ from rag.web import (
     render_sources,
     render_status,
 )
-
-gradio_client = pytest.importorskip("gradio_client")
+from rag.web.service import Service, parse_history
 
 QUESTION = "Who confirmed that North Korean troops were in Russia?"
 
@@ -307,14 +304,15 @@ def test_unopenable_index_is_reported_in_the_answer(article_documents):
 
 # -- settings ------------------------------------------------------------------------------
 def _parse(argv, monkeypatch, **env):
-    for key in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "RAG_BACKEND", "OPENAI_API_KEY", "RAG_PASSWORD"):
+    for key in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "RAG_BACKEND", "OPENAI_API_KEY", "RAG_PASSWORD",
+                "RAG_API_KEY", "RAG_BASE_URL", "OPENAI_BASE_URL"):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     parser = argparse.ArgumentParser()
-    add_serve_flags(parser)
-    parser.add_argument("--cache-dir")
-    return config_from_args(parser.parse_args(argv))
+    settings.add_server_flags(parser)
+    settings.add_corpus_flags(parser)
+    return settings.web_config(parser.parse_args(argv))
 
 
 def test_defaults_are_local_and_private(monkeypatch):
@@ -340,7 +338,7 @@ def test_api_key_and_password_never_shown(monkeypatch):
 
 
 def test_launch_never_shares(monkeypatch):
-    from rag.web import launch_options
+    from rag.web.app import launch_options
 
     options = launch_options(_parse([], monkeypatch, RAG_PASSWORD="pw"))
     assert options["share"] is False and options["auth"] == [("reader", "pw")]
@@ -538,13 +536,36 @@ def test_header_shows_title_and_date():
 
 
 def test_rag_serve_command():
+    """`rag serve` takes the same flags as `python app.py` (a missing command fails here, never skips)."""
     from rag import cli
 
-    parser = cli.build_parser()
-    try:
-        args = parser.parse_args(["serve", "--backend", "extractive", "--port", "9999", "-k", "6"])
-    except SystemExit:
-        pytest.skip("`rag serve` is not wired into rag/cli.py yet (rag.web.add_parser)")
-    from rag.web import serve
+    args = cli.build_parser().parse_args(["serve", "--backend", "extractive", "--port", "9999", "-k", "6"])
+    assert args.func is cli._cmd_serve
+    assert args.port == 9999 and args.k == 6 and args.backend == "extractive"
+    config = settings.web_config(args)
+    assert (config.port, config.k, config.backend) == (9999, 6, "extractive")
 
-    assert args.func is serve and args.port == 9999 and args.k == 6 and args.backend == "extractive"
+
+def test_remote_server_url_is_read_the_same_by_every_command(monkeypatch):
+    """RAG_BASE_URL (else OPENAI_BASE_URL) means the same to `rag ask`, `rag eval` and `rag serve`."""
+    from rag import cli
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("RAG_BASE_URL", "http://127.0.0.1:8/v1")
+    parser = cli.build_parser()
+    for argv in (["ask", "q"], ["eval"], ["serve"]):
+        args = parser.parse_args(argv)
+        assert settings.model_settings(args).base_url == "http://127.0.0.1:8/v1", argv
+    monkeypatch.delenv("RAG_BASE_URL")
+    assert settings.model_settings(cli.build_parser().parse_args(["serve"])).base_url.endswith(":9/v1")
+
+
+def test_backend_choices_come_from_the_registry():
+    from rag import cli
+
+    with registered(echo=lambda **_: EchoBackend()):
+        parser = cli.build_parser()
+        assert parser.parse_args(["ask", "q", "--backend", "echo"]).backend == "echo"
+        assert parser.parse_args(["serve", "--backend", "echo"]).backend == "echo"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["ask", "q", "--backend", "no-such-backend"])

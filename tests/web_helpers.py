@@ -20,8 +20,9 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from net_helpers import free_port
+
 from rag.backends import BACKENDS, BackendError
-from rag.bench_answers import free_port
 from rag.types import ChatMessage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,21 +111,18 @@ def chromium_browser():
 
 @contextlib.contextmanager
 def app_in_process(documents, retriever, *, backend: str = "extractive", load_wait: float = 60.0, **config):
-    """Launch the page in this process (so a test can plug in a fake backend); yield (url, service)."""
+    """Serve the page and the API in this process (uvicorn in a thread, so a test can plug in a
+    fake backend); yield (url, service)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from rag.web import Service, WebConfig, build_app, launch_options
+    from rag.settings import WebConfig
+    from rag.web.server import running
+    from rag.web.service import Service
 
     web_config = WebConfig(port=free_port(), backend=backend, load_wait=load_wait, **config)
     service = Service(web_config, documents, lambda: retriever)
-    service.start()
-    demo = build_app(service)
-    demo.launch(**launch_options(web_config), prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{web_config.port}"
-    try:
+    with running(service, web_config) as url:
         wait_http(url + "/")
         yield url, service
-    finally:
-        demo.close()
 
 
 @contextlib.contextmanager

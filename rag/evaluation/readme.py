@@ -2,8 +2,9 @@
 
 Reads ``eval/results/{dev,heldout}/results.json`` (``rag eval``), the model comparison runs
 ``eval/results/model-*/results.json`` and the benchmarks ``eval/results/bench-*.json``
-(``rag bench``), and replaces the text between ``<!-- RESULTS-START -->`` and
-``<!-- RESULTS-END -->`` in README.md. Every number in that section comes from those files.
+(``python -m benchmarks.retrieval`` / ``benchmarks.answers``), and replaces the text between
+``<!-- RESULTS-START -->`` and ``<!-- RESULTS-END -->`` in README.md. Every number in that
+section comes from those files.
 """
 
 from __future__ import annotations

@@ -4,13 +4,11 @@
 dense-only paragraph baselines. Without it, every item of the dataset is put to each backend
 through :class:`~rag.assistant.Assistant` (follow-ups as real multi-turn conversations; only
 the last reply is scored) and, with ``--naive``, to the naive-RAG baseline of each language
-model backend. Output folder (default ``eval/runs/<timestamp>``): ``results.json``,
+model backend. Output folder (default ``runs/<timestamp>`` beside the dataset): ``results.json``,
 ``items.jsonl``, ``report.md`` and PNG charts. Metrics: :mod:`rag.evaluation.metrics`;
 dataset format: docs/evaluation.md.
 
-Settings are read here, at the command-line edge: OpenAI options from flags, else from
-``OPENAI_BASE_URL`` / ``RAG_OPENAI_MODEL`` / ``OPENAI_API_KEY``; the local model from ``--model``,
-else ``RAG_MODEL``.
+Flags and their environment defaults come from :mod:`rag.settings` (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -30,14 +28,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import settings
+from ..assistant import CHECK_NAMES, Assistant, AssistantConfig
+from ..backends import BackendError, backend_names, make_backend
+from ..backends.registry import EXTRACTIVE
+from ..chunking import ChunkingConfig
+from ..retriever import Retriever, RetrieverConfig
+from ..types import Answer, ChatMessage
+from . import report
 from .dataset import TYPES, EvalItem, load_dataset
 from .metrics import ItemScore, Summary, score_item, summarize, supports
-from .retrieval import evaluate_retriever, holds
+from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
+from .replay import ReplayBackend
+from .retrieval import evaluate_reranked, evaluate_retriever, holds
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
-DEFAULT_RUNS = DEFAULT_DATASET.parent / "runs"
 DEFAULT_BACKENDS = ("extractive",)
 
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
@@ -48,24 +54,20 @@ EXTRACTIVE_CHECKS = (
 )  # fmt: skip
 
 
-def add_parser(sub, add_retriever_flags) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="evaluate retrieval and answers on a Q&A set",
         description="Evaluate retrieval and answers on a JSON-lines Q&A set (format: docs/evaluation.md).",
     )
     p.add_argument(
-        "--dataset", default=str(DEFAULT_DATASET), help="JSON-lines Q&A file (default eval/qa.jsonl)"
+        "--dataset",
+        default=str(settings.default_dataset()),
+        help="JSON-lines Q&A file (default eval/qa.jsonl)",
     )
     p.add_argument("--retrieval", action="store_true", help="retrieval metrics only, with the two baselines")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument(
-        "--backend",
-        nargs="+",
-        action="extend",
-        metavar="NAME",
-        help="backends to evaluate, side by side: extractive (default), llama-cpp, openai",
-    )
+    settings.add_backend_flag(p, many=True)
     p.add_argument("--naive", action="store_true", help="also run the naive-RAG baseline of each LLM backend")
     p.add_argument(
         "--context",
@@ -110,7 +112,7 @@ def add_parser(sub, add_retriever_flags) -> None:
         help="keep every language-model reply in DIR and reuse it when the same prompt comes again "
         "(for ablations: answers are the same, latencies are not real)",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default eval/runs/<timestamp>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<timestamp> beside the dataset)")
     p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the dataset")
     p.add_argument(
@@ -121,10 +123,8 @@ def add_parser(sub, add_retriever_flags) -> None:
         action="store_true",
         help="only check the dataset against the corpus (evidence found verbatim)",
     )
-    from ..cli import add_backend_flags
-
-    add_backend_flags(p)
-    add_retriever_flags(p)
+    settings.add_model_flags(p)
+    settings.add_corpus_flags(p)
     p.set_defaults(func=main)
 
 
@@ -285,8 +285,6 @@ def run_row(
     """Put every item to one backend; an unexpected exception fails that item, not the run."""
     from tqdm import tqdm
 
-    from ..types import Answer
-
     scores, records = [], []
     for item in tqdm(items, desc=row.label, unit="q", disable=not progress, file=sys.stderr):
         try:
@@ -310,9 +308,6 @@ def open_backend(name: str, options: Mapping[str, Any]):
 
     Raises :class:`~rag.backends.BackendError` with the reason when it is unavailable.
     """
-    from ..backends import BackendError, make_backend
-    from ..types import ChatMessage
-
     if name == "openai" and not (options.get("base_url") or options.get("api_key")):  # nothing configured
         raise BackendError(
             "no server configured: set --base-url / OPENAI_BASE_URL or --api-key / OPENAI_API_KEY"
@@ -339,20 +334,17 @@ def open_retrievers(args: argparse.Namespace, items: Sequence[EvalItem]) -> dict
     A named corpus is the folder of that name under ``--corpora`` (default: ``corpora/`` beside
     the dataset). Every index goes into one cache folder, so the embedder is exported once.
     """
-    from ..cli import retriever_from_args
-    from ..retriever import Retriever, default_cache_root, default_corpus
-
     names = list(dict.fromkeys(i.corpus for i in items))
     out: dict[str | None, Any] = {}
     for name in names:
         if name is None:
-            out[None] = retriever_from_args(args)
+            out[None] = settings.open_retriever(args)
             continue
         root = Path(args.corpora) if getattr(args, "corpora", None) else Path(args.dataset).parent / CORPORA
         folder = root / name
         if not folder.is_dir():
             raise FileNotFoundError(f"no corpus folder {folder} for the items of corpus {name!r} (--corpora)")
-        cache = args.cache_dir or str(default_cache_root(Path(args.corpus or default_corpus())))
+        cache = str(settings.cache_root(args))
         out[name] = Retriever.from_corpus(
             folder,
             embed_model=args.embed_model,
@@ -377,9 +369,6 @@ def baseline_table(
 ) -> dict[str, dict[str, float]]:
     """hit@k and MRR for this retriever and the BM25-only and dense-only paragraph baselines,
     over every corpus the items name."""
-    from ..chunking import ChunkingConfig
-    from ..retriever import Retriever, RetrieverConfig
-
     paragraphs = ChunkingConfig(min_tokens=0)  # one chunk per paragraph
     tables: dict[str, list[dict[str, float]]] = {}
     for name, ours in retrievers.items():
@@ -554,15 +543,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The full evaluation: every backend (and naive baseline), files written, summary printed."""
-    from ..assistant import CHECK_NAMES, Assistant
-    from ..backends import BackendError, backend_names
-    from ..backends.registry import EXTRACTIVE
-    from ..cli import backend_options as cli_backend_options
-    from ..retriever import default_cache_root
-    from . import report
-    from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
-    from .replay import ReplayBackend
-
     names = list(dict.fromkeys(args.backend or DEFAULT_BACKENDS))
     unknown = [n for n in names if n not in backend_names()]
     if unknown:
@@ -570,7 +550,8 @@ def run(args: argparse.Namespace) -> int:
     old, old_items = _read_old(args.compare) if args.compare else (None, [])
     items = load_items(args.dataset, args.limit, args.per_type)
     items = sorted(items, key=lambda i: list(dict.fromkeys(j.corpus for j in items)).index(i.corpus))
-    out = Path(args.out) if args.out else DEFAULT_RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")
+    runs = Path(args.dataset).parent / "runs"
+    out = Path(args.out) if args.out else runs / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
 
     retrievers = open_retrievers(args, items)
@@ -585,7 +566,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     retrieval = baseline_table(args, items, retrievers)
 
-    cache = Path(first.config.cache_dir or default_cache_root(Path(first.corpus.root)))
+    cache = settings.cache_root(args, Path(first.corpus.root))
     skipped: dict[str, str] = {}
     rows: list[Row] = []
     backends_opened: list[Any] = []
@@ -605,7 +586,7 @@ def run(args: argparse.Namespace) -> int:
                 rows.append(Row(EXTRACTIVE + suffix, EXTRACTIVE, Router(extractive_for)))
             continue
         try:
-            backend, load_s = open_backend(name, cli_backend_options(name, args, cache))
+            backend, load_s = open_backend(name, settings.backend_options(name, args, cache))
         except BackendError as exc:
             skipped[name] = str(exc)
             if args.naive:
@@ -636,8 +617,6 @@ def run(args: argparse.Namespace) -> int:
             rows.append(Row(name + NAIVE_SUFFIX, naive_name, Router(naive_for), naive=True, load_s=load_s))
     models = [r for r in rows if r.label in names and r.label != EXTRACTIVE]
     if getattr(args, "rerank", False) and models:
-        from .retrieval import evaluate_reranked
-
         backend = next(b for b in backends_opened if b.name == models[0].model)
         parts = []
         for corpus, retriever in retrievers.items():
@@ -684,8 +663,6 @@ def run(args: argparse.Namespace) -> int:
 
 def assistant_config(args: argparse.Namespace):
     """The :class:`~rag.assistant.AssistantConfig` the flags describe (``--context``, ``--ablate``)."""
-    from ..assistant import AssistantConfig
-
     config = AssistantConfig()
     if getattr(args, "context", "article") == "sentences":
         config = replace(config, article_context_tokens=0)

@@ -1,4 +1,4 @@
-"""``rag bench retrieval``: start-up, build, memory and search-latency benchmarks of the retriever.
+"""``python -m benchmarks.retrieval``: start-up, build, memory and search-latency benchmarks of the retriever.
 
 Two parts, each measured in its own child process (clean imports and a clean RSS baseline):
 
@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -53,14 +53,17 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import EmbedderWrapper
-from .index import IndexConfig
+from rag.embeddings import EmbedderWrapper
+from rag.index import IndexConfig
+from rag.retriever import default_cache_root, default_corpus
+from rag.settings import add_corpus_flags
 
 _IX = IndexConfig()
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "eval" / "results"
-QUESTION_FILES = (ROOT / "eval" / "qa.jsonl", ROOT / "eval" / "heldout.jsonl")
+QUESTION_FILES = (ROOT / "eval" / "qa.jsonl", ROOT / "eval" / "heldout.jsonl")  # the defaults of --questions
+WORKER = "_worker"  # first argument of a measurement step run in a child process
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 MODES = ("hybrid", "dense", "bm25")
 WARMUP = 10
@@ -76,25 +79,23 @@ PACKAGES = (
 
 
 # -- command line ------------------------------------------------------------------------------
-def add_parser(sub, add_retriever_flags) -> None:
-    """Register ``rag bench`` on the subparsers object ``sub``."""
-    p = sub.add_parser("bench", help="benchmark start-up, index build, memory and search latency")
-    p.add_argument(
-        "what",
-        choices=["retrieval", "answers"],
-        help="retrieval: index build, memory and search latency at scale; "
-        "answers: answer latency per backend, cold starts, peak memory",
-    )
-    p.add_argument("--models", nargs="+", help="answers: local models to time (default qwen2.5-coder-1.5b)")
-    p.add_argument(
-        "--questions", type=int, default=20, help="answers: timed questions per backend (default 20)"
+def build_parser() -> argparse.ArgumentParser:
+    """The flags of ``python -m benchmarks.retrieval``."""
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.retrieval",
+        description="Benchmark start-up, index build, memory and search latency of the retriever.",
     )
     p.add_argument(
         "--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
         help="synthetic corpus sizes in chunks, comma separated; '' skips the scale part "
         "(default 1000,10000,100000)",
     )  # fmt: skip
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for bench-<what>.{json,md}")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="folder for bench-retrieval.{json,md}")
+    p.add_argument(
+        "--questions", nargs="+", type=Path, default=list(QUESTION_FILES), metavar="JSONL",
+        help="evaluation files whose questions (and variations) are the timed queries "
+        "(default eval/qa.jsonl eval/heldout.jsonl)",
+    )  # fmt: skip
     p.add_argument(
         "--embeddings", choices=["auto", "real", "fake"], default="auto",
         help="document vectors at scale: real MiniLM, fake (see --fake-vectors), or 'auto': "
@@ -113,16 +114,12 @@ def add_parser(sub, add_retriever_flags) -> None:
     p.add_argument("--seed", type=int, default=13, help="seed of the synthetic corpora and vectors")
     p.add_argument("--skip-article", action="store_true", help="skip the real-article part")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_retriever_flags(p)
-    p.set_defaults(func=main)
+    add_corpus_flags(p)
+    return p
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark the flags describe and write the JSON and Markdown reports."""
-    if args.what == "answers":
-        from .bench_answers import main as answers_main
-
-        return answers_main(args)
     started = time.perf_counter()
     sizes = sorted({int(s) for s in re.split(r"[,\s]+", args.sizes or "") if s})
     if any(s < 10 for s in sizes):
@@ -130,8 +127,6 @@ def main(args: argparse.Namespace) -> int:
     fakes = [f for f in re.split(r"[,\s]+", args.fake_vectors or "") if f]
     if not fakes or any(f not in FAKE_KINDS for f in fakes):
         raise ValueError(f"--fake-vectors takes a comma list of {', '.join(FAKE_KINDS)}")
-    from .retriever import default_cache_root, default_corpus
-
     corpus = Path(args.corpus) if args.corpus else default_corpus()
     common = {
         "corpus": str(corpus),
@@ -139,6 +134,7 @@ def main(args: argparse.Namespace) -> int:
         "embed_model": args.embed_model,
         "embed_backend": args.embed_backend,
         "queries": args.queries,
+        "questions": [str(Path(q).resolve()) for q in args.questions],
         "seed": args.seed,
         "progress": not args.no_progress,
     }
@@ -217,7 +213,8 @@ def _run_worker(kind: str, params: dict, label: str) -> dict:
     _say(f"{label} ...")
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         result_file = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "rag.bench", kind, json.dumps(params), str(result_file)]
+        cmd = [sys.executable, "-m", "benchmarks.retrieval", WORKER, kind,
+               json.dumps(params), str(result_file)]  # fmt: skip
         env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, cwd=str(ROOT), check=False)
@@ -279,12 +276,12 @@ class _Timings:
 @contextlib.contextmanager
 def _instrumented(timings: _Timings) -> Iterator[None]:
     """Time the phases of ``Retriever.from_corpus`` by wrapping what it calls (restored after)."""
-    from . import retriever as R
-    from .chunking import Chunker
-    from .index import IndexStore
+    from rag import retriever as R
+    from rag.chunking import Chunker
+    from rag.index import IndexStore
 
     targets = [
-        (R, "load_corpus", "corpus"), (Chunker, "chunk", "chunking"), (R, "_sentences", "sentences"),
+        (R, "load_corpus", "corpus"), (Chunker, "chunk", "chunking"),
         (R, "build_index", "faiss"), (IndexStore, "save", "save"), (IndexStore, "load", "load"),
         (R, "AcronymMap", "acronyms"), (R, "BM25Index", "bm25"),
     ]  # fmt: skip
@@ -439,7 +436,7 @@ def _peak_rss() -> int:
 
 
 def _load_embedder(params: dict):
-    from .embeddings import make_embedder, resolve_model
+    from rag.embeddings import make_embedder, resolve_model
 
     folder_hint = Path(params["model_cache"]) / "onnx"
     had_export = folder_hint.is_dir() and any(folder_hint.glob("*/export.json"))
@@ -457,7 +454,7 @@ def _load_embedder(params: dict):
     return embedder, info
 
 
-def load_questions(files: Sequence[Path] = QUESTION_FILES) -> list[str]:
+def load_questions(files: Iterable[Path] = QUESTION_FILES) -> list[str]:
     """The questions of the evaluation files (blank or unreadable lines are skipped)."""
     out = []
     for path in files:
@@ -519,48 +516,47 @@ def _search_latency(retriever, queries: Sequence[str], mode: str, progress: bool
     return {**percentiles(samples), "cpu": percentiles(cpu), f"best_of_{REPEATS}": percentiles(best)}
 
 
-def _profile(retriever, queries: Sequence[str], progress: bool) -> dict | None:
-    """Per-component hybrid search times (same steps as ``Retriever._retrieve``)."""
+def _profile(retriever, queries: Sequence[str], progress: bool) -> dict:
+    """Per-component hybrid search times, each step timed through the public API.
+
+    The steps are those of a hybrid search: the query embedding, the FAISS searches, the
+    acronym expansion and BM25 (an index of the same texts with the same settings as the
+    retriever's); *rest of search* is the whole ``Retriever.search`` call minus those steps
+    (fusion, best sentence per chunk, building passages).
+    """
     from tqdm.auto import tqdm
 
-    from .index import search_index
+    from rag.index import search_index
+    from rag.sparse import BM25Index
 
-    try:
-        n = max(retriever.config.candidates, 5)
-        parts: dict[str, list[float]] = defaultdict(list)
-        for i, q in enumerate(tqdm(queries, desc="profile", unit="q", disable=not progress, leave=False)):
-            t0 = time.perf_counter()
-            vector = retriever.embedder.encode_query(q)
-            t1 = time.perf_counter()
-            ranked = {"dense": search_index(retriever.indexes["chunks"], vector, n)}
-            t2 = time.perf_counter()
-            if "sentences" in retriever.indexes:
-                search_index(retriever.indexes["sentences"], vector, n * 4)
-                t3 = time.perf_counter()
-                ranked["sentence"] = retriever._best_sentence_per_chunk(vector, n)
-                t4 = time.perf_counter()
-            else:
-                t3 = t4 = t2
-            keywords = retriever._keywords(q)
-            t5 = time.perf_counter()
-            ranked["bm25"] = retriever._bm25.search(keywords, n)
-            t6 = time.perf_counter()
-            fused = retriever._fuse(ranked)[:5]
-            [retriever._passage(j, score, found) for j, score, found in fused]
-            t7 = time.perf_counter()
-            if i < WARMUP:
-                continue
-            parts["query embedding"].append(t1 - t0)
-            parts["FAISS chunks"].append(t2 - t1)
-            parts["FAISS sentences"].append(t3 - t2)
-            parts["sentence best-per-chunk (incl. FAISS)"].append(t4 - t3)
-            parts["acronym expansion"].append(t5 - t4)
-            parts["BM25"].append(t6 - t5)
-            parts["fusion + passages"].append(t7 - t6)
-            parts["sum (sentence FAISS counted once)"].append((t7 - t0) - (t3 - t2))
-        return {name: percentiles(v) for name, v in parts.items()}
-    except (AttributeError, KeyError, TypeError) as exc:  # private API changed: skip the profile
-        return {"error": f"{type(exc).__name__}: {exc}"}
+    n = max(retriever.config.candidates, 5)
+    bm25 = BM25Index([c.embed_text for c in retriever.chunks])
+    parts: dict[str, list[float]] = defaultdict(list)
+    for i, q in enumerate(tqdm(queries, desc="profile", unit="q", disable=not progress, leave=False)):
+        t0 = time.perf_counter()
+        vector = retriever.embedder.encode_query(q)
+        t1 = time.perf_counter()
+        search_index(retriever.indexes["chunks"], vector, n)
+        t2 = time.perf_counter()
+        if "sentences" in retriever.indexes:
+            search_index(retriever.indexes["sentences"], vector, n * 4)
+        t3 = time.perf_counter()
+        keywords = retriever.acronyms.expand(q) if retriever.acronyms else q
+        t4 = time.perf_counter()
+        bm25.search(keywords, n)
+        t5 = time.perf_counter()
+        retriever.search(q, k=5, mode="hybrid")
+        t6 = time.perf_counter()
+        if i < WARMUP:
+            continue
+        parts["query embedding"].append(t1 - t0)
+        parts["FAISS chunks"].append(t2 - t1)
+        parts["FAISS sentences"].append(t3 - t2)
+        parts["acronym expansion"].append(t4 - t3)
+        parts["BM25"].append(t5 - t4)
+        parts["whole search"].append(t6 - t5)
+        parts["rest of search (fusion, passages)"].append(max((t6 - t5) - (t5 - t0), 0.0))
+    return {name: percentiles(v) for name, v in parts.items()}
 
 
 def _vectors(index) -> np.ndarray:
@@ -603,7 +599,7 @@ def _query_vectors(embedder, queries: Sequence[str]) -> np.ndarray:
 
 # -- workers -----------------------------------------------------------------------------------
 def _work_article(params: dict) -> dict:
-    from .retriever import Retriever
+    from rag.retriever import Retriever
 
     imported = _since_process_start()
     inner, model = _load_embedder(params)
@@ -630,7 +626,7 @@ def _work_article(params: dict) -> dict:
 
 
 def _work_reopen(params: dict) -> dict:
-    from .retriever import Retriever
+    from rag.retriever import Retriever
 
     imported = _since_process_start()
     inner, model = _load_embedder(params)
@@ -639,7 +635,7 @@ def _work_reopen(params: dict) -> dict:
     retriever = Retriever.from_corpus(params["corpus"], embedder=embedder, cache_dir=params["index_cache"])
     opened = time.perf_counter() - start
     ready = _since_process_start()
-    queries = query_set(params["queries"])
+    queries = query_set(params["queries"], load_questions(map(Path, params["questions"])))
     search = {mode: _search_latency(retriever, queries, mode, params["progress"]) for mode in MODES}
     return {
         "status": retriever.info.status,
@@ -657,21 +653,21 @@ def _work_reopen(params: dict) -> dict:
 
 def _work_throughput(params: dict) -> dict:
     """Real embedding speed on a small synthetic sample, to decide real vs random vectors."""
-    from .chunking import Chunker
-    from .corpus import load_corpus
-    from .retriever import _sentences
+    from rag.chunking import Chunker
+    from rag.corpus import load_corpus
+    from rag.text import split_sentences
 
     inner, _ = _load_embedder(params)
     with tempfile.TemporaryDirectory(prefix="rag-bench-probe-") as tmp:
         write_synthetic_corpus(Path(tmp), 192, params["corpus"], seed=params["seed"] + 1)
         chunks = Chunker(window=inner, window_limit=inner.max_tokens).chunk(load_corpus(tmp).documents)
-    sentences = _sentences(chunks)
+    sentences = [s for c in chunks for p in c.text.split("\n\n") for s in split_sentences(p)]
     inner.encode([c.embed_text for c in chunks[:32]])  # warm-up
     start = time.perf_counter()
     inner.encode([c.embed_text for c in chunks])
     chunk_s = time.perf_counter() - start
     start = time.perf_counter()
-    inner.encode([s.text for s in sentences])
+    inner.encode(sentences)
     sentence_s = time.perf_counter() - start
     return {
         "chunks_per_s": len(chunks) / chunk_s,
@@ -693,13 +689,13 @@ def _phases(timings: _Timings, embedder: BenchEmbedder, total: float) -> dict[st
 def _work_scale(params: dict) -> dict:
     import faiss
 
-    from .index import choose_kind
-    from .retriever import Retriever
+    from rag.index import choose_kind
+    from rag.retriever import Retriever
 
     progress = params["progress"]
     size, fake = params["size"], params["fake"]
     inner, model = _load_embedder(params)
-    queries = query_set(params["queries"])
+    queries = query_set(params["queries"], load_questions(map(Path, params["questions"])))
     query_vectors = _query_vectors(inner, queries)
     folder = Path(tempfile.mkdtemp(prefix=f"rag-bench-{size}-"))
     try:
@@ -769,7 +765,7 @@ def _work_scale(params: dict) -> dict:
         result["bm25_prototype"] = bm25_prototype(retriever, queries)
         result["faiss_threads"] = faiss_thread_check(retriever, query_vectors)
         in_distribution = _in_distribution_queries(embedder, queries, params["seed"])
-        result["recall"] = _scale_recall(retriever, query_vectors, in_distribution)
+        result["recall"] = _scale_recall(retriever, queries, query_vectors, in_distribution)
         if not fake:
             result["recall"]["static_proxy_check"] = _proxy_check(retriever, inner, queries, query_vectors)
         if any(k == "hnsw" for k in rule.values()):
@@ -814,7 +810,9 @@ def _in_distribution_queries(embedder: BenchEmbedder, queries: Sequence[str], se
     return {}
 
 
-def _scale_recall(retriever, query_vectors: np.ndarray, extra_queries: dict[str, np.ndarray]) -> dict:
+def _scale_recall(
+    retriever, queries: Sequence[str], query_vectors: np.ndarray, extra_queries: dict[str, np.ndarray]
+) -> dict:
     """Recall of each FAISS index against exact search on the same vectors.
 
     Where the rule chose exact search, an HNSW index (the rule's settings) is built on the same
@@ -831,14 +829,14 @@ def _scale_recall(retriever, query_vectors: np.ndarray, extra_queries: dict[str,
         del vectors
         gc.collect()
     if not all(isinstance(ix, faiss.IndexFlat) for ix in retriever.indexes.values()):
-        out["end_to_end"] = _top5_agreement(retriever, query_vectors)
+        out["end_to_end"] = _top5_agreement(retriever, queries)
     return out
 
 
 def _hnsw_recall(vectors: np.ndarray, query_sets: dict[str, np.ndarray], existing=None) -> dict:
     import faiss
 
-    from .index import IndexConfig, build_index
+    from rag.index import IndexConfig, build_index
 
     if existing is not None and not isinstance(existing, faiss.IndexFlat):
         probe, entry = existing, {"measured_on": "the index in use"}
@@ -874,7 +872,7 @@ def faiss_thread_check(retriever, query_vectors: np.ndarray) -> dict | None:
     """Single-query FAISS search with FAISS's default OpenMP threads vs one thread."""
     import faiss
 
-    from .index import search_index
+    from rag.index import search_index
 
     default = faiss.omp_get_max_threads()
     out: dict[str, Any] = {"default_threads": default}
@@ -901,9 +899,11 @@ def bm25_prototype(retriever, queries: Sequence[str], k: int = 20) -> dict | Non
     ``np.add.at`` per term, which is slow on long postings lists, and starts a thread pool per
     query) and takes the top ``k`` with ``np.argpartition``.
     """
+    from rag.sparse import BM25Index
+
     try:
-        sparse_index = retriever._bm25
-        model, tokenizer = sparse_index._bm25, sparse_index._tokenizer
+        sparse_index = BM25Index([c.embed_text for c in retriever.chunks])  # as the retriever's own
+        model, tokenizer = sparse_index.model, sparse_index.tokenizer
         if getattr(model, "nonoccurrence_array", None) is not None or not len(sparse_index):
             return None
         data, indices, indptr = (model.scores[key] for key in ("data", "indices", "indptr"))
@@ -928,7 +928,7 @@ def bm25_prototype(retriever, queries: Sequence[str], k: int = 20) -> dict | Non
         top = top[scores[top] > 0]
         return scores[top].astype(np.float32), top.astype(np.int64)
 
-    texts = [retriever._keywords(q) for q in queries]
+    texts = [retriever.acronyms.expand(q) if retriever.acronyms else q for q in queries]
     timings: dict[str, list[float]] = {"current": [], "proposed": []}
     same = []
     for i, text in enumerate(texts):
@@ -948,7 +948,7 @@ def bm25_prototype(retriever, queries: Sequence[str], k: int = 20) -> dict | Non
     }
 
 
-def _top5_agreement(retriever, query_vectors: np.ndarray) -> dict | None:
+def _top5_agreement(retriever, queries: Sequence[str]) -> dict | None:
     """Hybrid top-5 with the rule's indexes vs. with exact indexes on the same vectors."""
     import faiss
 
@@ -958,7 +958,6 @@ def _top5_agreement(retriever, query_vectors: np.ndarray) -> dict | None:
         flat = faiss.IndexFlatIP(index.d)
         flat.add(_vectors(index))
         exact[name] = flat
-    queries = query_set(len(query_vectors))
     try:
         tops = []
         for indexes in (original, exact):
@@ -977,7 +976,7 @@ def _ef_sweep(retriever, queries: Sequence[str], query_vectors: np.ndarray, prog
     import faiss
     from tqdm.auto import tqdm
 
-    from .index import search_index
+    from rag.index import search_index
 
     hnsw = {n: ix for n, ix in retriever.indexes.items() if hasattr(ix, "hnsw")}
     before = {n: int(ix.hnsw.efSearch) for n, ix in hnsw.items()}
@@ -1048,8 +1047,8 @@ _LOWER_WORD = re.compile(r"\b[a-z]{5,}\b")
 
 
 def _templates(corpus: str) -> list[str]:
-    from .corpus import load_corpus
-    from .text import split_sentences
+    from rag.corpus import load_corpus
+    from rag.text import split_sentences
 
     docs = load_corpus(corpus).documents
     texts = [p.text for d in docs for p in d.paragraphs]
@@ -1480,10 +1479,18 @@ def _ef_table(r: dict) -> list[str]:
 
 _OTHER = ("corpus", "chunking", "sentences", "acronyms", "save", "load")
 _PROFILE_ORDER = (
-    "query embedding", "FAISS chunks", "FAISS sentences", "sentence best-per-chunk (incl. FAISS)",
-    "acronym expansion", "BM25", "fusion + passages", "sum (sentence FAISS counted once)",
+    "query embedding", "FAISS chunks", "FAISS sentences", "acronym expansion", "BM25",
+    "rest of search (fusion, passages)", "whole search",
 )  # fmt: skip
 
 
+def main_cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.retrieval [flags]`` (or a worker step, started by :func:`_run_worker`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [WORKER]:
+        return _worker_main(argv[1:])
+    return main(build_parser().parse_args(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
+    sys.exit(main_cli())

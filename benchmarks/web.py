@@ -1,6 +1,6 @@
 """Time the web chat as a reader sees it, in headless Chromium (Debian's ``chromium``).
 
-    .venv/bin/python scripts/web_timing.py [--backend llama-cpp] [--out eval/results]
+    .venv/bin/python -m benchmarks.web [--backend llama-cpp] [--out eval/results]
 
 Starts ``python app.py`` on a free port, and records: seconds from launch until the page
 answers, until the header says the local model is ready, and, for each question typed into
@@ -54,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from rag.bench_answers import free_port
+    from benchmarks.answers import free_port
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -67,7 +67,7 @@ def main() -> int:
     )  # fmt: skip
     report: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python scripts/web_timing.py " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.web " + " ".join(sys.argv[1:]),
         "machine": {"cpu": platform.machine(), "cores": os.cpu_count(), "load_before": os.getloadavg()},
         "backend": args.backend,
         "questions": [],

@@ -1,4 +1,4 @@
-"""``rag bench answers``: answer latency per backend, cold starts and peak memory.
+"""``python -m benchmarks.answers``: answer latency per backend, cold starts and peak memory.
 
 Measured on the machine it runs on, in one run so the numbers compare as ratios:
 
@@ -22,37 +22,41 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
 
-from .evaluation.dataset import load_dataset
-from .evaluation.metrics import percentile
+from rag.evaluation.dataset import load_dataset
+from rag.evaluation.metrics import percentile
+from rag.retriever import default_cache_root, default_corpus
+from rag.settings import add_corpus_flags
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "qa.jsonl")
+QUESTIONS = (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "qa.jsonl")  # the defaults of --dataset
 
 
-def _questions(n: int) -> list[str]:
+def _questions(n: int, files: Sequence[Path] = QUESTIONS) -> list[str]:
     out: list[str] = []
-    for path in QUESTIONS:
-        if path.exists():
-            out += [it.question for it in load_dataset(path) if it.answerable and not it.turns]
+    for path in files:
+        out += [it.question for it in load_dataset(path) if it.answerable and not it.turns]
     return list(dict.fromkeys(out))[:n]
 
 
-def warm_latency(backend: str, options: dict, n: int, corpus: str | None, cache_dir: str | None) -> dict:
-    """First-token and total latency of ``n`` questions on one warm assistant."""
-    from .assistant import Assistant
-    from .retriever import Retriever, RetrieverConfig
+def warm_latency(
+    backend: str, options: dict, questions: Sequence[str], corpus: str | None, cache_dir: str | None
+) -> dict:
+    """First-token and total latency of ``questions`` on one warm assistant."""
+    from rag.assistant import Assistant
+    from rag.retriever import Retriever, RetrieverConfig
 
     retriever = Retriever.from_corpus(corpus, config=RetrieverConfig(cache_dir=cache_dir))
     bot = Assistant.from_corpus(retriever=retriever, backend=backend, **options)
     bot.warm()  # the article prompt, from the cache folder (see `rag warm`)
     bot.ask("Who is Hong Min?")  # warm-up: loads the model, fills caches
     first, total = [], []
-    for question in _questions(n):
+    for question in questions:
         answer = bot.ask(question)
         total.append(answer.timings.total_s)
         first.append(
@@ -113,8 +117,6 @@ def first_reading(extra: list[str], cache_dir: str | None) -> dict:
     writes its own again), so the cold ``rag ask`` measured after it starts from the state a
     set-up leaves behind.
     """
-    from .retriever import default_cache_root, default_corpus
-
     root = Path(cache_dir) if cache_dir else default_cache_root(default_corpus())
     kv, aside = root / "kv", root / "kv.bench-aside"
     shutil.rmtree(aside, ignore_errors=True)
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
     models = args.models or ["qwen2.5-coder-1.5b"]
     report: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["rag", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.answers", *sys.argv[1:]]),
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
@@ -179,8 +181,9 @@ def run(args: argparse.Namespace) -> dict:
                 {**first_reading(extra, args.cache_dir), "model": options.get("model")}
             )
         report["cold_ask"].append({**cold_ask(backend, extra), "model": options.get("model")})
+    questions = _questions(args.questions, args.dataset)
     for backend, options, _ in runs:
-        report["warm"].append(warm_latency(backend, options, args.questions, args.corpus, args.cache_dir))
+        report["warm"].append(warm_latency(backend, options, questions, args.corpus, args.cache_dir))
     report["cold_web"].append(cold_web("llama-cpp", ["--model", models[0]]))
     report["cold_web"].append(cold_web("extractive", []))
     report["machine"]["load_after"] = os.getloadavg()
@@ -215,7 +218,26 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(args: argparse.Namespace) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The flags of ``python -m benchmarks.answers``."""
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.answers",
+        description="Answer latency per backend, cold starts of `rag ask` and the web chat, peak memory.",
+    )
+    p.add_argument("--models", nargs="+", help="local models to time (default qwen2.5-coder-1.5b)")
+    p.add_argument("--questions", type=int, default=20, help="timed questions per backend (default 20)")
+    p.add_argument(
+        "--dataset", nargs="+", type=Path, default=list(QUESTIONS), metavar="JSONL",
+        help="evaluation files the timed questions come from (default eval/heldout.jsonl eval/qa.jsonl)",
+    )  # fmt: skip
+    p.add_argument("--out", default=str(ROOT / "eval" / "results"), help="folder for bench-answers.{json,md}")
+    add_corpus_flags(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.answers [flags]``."""
+    args = build_parser().parse_args(argv)
     report = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,3 +246,7 @@ def main(args: argparse.Namespace) -> int:
     (out / "bench-answers.md").write_text(text)
     print(text)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
