@@ -425,8 +425,18 @@ class Assistant:
                                 signals=signals)  # fmt: skip
             return
         if self.checks.verifier and isinstance(self.backend, Verifier):
-            check = check_messages(prompt, step.question, strip_markers(checked.text))
-            signals = replace(signals, verifier=self.backend.yes_probability(check))
+            # Two questions to the model that has read the article: is this the answer, and does
+            # the article answer the question at all? Each costs its own few tokens.
+            stated = check_messages(prompt, step.question, strip_markers(checked.text))
+            answered = check_messages(prompt, step.question)
+            try:
+                signals = replace(
+                    signals,
+                    verifier=self.backend.yes_probability(stated),
+                    answerable=self.backend.yes_probability(answered),
+                )
+            except BackendError as exc:  # the answer stands; it is judged without the verifier
+                log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         if confidence is not None and confidence.decline:
@@ -643,7 +653,7 @@ class Assistant:
         confidence = self._confidence(EXTRACTIVE, signals) if calibrate and answer_words else None
         if confidence is not None and confidence.decline:
             return self._decline(step, backend=EXTRACTIVE, reason="low confidence", signals=signals,
-                                 confidence=confidence.value)  # fmt: skip
+                                 confidence=confidence.value, removed=(strip_markers(text),))  # fmt: skip
         citations = tuple(dict.fromkeys(Citation(s.paragraph.doc, s.paragraph.number, s.paragraph.text)
                                         for s in extract.sentences))  # fmt: skip
         answer = Answer(

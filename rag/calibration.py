@@ -41,6 +41,7 @@ class Signals:
     words: float = 0.0  # log(1 + words of the answer)
     declined: float = 0.0  # the model said the article does not say
     verifier: float | None = None  # the model's P("yes": the answer is stated), if asked
+    answerable: float | None = None  # the model's P("yes": the article answers the question), if asked
 
     def as_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -102,6 +103,5 @@ def save_calibrators(calibrators: Mapping[str, Calibrator], path: str | Path, **
 def signal_names(records: Sequence[Mapping[str, float]]) -> list[str]:
     """The signal names present in every record."""
     names = [n for n in Signals().as_dict() if all(n in r for r in records)]
-    if records and all("verifier" in r for r in records):
-        names.append("verifier")
+    names += [n for n in ("verifier", "answerable") if records and all(n in r for r in records)]
     return list(dict.fromkeys(names))

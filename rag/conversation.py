@@ -2,8 +2,9 @@
 
 A follow-up such as "what did she accuse them of?" cannot be searched as it stands. The
 :func:`heuristic_rewrite` resolves pronouns against the names of the previous turns and keeps
-the previous question as context; :mod:`rag.assistant` asks the language model for a rewrite
-where there is one, and falls back to this heuristic when the model's rewrite is unusable.
+the previous question as context, for retrieval. A language model is not asked for a rewrite:
+it sees the conversation itself, after the article it has already read (see
+:func:`rag.prompt.question_tail`), so a follow-up costs only its own tokens.
 """
 
 from __future__ import annotations

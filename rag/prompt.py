@@ -66,6 +66,7 @@ FENCE = '"""'
 SAFETY_MARGIN = 1.15  # tiktoken counts are an estimate of the model's own tokens
 
 
+ANSWERABLE_INSTRUCTION = "Does the DATA answer this exact QUESTION? Reply yes or no."
 CHECK_INSTRUCTION = (
     "Is the PROPOSED ANSWER a correct answer to the QUESTION, stated in the DATA? Reply yes or no."
 )
@@ -215,7 +216,7 @@ def check_messages(prompt: Prompt, question: str, answer: str | None = None) -> 
     """
     tail = f"QUESTION:\n{FENCE}\n{_neutralise(question)}\n{FENCE}\n"
     if answer is None:
-        return with_tail(prompt, tail + "Does the DATA contain the answer to the QUESTION? Reply yes or no.")
+        return with_tail(prompt, tail + ANSWERABLE_INSTRUCTION)
     tail += f"PROPOSED ANSWER:\n{FENCE}\n{_neutralise(answer)}\n{FENCE}\n"
     return with_tail(prompt, tail + CHECK_INSTRUCTION)
 

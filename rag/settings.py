@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .backends import backend_names
 from .backends.registry import EXTRACTIVE
+from .models import user_cache
 from .retriever import MODES, Retriever, RetrieverConfig, default_cache_root, default_corpus
 
 LOCAL = "llama-cpp"
@@ -29,7 +31,6 @@ DEFAULT_USER = "reader"
 DEFAULT_N_CTX = 4096
 DEFAULT_TIMEOUT = 60.0
 MAX_K = 10
-USER_CACHE = Path.home() / ".cache" / "korea-herald-rag"
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -269,7 +270,9 @@ def cache_dir(args: argparse.Namespace, corpus: Path | None = None) -> str | Non
     if getattr(args, "cache_dir", None):
         return str(args.cache_dir)
     corpus = corpus if corpus is not None else corpus_path(args)
-    return str(USER_CACHE) if is_packaged_corpus(corpus) else None
+    if not is_packaged_corpus(corpus):
+        return None
+    return str(user_cache() or Path(tempfile.gettempdir()) / "korea-herald-rag")
 
 
 def cache_root(args: argparse.Namespace, corpus: Path | None = None) -> Path:

@@ -53,9 +53,10 @@ if [ "$WANT_TEST" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-# Warm the caches: ONNX export of the embedder, the index, the joined GGUF file, and the
-# default model's reading of the article (its KV state, so the first answer is fast).
+# Warm the caches: ONNX export of the embedder and the joined GGUF file (once per machine, in
+# ~/.cache/korea-herald-rag), the index, and the default model's reading of the article (its KV
+# state in .cache/kv, so the first answer is fast).
 "$VENV/bin/python" -m rag index >/dev/null
-"$VENV/bin/python" -c "from rag.models import resolve_gguf; resolve_gguf(None, '.cache')"
+"$VENV/bin/python" -c "from rag.models import resolve_gguf, user_cache; resolve_gguf(None, user_cache() or '.cache')"
 "$VENV/bin/python" -m rag warm >/dev/null || log "warning: could not prepare the article prompt (answers still work)"
 log "ready"

@@ -46,7 +46,7 @@ def _words(text: str) -> set[str]:
 
 def grounded_reply(messages: list[dict]) -> str:
     """What a well-behaved model says: the first sentence of the prompt paragraph closest to the
-    question, with its marker (or, for a follow-up rewrite prompt, the question itself)."""
+    question, with its marker (or, for a prompt without labelled paragraphs, its last line)."""
     prompt = str(messages[-1].get("content", "")) if messages else ""
     labelled = _LABELLED.findall(prompt)
     if not labelled:

@@ -430,3 +430,27 @@ def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tm
     user = seen[-1][-1].content
     assert "A¶" in user and "B¶" in user  # sentences from both articles, lettered
     assert "Look first" not in user
+
+
+def test_a_question_before_the_article_is_read_is_answered_from_its_best_sentences(retriever, tmp_path):
+    """The library primes itself: no warm() needed, and nobody waits for the first reading."""
+    from rag.assistant import READING_NOTE
+
+    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=2)
+    bot = Assistant(retriever, backend, AssistantConfig(max_answer_tokens=30))
+    events = list(bot.stream("Who confirmed the troops were in Russia?"))
+    assert READING_NOTE in [e.text for e in events if e.kind == "status"]
+    assert READING_NOTE in events[-1].answer.notes
+    assert bot.warm() is not None  # waits for the background reading (or reads the saved state)
+    article = len(backend.primed_tokens(*_article_prefix(bot)))
+    later = bot.ask("Who is Hong Min?")
+    assert READING_NOTE not in later.notes
+    assert evaluated(backend, lambda: bot.ask("Who is Victor Cha?")) < article / 4  # not read again
+
+
+def _article_prefix(bot):
+    from rag.assistant import PRIME_MARKER
+    from rag.prompt import with_tail
+
+    doc = bot.retriever.corpus.documents[0].id
+    return with_tail(bot._head(doc, bot._article_context(doc)), PRIME_MARKER), PRIME_MARKER

@@ -212,7 +212,7 @@ def test_refusal_error_and_fallback_look_different(page, echo_app):
 def test_retry_clear_and_examples(page, echo_app):
     open_page(page, echo_app)
     choose_backend(page, "Extractive")
-    page.locator("#rag-chat").get_by_text("Who confirmed that North Korean troops").first.click()
+    page.locator("#rag-chat").get_by_text("Who is Kim Du-yeon?").first.click()  # made from its speakers
     answers = page.locator("#rag-chat .rag-answer:not(.rag-pending)")
     expect(answers).to_have_count(1, timeout=TIMEOUT)
     page.locator("#rag-retry").click()

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import ARTICLE_ID, SAMPLE_ARTICLES
 
+from rag.models import user_cache
+
 PASSAGE_KEYS = {"text", "doc", "paragraphs", "score", "retrievers", "chunk_id", "title"}
 
 
@@ -33,10 +35,13 @@ def test_index_builds_then_loads(fresh_cache, clean_env, tmp_path):
     assert "1 article(s), 27 paragraphs" in first.stdout
     assert "index built" in first.stdout
     assert str(fresh_cache) in first.stdout
+    exports = {p: p.stat().st_mtime_ns for p in (user_cache() / "onnx").glob("*/export.json")}
+    assert exports  # one export per model, shared by every corpus
     second = run(args, clean_env, tmp_path)
     assert "index loaded" in second.stdout
     assert (fresh_cache / "index").is_dir()
-    assert len(list((fresh_cache / "onnx").iterdir())) == 1  # the ONNX export was reused
+    after = {p: p.stat().st_mtime_ns for p in (user_cache() / "onnx").glob("*/export.json")}
+    assert after == exports  # the ONNX export was reused, not made again
 
 
 def test_index_reports_skipped_files(fresh_cache, clean_env, tmp_path):

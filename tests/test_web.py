@@ -34,6 +34,7 @@ from rag.types import Answer, Citation, Document, Paragraph, Passage, Timings
 from rag.web.render import (
     MarkerResolver,
     answer_kind,
+    examples_for,
     linkify,
     render_answer,
     render_article,
@@ -569,3 +570,13 @@ def test_backend_choices_come_from_the_registry():
         assert parser.parse_args(["serve", "--backend", "echo"]).backend == "echo"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["ask", "q", "--backend", "no-such-backend"])
+
+
+def test_example_questions_come_from_the_article_not_from_code(article_documents):
+    text = " ".join(p.text for p in article_documents[0].paragraphs)
+    named = [q for q in examples_for(article_documents) if q.startswith("Who is ")]
+    assert named and named[0].removeprefix("Who is ").rstrip("?") in text
+    said = Paragraph("x", 1, "Maria Lopez said the bridge opened on Monday.")
+    other = Document("x", "A quiet town", (said,))
+    assert examples_for([other])[0] == "Who is Maria Lopez?"
+    assert examples_for([]) and all(q.endswith("?") for q in examples_for([]))

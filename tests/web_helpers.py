@@ -170,7 +170,7 @@ class EchoBackend(_Backend):
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None):
         prompt = messages[-1].content
         labelled = _LABELLED.findall(prompt)
-        if not labelled:  # a rewrite prompt: answer with the question itself
+        if not labelled:  # no labelled paragraphs: repeat the prompt's last line
             yield prompt.strip().splitlines()[-1]
             return
         question = _words(prompt.rpartition("QUESTION:")[2])

@@ -149,8 +149,10 @@ class LlamaCppBackend:
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
         grammar: str | None = None,
+        logprobs: list[float] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write.
+        """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write;
+        ``logprobs``, when given, receives the log-probability of each token written.
 
         The grammar must be valid GBNF (llama.cpp's parser does not survive every malformed one):
         it comes from code, such as :func:`rag.prompt.answer_grammar`, never from a reader.
@@ -164,6 +166,11 @@ class LlamaCppBackend:
                 setting="--n-ctx",
             )
         compiled = self._grammar(grammar) if grammar else None
+        processors = None
+        if logprobs is not None:
+            from llama_cpp import LogitsProcessorList
+
+            processors = LogitsProcessorList([_Recorder(llm, logprobs)])
         with self._turn():
             try:
                 self._restore(llm, tokens)
@@ -176,6 +183,7 @@ class LlamaCppBackend:
                     stream=True,
                     seed=self.seed,
                     grammar=compiled,
+                    logits_processor=processors,
                 )
                 for chunk in chunks:
                     piece = chunk["choices"][0]["text"]
@@ -211,6 +219,35 @@ class LlamaCppBackend:
         p_yes = float(np.exp(logits[yes] - top).sum())
         p_no = float(np.exp(logits[no] - top).sum())
         return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+
+    def continuation_logprobs(self, messages: Sequence[ChatMessage], continuation: str) -> list[float]:
+        """The log-probability of each token of ``continuation`` as the start of the reply.
+
+        "How likely would the model be to write this?" For a decline ("The article does not
+        say."), a few tokens after a primed prefix.
+        """
+        llm = self.load()
+        tokens = self._tokens(messages)
+        following = list(llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False))
+        if not following or len(tokens) + len(following) > self.n_ctx:
+            return []
+        out = []
+        with self._turn():
+            try:
+                self._restore(llm, tokens)
+                start = min(_common(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
+                self.evaluated_tokens += len(tokens) - start + len(following) - 1
+                llm.n_tokens = start
+                step = tokens[start:]
+                for token in following:
+                    llm.eval(step)
+                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+                    top = float(logits.max())
+                    out.append(float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
+                    step = [token]
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"the local model failed: {exc}") from exc
+        return out
 
     # -- primed prefixes -------------------------------------------------------------------
     def prepare(self, messages: Sequence[ChatMessage], marker: str) -> str:
@@ -549,6 +586,27 @@ class LlamaCppBackend:
             raise BackendError(
                 f"cannot load the local model {self.model!r}: {exc}", setting="--model / RAG_MODEL"
             ) from exc
+
+
+class _Recorder:
+    """A logits processor that records, for each token written, the log-probability the model
+    gave it (the token is the previous step's choice, so the last one is read at the end)."""
+
+    def __init__(self, llm, out: list[float]) -> None:
+        self.llm = llm
+        self.out = out
+        self.previous: np.ndarray | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.previous is not None and len(input_ids):
+            self._record(int(input_ids[-1]))
+        self.previous = np.array(scores, dtype=np.float32)
+        return scores
+
+    def _record(self, token: int) -> None:
+        logits = self.previous
+        top = float(logits.max())
+        self.out.append(float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
 
 
 class CpuShare:

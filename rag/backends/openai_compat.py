@@ -152,13 +152,15 @@ class OpenAIBackend:
         options = {"logprobs": True, "top_logprobs": 10} if self._logprobs else {}
         try:
             try:
-                response = self._client.chat.completions.create(
+                response = self._client.with_options(max_retries=0 if options else 2).chat.completions.create(
                     model=self.model, messages=payload, max_tokens=1, temperature=0.0, **options
                 )
-            except self._openai.BadRequestError:
+            except self._openai.APIStatusError:
                 if not options:
                     raise
-                self._logprobs = False  # a server without logprobs: read the reply instead
+                # A server without logprobs (llama.cpp's refuses them unless every logit is kept,
+                # some answer 400, others 500): read the one-token reply instead, from now on.
+                self._logprobs = False
                 response = self._client.chat.completions.create(
                     model=self.model, messages=payload, max_tokens=1, temperature=0.0
                 )

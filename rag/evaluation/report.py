@@ -142,6 +142,62 @@ def corpus_table(results: Mapping) -> str:
     return _table(["backend", "article", "answerable + not", *(name for _, name in HEADLINE)], rows)
 
 
+def selective_points(items: Sequence[Mapping], backend: str) -> list[dict[str, float]]:
+    """Declines, false refusals and accuracy had the calibrator answered at each threshold.
+
+    Every item whose answer was judged by the calibrator (answered, or declined for low
+    confidence, its candidate answer kept in ``removed``) counts as answered when its confidence
+    reaches the threshold; the rest are declined whatever the threshold.
+    """
+    from .metrics import PASS_F1, gold_contained, prepare_reply, token_f1
+
+    rows = []
+    for r in items:
+        if r["backend"] != backend:
+            continue
+        confidence = r.get("confidence")
+        candidate = r["reply"] if not r["refused"] else (r.get("removed") or [""])[0]
+        low = r.get("decline_reason") == "low confidence"
+        judged = confidence is not None and (not r["refused"] or low)
+        if r["answerable"]:
+            reply = prepare_reply(candidate)
+            right = gold_contained(reply, r["gold"]) == 1.0 or token_f1(reply, r["gold"]) >= PASS_F1
+        else:
+            right = False
+        rows.append((confidence if judged else None, bool(r["answerable"]), right))
+    answerable = sum(a for _, a, _ in rows) or 1
+    declinable = sum(not a for _, a, _ in rows) or 1
+    points = []
+    for step in range(0, 21):
+        t = step / 20
+        answered = [(a, right) for c, a, right in rows if c is not None and c >= t]
+        points.append({
+            "threshold": t,
+            "declines": 1 - sum(not a for a, _ in answered) / declinable,
+            "false_refusals": 1 - sum(a for a, _ in answered) / answerable,
+            "accuracy": sum(a and right for a, right in answered) / answerable,
+        })  # fmt: skip
+    return points
+
+
+def selective_section(results: Mapping, items: Sequence[Mapping]) -> str:
+    """The coverage-accuracy trade-off of each calibrated backend of the run, as a table."""
+    out = []
+    for label, b in results.get("backends", {}).items():
+        judged = any(r["backend"] == label and r.get("confidence") is not None for r in items)
+        if ABLATED in label or not judged:
+            continue
+        threshold = b.get("threshold")
+        rows = []
+        for p in selective_points(items, label)[::2]:
+            mark = " ◀ in use" if threshold is not None and abs(p["threshold"] - threshold) < 0.05 else ""
+            rows.append([f"{p['threshold']:.2f}{mark}", fmt(p["accuracy"]), fmt(p["declines"]),
+                         fmt(p["false_refusals"])])  # fmt: skip
+        header = ["answer at confidence ≥", "accuracy", "declines", "false refusals"]
+        out += [f"### {label}", "", _table(header, rows), ""]
+    return "\n".join(out)
+
+
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, Mapping):
         out: dict[str, Any] = {}
@@ -321,6 +377,9 @@ def render_report(
     ablation = ablation_table(results)
     if ablation:
         out += ["## Ablation: one check switched off per row", "", _ABLATION_NOTE, "", ablation, ""]
+    selective = selective_section(results, items)
+    if selective:
+        out += ["## Confidence: what each threshold would give", "", _SELECTIVE_NOTE, "", selective]
     by_corpus = corpus_table(results)
     if by_corpus:
         out += ["## By article", "", by_corpus, ""]
@@ -355,6 +414,13 @@ _NOTES = """Notes:
 - Latency percentiles are over the scored turn of every item, declines and injections included.
   The retrieval time of a follow-up includes rewriting the question (by the model, if any).
 - fallbacks: answers where the language model failed and the extractive answer was used instead."""
+
+_SELECTIVE_NOTE = (
+    "The calibrated confidence of each answer (`rag/calibration.py`) against the threshold it is "
+    "shown at: a higher threshold declines more unanswerable questions and refuses more answerable "
+    "ones. Computed from this run's items (an answer declined for low confidence is scored as the "
+    "answer it would have been)."
+)
 
 _ABLATION_NOTE = (
     "Each row is the whole pipeline with one check switched off (`rag eval --ablation`; "

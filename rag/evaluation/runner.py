@@ -32,6 +32,7 @@ from .. import settings
 from ..assistant import CHECK_NAMES, Assistant, AssistantConfig
 from ..backends import BackendError, backend_names, make_backend
 from ..backends.registry import EXTRACTIVE
+from ..calibration import load_calibrators
 from ..chunking import ChunkingConfig
 from ..retriever import Retriever, RetrieverConfig
 from ..types import Answer, ChatMessage
@@ -225,6 +226,7 @@ class Row:
     naive: bool = False
     load_s: float | None = None
     prime_s: float | None = None
+    threshold: float | None = None  # the calibrated confidence it answers at, if any
 
 
 @dataclass(frozen=True)
@@ -511,6 +513,7 @@ def build_results(
             "naive": r.row.naive,
             "load_s": r.row.load_s,
             "prime_s": prime_s,
+            "threshold": r.row.threshold,
             "per_corpus": per_corpus,
         }
     return {"run": dict(meta), "backends": backends, "skipped": dict(skipped), "retrieval": dict(retrieval)}
@@ -583,7 +586,8 @@ def run(args: argparse.Namespace) -> int:
                 def extractive_for(corpus, variant=variant):
                     return _ask(Assistant(retrievers[corpus], None, variant)), None
 
-                rows.append(Row(EXTRACTIVE + suffix, EXTRACTIVE, Router(extractive_for)))
+                threshold = _threshold(variant, EXTRACTIVE)
+                rows.append(Row(EXTRACTIVE + suffix, EXTRACTIVE, Router(extractive_for), threshold=threshold))
             continue
         try:
             backend, load_s = open_backend(name, settings.backend_options(name, args, cache))
@@ -605,7 +609,8 @@ def run(args: argparse.Namespace) -> int:
                 seconds = [assistant.warm(doc.id) for doc in retrievers[corpus].corpus.documents]
                 return _ask(assistant), sum(s for s in seconds if s is not None) if any(seconds) else None
 
-            rows.append(Row(name + suffix, backend.name, Router(assistant_for), load_s=load_s))
+            row = Row(name + suffix, backend.name, Router(assistant_for), load_s=load_s)
+            rows.append(replace(row, threshold=_threshold(variant, "llm")))
         if args.naive:
 
             def naive_for(corpus, backend=backend):
@@ -659,6 +664,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nskipped {name}: {reason}")
     print(f"\nreport: {path}")
     return 0
+
+
+def _threshold(config: AssistantConfig, kind: str) -> float | None:
+    """The confidence a backend of ``kind`` answers at under ``config`` (``None``: no calibrator)."""
+    if not config.checks.calibrator:
+        return None
+    calibrator = (config.calibrators or load_calibrators()).get(kind)
+    return calibrator.threshold if calibrator else None
 
 
 def assistant_config(args: argparse.Namespace):

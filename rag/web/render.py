@@ -17,6 +17,7 @@ from datetime import date
 
 from ..assistant import INJECTION_REPLY
 from ..backends.registry import EXTRACTIVE
+from ..conversation import speakers
 from ..grounding import find_markers
 from ..settings import LOCAL, REMOTE
 from ..types import Answer, Document
@@ -26,14 +27,6 @@ BACKEND_LABELS = {
     LOCAL: "Local model (llama.cpp)",
     REMOTE: "Remote server (OpenAI-compatible)",
     EXTRACTIVE: "Extractive (quotes the article; no model)",
-}
-EXAMPLES = {
-    "korea-herald-2024-10-24-north-korea-russia": [
-        "Who confirmed that North Korean troops were in Russia?",
-        "What did Victor Cha say about North Korean casualties?",
-        "What does the treaty signed in June commit both countries to?",
-        "Why might the deployment make China uncomfortable?",
-    ],
 }
 GENERIC_EXAMPLES = ["What is the article about?", "Who is quoted in the article?", "What happens next?"]
 
@@ -407,10 +400,14 @@ def render_chat(turns: Sequence[Turn], documents: Mapping[str, Document], pendin
 
 
 def examples_for(documents: Sequence[Document]) -> list[str]:
-    for doc in documents:
-        if doc.id in EXAMPLES:
-            return EXAMPLES[doc.id]
-    return GENERIC_EXAMPLES
+    """Example questions for the page, made from the first article: about the people it quotes
+    (its speakers, see :func:`rag.conversation.speakers`), else generic ones."""
+    if not documents:
+        return GENERIC_EXAMPLES
+    people = [p for p in speakers(p.text for p in documents[0].paragraphs) if len(p.split()) > 1]
+    asked = [f"Who is {people[0]}?"] if people else []
+    asked += [f"What did {name} say?" for name in people[1:3]]
+    return [*asked, *GENERIC_EXAMPLES][:4]
 
 
 # -- articles ------------------------------------------------------------------------------

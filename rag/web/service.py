@@ -79,7 +79,6 @@ class Service:
         self._lock = threading.Lock()
         self._backends: dict[tuple, Any] = {}
         self._assistants: dict[tuple, Any] = {}
-        self.priming = False  # the local model is reading the article (see Assistant.warm)
 
     # -- start-up ----------------------------------------------------------------------
     def start(self) -> None:
@@ -112,20 +111,19 @@ class Service:
             threading.Thread(target=self._warm_local, args=(backend,), name="rag-warm", daemon=True).start()
 
     def _warm_local(self, backend) -> None:
-        """Once the model is loaded, let it read the article, so a question costs only its own tokens."""
+        """Once the model is loaded, let it read the article (or load what it read before), so a
+        question costs only its own tokens. Questions asked meanwhile do not wait: they are
+        answered from the article's best sentences and say so (see :meth:`Assistant.stream`)."""
         with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
             backend.load()
         if getattr(backend, "status", "ready") != "ready":
             return
-        self.priming = True
         try:
             retriever = self.retriever()
             seconds = self.assistant(Settings(LOCAL), retriever).warm()
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
             return
-        finally:
-            self.priming = False
         if seconds is not None:
             log.info("the article prompt is ready (%.1f s)", seconds)
 
@@ -394,8 +392,6 @@ class Service:
                         "ask again in a moment for a model-written answer"
                     )
             assistant = self.assistant(settings, retriever)
-            if self.priming and settings.backend == LOCAL:
-                yield StreamEvent("status", "The local model is reading the article (first start only)…")
             for event in assistant.stream(question, history, doc=doc or None):
                 if event.kind == "final" and note and event.answer is not None:
                     event = StreamEvent("final", answer=replace(event.answer, fallback=True, error=note))
