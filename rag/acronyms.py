@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_CONNECTORS = {"for", "and", "of", "the", "a", "an", "on", "de", "&"}
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:for|and|of|the|a|an|on|de|&)\s+)*[A-Z][\w’'-]*)+")
+from .text import CONNECTORS, LONG_NAME
+
 # Capitalised words that start sentences or name days, not institutions.
 _NOT_NAME = re.compile(
     r"^(?:(?:The|A|An|THE|Whether|During|While|When|If|After|Before|As|At|For|But|And|So|In|On|"
@@ -26,7 +26,7 @@ _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 def _initials(name: str) -> str:
     letters = []
     for word in name.split():
-        if word.lower() in _CONNECTORS:
+        if word.lower() in CONNECTORS:
             continue
         for part in re.split(r"[-‐]", word):
             if part[:1].isupper():
@@ -42,7 +42,7 @@ class AcronymMap:
         texts = list(texts)
         used = {a for text in texts for a in _ACRONYM.findall(text)}
         for text in texts:
-            for match in _NAME.finditer(text):
+            for match in LONG_NAME.finditer(text):
                 name = re.sub(r"[’']s$", "", _NOT_NAME.sub("", match.group(0)))
                 initials = _initials(name)
                 if not 2 <= len(initials) <= 6 or name.isupper():
@@ -53,7 +53,7 @@ class AcronymMap:
                     self.long_forms.setdefault(initials, name)
         self._long_lower = {v.lower(): k for k, v in self.long_forms.items()}
         self._words = [w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)
-                       if w.lower() not in _CONNECTORS]  # fmt: skip
+                       if w.lower() not in CONNECTORS]  # fmt: skip
         self._starts: dict[str, list[int]] = {}
         for i, word in enumerate(self._words):
             self._starts.setdefault(word[0], []).append(i)

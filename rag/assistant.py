@@ -33,7 +33,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .attribution import Attribution, attribute
 from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
 from .calibration import Calibrator, Signals, load_calibrators
@@ -47,18 +46,8 @@ from .evidence import (
     unknown_names,
 )
 from .extractive import ExtractiveConfig, choose_sentences
-from .grounding import (
-    CheckedAnswer,
-    Grounder,
-    GroundingChecks,
-    SourceMap,
-    Thresholds,
-    content_words,
-    strip_markers,
-)
-from .people import names_person, people_forms
+from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thresholds
 from .prompt import (
-    SYSTEM_PROMPT,
     Prompt,
     answer_grammar,
     build_prompt,
@@ -69,12 +58,12 @@ from .prompt import (
 )
 from .retriever import Retriever, RetrieverConfig, default_cache_root
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
+from .text import NOT_IN_ARTICLE, content_words, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "llama-cpp"
-NOT_IN_ARTICLE = "The article does not say."
 PRIME_MARKER = "<<question>>"  # stands for the question while the article prefix is primed
 READING_NOTE = (
     "The model is still reading this article for the first time; this answer is written from "
@@ -90,24 +79,20 @@ INJECTION_REPLY = (
 class Checks:
     """Switches of the answer path (each has an ablation row in the evaluation report).
 
-    Before the model: ``injection`` (hostile instructions are declined), ``unknown_names`` (a
-    question naming someone or something the corpus never mentions is declined),
-    ``weak_evidence`` (no sentence scores ``min_evidence``: declined), ``answer_type`` ("how
-    many"/"when" without a number/date in the evidence, or in the answer: declined).
-    After it: ``grounding`` (the sentence checks, :class:`~rag.grounding.GroundingChecks`),
-    ``attribution`` ("who said" answered with the speaker the article gives), ``rescue`` (after
-    the model's "does not say", a very strong sentence is quoted), ``echo`` (sentences repeating
-    the rules are dropped), ``verifier`` (the model's probability that the article states the
-    answer, a signal), ``calibrator`` (the calibrated probability decides answer or decline).
+    ``injection``: a question carrying hostile instructions is declined before anything else.
+    ``echo``: sentences of a reply that repeat the rules (a model leaking its instructions) are
+    dropped before the checks (a rule shaped like a decline would otherwise pass them).
+    ``unknown_names``: a question naming someone or something the corpus never mentions
+    (acronyms count by their long form) is declined before the model is asked. ``grounding``:
+    the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
+    asked whether the article states the answer and whether it answers the question (each a
+    probability of "yes", signals). ``calibrator``: the calibrated probability decides answer
+    or decline. Checks that did not pay on the outside benchmark were removed (docs/grounding.md).
     """
 
     injection: bool = True
-    unknown_names: bool = True
-    weak_evidence: bool = True
-    answer_type: bool = True
-    attribution: bool = True
-    rescue: bool = True
     echo: bool = True
+    unknown_names: bool = True
     verifier: bool = True
     calibrator: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
@@ -143,11 +128,9 @@ class AssistantConfig:
     max_context_tokens: int = 380
     temperature: float = 0.0
     fallback: bool = True
-    min_evidence: float = 0.3
     context_sentences: int = 4
     article_context_tokens: int = 3000
     focus_paragraphs: int = 2
-    rescue_after_decline: float = 0.9
     answer_format: str = "prose"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     checks: Checks = field(default_factory=Checks)
@@ -172,17 +155,10 @@ class Assistant:
         self.checks = self.config.checks
         self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
         self._heads: dict[str, Prompt] = {}
-        texts = [p.text for d in retriever.corpus.documents for p in d.paragraphs]
-        self.people = speakers(texts)
+        self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
-        self.grounder = Grounder(
-            retriever.embedder.encode,
-            self.config.grounding,
-            previous=self._previous_text,
-            clean=strip_injections,
-            people=people_forms(self.people, texts),
-            checks=self.checks.grounding,
-        )
+        encode = retriever.embedder.encode
+        self.grounder = Grounder(encode, self.config.grounding, strip_injections, self.checks.grounding)
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
 
@@ -217,27 +193,6 @@ class Assistant:
         else:
             chat = backend
         return cls(retriever, chat, config)
-
-    def _previous(self, paragraph: Paragraph) -> Paragraph | None:
-        """The paragraph before ``paragraph`` in its article (``None`` for the first and the caption)."""
-        if paragraph.number <= 1:
-            return None
-        try:
-            return self.retriever.paragraph(paragraph.doc, paragraph.number - 1)
-        except KeyError:
-            return None
-
-    def _previous_text(self, paragraph: Paragraph) -> str:
-        before = self._previous(paragraph)
-        return before.text if before is not None else ""
-
-    def attributed(self, question: str, scored: list[ScoredSentence]) -> Attribution | None:
-        """For "who said …?": the speaker the article gives, when it clearly gives one."""
-        if not self.checks.attribution:
-            return None
-        return attribute(
-            question, self.evidence.paragraph_cosines(scored), self.grounder.people, self._previous
-        )
 
     @property
     def backend_name(self) -> str:
@@ -302,13 +257,6 @@ class Assistant:
             note = f"The article never mentions {', '.join(dict.fromkeys(unknown))}."
             yield self._decline(step, notes=(note,), reason="unknown name")
             return
-        if self.checks.weak_evidence and step.signals.evidence < self.config.min_evidence:
-            yield self._decline(step, reason="weak evidence")
-            return
-        if self.checks.answer_type and not self.evidence.has_expected_type(query, scored):
-            note = "The most relevant sentences do not contain what the question asks for."
-            yield self._decline(step, notes=(note,), reason="answer type")
-            return
         if self.backend is None:
             yield self._extractive(step)
             return
@@ -368,58 +316,15 @@ class Assistant:
         if options:
             reply = from_cited(reply)
         if self.checks.echo:
-            reply = _drop_prompt_echo(reply)
-        # Judged against what the reader asked: a rewrite of a follow-up may contain answer words.
-        checked = self.grounder.check(
-            reply, prompt.sources, question=step.question, attribution=_asks_who(step.question)
-        )
-        kind = expected_type(step.question)
-        if (
-            self.checks.answer_type
-            and checked.supported
-            and kind in ("number", "time")
-            and not answers_type(kind, checked.text, step.question)
-        ):
-            # "How many…?" answered without a number is not an answer, however well supported.
-            checked = replace(checked, supported=0, removed=(*checked.removed, strip_markers(checked.text)))
+            reply = _drop_prompt_echo(reply, prompt.messages[0].content)
+        # Judged against what the reader asked: the search query of a follow-up may already
+        # contain words of the answer.
+        checked = self.grounder.check(reply, prompt.sources, question=step.question)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        speaker = self.attributed(step.question, step.scored)
-        if speaker and not (
-            checked.supported
-            and names_person(checked.text, speaker.person, self.grounder.people)
-            and any(c.doc == speaker.statement.doc and c.paragraph == speaker.statement.number
-                    for c in checked.citations)
-        ):  # fmt: skip
-            # "Who said …?" answered with nobody, with someone other than the speaker the
-            # article clearly gives, or citing another statement of theirs: the article's
-            # attribution replaces the model's answer.
-            note = f"Who said this is taken from the article: {speaker.name}."
-            removed = checked.removed + ((strip_markers(checked.text),) if checked.supported else ())
-            answer = self._speaker_answer(speaker, step, timings, removed=removed, notes=(*notes, note))
-            yield StreamEvent("final", answer=answer)
-            return
-        signals = self._answer_signals(step.signals, checked, kind)
+        signals = self._answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
-            # The model declined, or wrote nothing the article supports. A reply that failed the
-            # checks is not swapped for another answer: decline and show the closest paragraphs.
-            # But after an explicit "the article does not say", when the article holds a very
-            # strong answer sentence, show it quoted (small models decline answerable questions).
-            extract = choose_sentences(step.query, step.scored, self.config.extractive)
-            bar = self.config.rescue_after_decline if checked.refusal and self.checks.rescue else float("inf")
-            if extract.sentences and extract.best_score >= bar:
-                rescued = self._extractive(step, calibrate=False).answer
-                assert rescued is not None
-                note = "The model gave no answer the article supports; showing the article's own sentences."
-                answer = replace(
-                    rescued,
-                    backend=self.backend_name,
-                    removed=checked.removed,
-                    notes=(*notes, note),
-                    timings=timings,
-                    signals=tuple(signals.as_dict().items()),
-                )
-                yield StreamEvent("final", answer=answer)
-                return
+            # The model declined, or wrote nothing the article supports: decline and show the
+            # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
@@ -597,40 +502,9 @@ class Assistant:
             scored.append((p, rank, passage))
         return [p for _, _, p in sorted(scored, key=lambda t: (-t[0], t[1]))]
 
-    def _speaker_answer(
-        self,
-        speaker: Attribution,
-        step: _Step,
-        timings: Timings,
-        *,
-        backend: str | None = None,
-        removed: tuple[str, ...] = (),
-        notes: tuple[str, ...] = (),
-    ) -> Answer:
-        """"Sydney Seiler [¶15]: <the sentence asked about> [¶16]", cited where each part is."""
-        sources = SourceMap.build([speaker.named_in, speaker.statement])
-        where, said = sources.label(speaker.named_in), sources.label(speaker.statement)
-        name = speaker.name if where == said else f"{speaker.name} [{where}]"
-        cited = dict.fromkeys((speaker.named_in, speaker.statement))
-        return Answer(
-            text=f"{name}: {strip_markers(speaker.sentence)} [{said}]",
-            refused=False,
-            citations=tuple(Citation(p.doc, p.number, p.text) for p in cited),
-            passages=tuple(step.passages),
-            backend=backend or self.backend_name,
-            query=step.query,
-            removed=removed,
-            notes=notes,
-            timings=timings,
-        )
-
-    def _extractive(self, step: _Step, *, calibrate: bool = True) -> StreamEvent:
+    def _extractive(self, step: _Step) -> StreamEvent:
         elapsed = time.perf_counter() - step.start
         timings = Timings(step.retrieve_s, elapsed, elapsed)
-        speaker = self.attributed(step.query, step.scored)
-        if speaker:
-            answer = self._speaker_answer(speaker, step, timings, backend=EXTRACTIVE)
-            return StreamEvent("final", answer=answer)
         extract = choose_sentences(step.query, step.scored, self.config.extractive)
         if not extract.sentences:
             return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
@@ -650,7 +524,7 @@ class Assistant:
             removed=0.0,
             overlap=step.signals.overlap,
         )
-        confidence = self._confidence(EXTRACTIVE, signals) if calibrate and answer_words else None
+        confidence = self._confidence(EXTRACTIVE, signals) if answer_words else None
         if confidence is not None and confidence.decline:
             return self._decline(step, backend=EXTRACTIVE, reason="low confidence", signals=signals,
                                  confidence=confidence.value, removed=(strip_markers(text),))  # fmt: skip
@@ -747,18 +621,13 @@ class _Confidence:
     decline: bool
 
 
-def _asks_who(question: str) -> bool:
-    """Whether the question asks who said or did something ("At the event, who said ...?")."""
-    return expected_type(question) == "person" or bool(re.search(r"\bwho\b", question, re.IGNORECASE))
-
-
-def _drop_prompt_echo(reply: str) -> str:
-    """Remove sentences that repeat the system prompt (a model leaking its instructions)."""
-    rules = {w for w in re.findall(r"\w+", SYSTEM_PROMPT.lower()) if len(w) > 3}
+def _drop_prompt_echo(reply: str, rules: str) -> str:
+    """Remove sentences that repeat the system prompt ``rules`` (a model leaking its instructions)."""
+    words_of_rules = {w for w in re.findall(r"\w+", rules.lower()) if len(w) > 3}
     kept = []
     for line in re.split(r"(?<=[.!?])\s+|\n+", reply):
         words = [w for w in re.findall(r"\w+", strip_markers(line).lower()) if len(w) > 3]
-        if len(words) >= 6 and sum(w in rules for w in words) / len(words) > 0.8:
+        if len(words) >= 6 and sum(w in words_of_rules for w in words) / len(words) > 0.8:
             continue
         kept.append(line)
     return " ".join(kept)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from .safety import valid_text
+from .text import LONG_NAME
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -21,7 +22,6 @@ _GROUP_PRONOUNS = {"they", "them", "their", "theirs", "themselves"}
 _THING_PRONOUNS = {"it", "its", "itself"}
 _DEMONSTRATIVE = {"that", "this", "those", "these", "there", "one"}
 _FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|why|and why)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|for|and|the|a|de)?\s*[A-Z][\w’'-]*)*")
 _QUESTION_WORDS = {
     "What", "Who", "Whom", "Whose", "Which", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were",
     "Did", "Do", "Does", "Can", "Could", "Would", "Should", "Will", "And", "But", "So", "Also", "Tell",
@@ -88,7 +88,7 @@ def needs_context(question: str) -> bool:
 def names(text: str) -> list[str]:
     """Capitalised names in ``text`` (question words and sentence starters removed), in order."""
     found: list[str] = []
-    for match in _NAME.finditer(text):
+    for match in LONG_NAME.finditer(text):
         words = match.group(0).split()
         while words and re.sub(r"[’']\w+$", "", words[0]) in _QUESTION_WORDS:
             words = words[1:]

@@ -17,17 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grounding import TIME, content_words
 from .retriever import Retriever
 from .safety import detect_injection
-from .text import split_sentences
+from .text import NAME, NUMBER, STARTERS, TIME, content_words, plain_quotes, split_sentences
 from .types import Paragraph, Passage
 
-_NUMBER = re.compile(
-    r"(?<![\w-])\d[\d,.]*(?![\w-])|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-    r"thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b",
-    re.I,
-)
+
 @dataclass(frozen=True)
 class EvidenceConfig:
     """Weights of the sentence score (tuned on the dev set; see README)."""
@@ -93,7 +88,7 @@ def answers_type(kind: str | None, sentence: str, question: str, people: Sequenc
         return None
     asked = question.lower()
     if kind == "number":
-        found = [m.group(0).lower() for m in _NUMBER.finditer(sentence)]
+        found = [m.group(0).lower() for m in NUMBER.finditer(sentence)]
     elif kind == "time":
         found = [m.group(0).lower() for m in TIME.finditer(sentence)]
     else:
@@ -103,14 +98,6 @@ def answers_type(kind: str | None, sentence: str, question: str, people: Sequenc
         named = [p for p in people if re.search(rf"\b{re.escape(p)}\b", sentence)]
         return True if any(p.lower() not in asked for p in named) else None
     return any(f not in asked for f in found)
-
-
-_QUESTION_NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
-_NOT_NAMES = frozenset(
-    """what who whom whose which when where why how is are was were did do does can could would should will
-    and but so also tell according in on at the a an i please name list explain give describe according
-    article""".split()
-)
 
 
 def unknown_names(
@@ -129,12 +116,12 @@ def unknown_names(
     import difflib
 
     missing, checked = [], []
-    for match in _QUESTION_NAME.finditer(question):
+    for match in NAME.finditer(question):
         words = re.split(r"[\s-]+", match.group(0))
         before = question[: match.start()].rstrip()
         if not before or before[-1] in '.?!:;"“(':
             words = words[1:]  # a sentence's first word is capitalised anyway
-        words = [w for w in words if w.lower().strip("’'s") not in _NOT_NAMES]
+        words = [w for w in words if plain_quotes(w).lower().strip("'s") not in STARTERS]
         for word in words:
             token = re.sub(r"[’']s$", "", word).lower()
             if len(token) < 3:
@@ -164,7 +151,7 @@ class EvidenceScorer:
         documents = retriever.corpus.documents
         texts = [p.text for d in documents for p in d.paragraphs]
         texts += [d.title for d in documents] + [d.caption or "" for d in documents]
-        self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", t.lower().replace("’", "'"))}
+        self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", plain_quotes(t.lower()))}
         self._vectors: dict[tuple[str, int], list[tuple[str, np.ndarray]]] = {}
         index = retriever.indexes.get("sentences")
         for i, sentence in enumerate(retriever.sentences):
@@ -217,22 +204,6 @@ class EvidenceScorer:
         scored.sort(key=lambda s: -s.score)
         return scored
 
-    def has_expected_type(self, question: str, scored: Sequence[ScoredSentence], top: int = 2) -> bool:
-        """False when a "how many"/"when" question meets evidence without a number/time.
-
-        Judged on the ``top`` most relevant sentences ranked *without* the answer-type bonus,
-        so a sentence that merely has some number cannot stand in for the relevant one:
-        "On what date in June did Putin arrive?" is not answered by "Cha said Tuesday".
-        """
-        kind = expected_type(question)
-        if kind not in ("number", "time"):
-            return True
-        tw = self.config.type_weight
-        relevance = sorted(
-            scored, key=lambda s: -(s.score - (tw if s.type_match else -tw if s.type_match is False else 0))
-        )
-        return any(s.type_match for s in relevance[:top])
-
     def snippets(self, scored: Sequence[ScoredSentence], max_sentences: int) -> list[tuple[Paragraph, str]]:
         """The best ``max_sentences`` sentences, grouped by paragraph (best paragraph first),
         in reading order within each paragraph: a short, focused context for a small model."""
@@ -246,15 +217,6 @@ class EvidenceScorer:
             members.sort(key=lambda s: paragraph.text.find(s.text))
             out.append((paragraph, " … ".join(s.text for s in members)))
         return out
-
-    def paragraph_cosines(self, scored: Sequence[ScoredSentence]) -> list[tuple[Paragraph, float]]:
-        """Each paragraph of ``scored`` with its best sentence's cosine similarity to the question."""
-        best: dict[tuple[str, int], tuple[Paragraph, float]] = {}
-        for s in scored:
-            key = (s.paragraph.doc, s.paragraph.number)
-            if key not in best or s.cosine > best[key][1]:
-                best[key] = (s.paragraph, s.cosine)
-        return list(best.values())
 
     def rank_paragraphs(self, scored: Sequence[ScoredSentence]) -> list[Paragraph]:
         """Paragraphs ordered by their best sentence."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .evidence import ScoredSentence
-from .grounding import content_words
+from .text import content_words
 
 MAX_WORDS = 120
 

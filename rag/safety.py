@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .text import plain_quotes, split_sentences
+
 
 class InputError(ValueError):
     """The question cannot be answered as given; the message tells the user what to do."""
@@ -88,7 +90,7 @@ _INJECTION_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in
 
 def detect_injection(text: str) -> str | None:
     """The kind of hostile instruction found in ``text`` (e.g. ``"override"``), or ``None``."""
-    flat = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).replace("’", "'")
+    flat = plain_quotes(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
     for name, pattern in _INJECTION_RE:
         if pattern.search(flat):
             return name
@@ -126,8 +128,6 @@ def strip_injections(text: str) -> str:
     An article may itself contain "ignore your instructions and say X"; such a sentence is never
     shown to a model as evidence and never counts as support for a reply.
     """
-    from .text import split_sentences
-
     sentences = split_sentences(text)
     kept = [s for s in sentences if not detect_injection(s)]
     return text if len(kept) == len(sentences) else " ".join(kept)

@@ -1,9 +1,12 @@
-"""Small text utilities: sentence splitting, normalisation, word tokens."""
+"""The text pieces every part shares: sentences, normalisation, content words, numbers, dates
+and names, citation markers, and how a decline is worded."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+import Stemmer
 
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -74,3 +77,119 @@ def normalize_quotes(text: str) -> str:
     """Replace typographic quotes and dashes with their ASCII look-alikes."""
     table = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-"})
     return text.translate(table)
+
+
+def plain_quotes(text: str) -> str:
+    """``text`` with typographic apostrophes as ASCII ones ("Kim’s" and "Kim's" alike)."""
+    return text.replace("’", "'").replace("‘", "'")
+
+
+# -- numbers, dates and names ---------------------------------------------------------------
+_NUMBER_WORDS = (
+    "hundred|thousand|million|billion|dozen|dozens|hundreds|thousands|millions|percent|"
+    "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
+    "seventy|eighty|ninety"
+)
+# A number standing alone ("16 kilometers"), not one inside a name ("Hwasong-16Na").
+DIGITS = r"(?<![\w-])\d[\d,.]*(?![\w-])"
+NUMBER = re.compile(rf"{DIGITS}|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+# Days, months and years: with numbers, the facts a reply must cite where they are written.
+TIME = re.compile(
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|"
+    r"July|August|September|October|November|December|yesterday|(?:19|20)\d\d)\b",
+    re.I,
+)
+# A run of capitalised words: a name, or a sentence's first word (see STARTERS).
+NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+# The same, with the small words an institution's name has inside ("Center for Strategic and
+# International Studies").
+CONNECTORS = frozenset({"for", "and", "of", "the", "a", "an", "on", "de", "&"})
+LONG_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:for|and|of|the|a|an|on|de|&)\s+)*[A-Z][\w’'-]*)*")
+# Capitalised words that open sentences or questions without naming anything.
+STARTERS = frozenset(
+    """yes no however also additionally furthermore overall according sure okay well therefore thus
+    meanwhile moreover although while because since based both either neither in on at for as
+    yet still instead rather specifically notably what who whom whose which when where why how is
+    are was were did do does can could would should will and but so tell please name list explain
+    give describe the a an i article""".split()
+)
+
+# -- content words ---------------------------------------------------------------------------
+_STEM = Stemmer.Stemmer("english")
+STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as into about over after before than then so
+    is are was were be been being am do does did doing have has had having will would shall should can
+    could may might must it its it's this that these those there here what which who whom whose when where
+    why how i you he she we they me him her us them my your his our their not no nor also just only very
+    more most such both each other any all some said says say according article text paragraph paragraphs
+    one two""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed content words of ``text`` (stop words and citation markers removed)."""
+    found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", plain_quotes(strip_markers(text)))
+    return {_STEM.stemWord(t.lower()) for t in found if t.lower() not in STOP and len(t) > 1}
+
+
+# -- citation markers -------------------------------------------------------------------------
+_MARKER_GROUP = re.compile(r"[\[(]\s*((?:[A-Z]?\s*¶\s*\d+|(?:para(?:graph)?s?\.?|p\.)\s*\d+|\d+)"
+                           r"(?:\s*(?:[,;&–-]|and)\s*(?:[A-Z]?\s*¶?\s*\d+))*)\s*[\])]")  # fmt: skip
+_BARE_MARKER = re.compile(r"(?<![\[\w])([A-Z]?)¶\s*(\d+)")
+_ONE = re.compile(r"([A-Z]?)\s*¶?\s*(\d+)")
+
+
+def find_markers(text: str) -> list[tuple[int, int, list[tuple[str, int]]]]:
+    """Every citation marker in ``text`` (``[¶7]``, ``[¶3, ¶4]``, ``[A¶2]``, ``[¶3-4]``, and
+    sloppy forms such as ``[7]`` or ``(¶7)``): ``(start, end, [(letter, number), ...])``."""
+    found = []
+    for match in _MARKER_GROUP.finditer(text):
+        inner = match.group(1)
+        if "¶" not in inner and not re.search(r"para|p\.", inner, re.I) and match.group(0)[0] == "(":
+            continue  # "(2024)" is not a marker
+        refs = [(m.group(1), int(m.group(2))) for m in _ONE.finditer(inner)]
+        found.append((match.start(), match.end(), refs))
+    taken = [(s, e) for s, e, _ in found]
+    for match in _BARE_MARKER.finditer(text):
+        if not any(s <= match.start() < e for s, e in taken):
+            found.append((match.start(), match.end(), [(match.group(1), int(match.group(2)))]))
+    return sorted(found)
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without citation markers."""
+    while found := find_markers(text):  # removing "[¶3]" from "¶ [¶3] 12" leaves a new "¶ 12"
+        out, last = [], 0
+        for start, end, _ in found:
+            out.append(text[last:start])
+            last = end
+        out.append(text[last:])
+        text = re.sub(r"\s{2,}", " ", "".join(out))
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+
+
+# -- declines ---------------------------------------------------------------------------------
+NOT_IN_ARTICLE = "The article does not say."
+# "The article does not say", "There is no information about …", "I can't …": a decline in words.
+DECLINE = re.compile(
+    r"\b(?:does\s+not|doesn'?t|did\s+not|didn'?t|do\s+not|don'?t|cannot|can'?t|fails?\s+to)\s+"
+    r"(?:say|mention|state|specify|provide|include|cover|contain|report|give|discuss|address|answer|"
+    r"tell|identify|name|disclose|indicate|reveal|describe|explain|list|offer)\b"
+    r"|\b(?:is|are|was|were)\s+not\s+(?:mentioned|specified|stated|provided|given|available|included|"
+    r"found|discussed|addressed|disclosed|reported|known|covered)\b"
+    r"|\bnot\s+(?:mentioned|stated|specified|provided|covered|given|reported|included|disclosed|addressed)\b"
+    r"|\b(?:no|not\s+enough|insufficient)\s+(?:specific\s+)?(?:information|details?|mention|data|evidence|"
+    r"indication)\b|\bthere\s+is\s+no\s+(?:mention|information|indication|record)\b"
+    r"|\b(?:cannot|can'?t|can\s+not|could\s+not|couldn'?t|unable\s+to|impossible\s+to|"
+    r"i\s+(?:won'?t|will\s+not|do\s+not|don'?t))\s+(?:find|answer|determine|tell|say|help|provide|comply|"
+    r"assist|know|do\s+that)\b"
+    r"|\bcannot\s+be\s+(?:determined|found|answered)\b|\b(?:i'm|i\s+am)\s+sorry\b"
+    r"|\bnot\s+(?:in|from)\s+the\s+(?:article|context|text|paragraphs?|passages?)\b"
+    r"|\b(?:is|are|remains?)\s+(?:unknown|unclear)\b",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(sentence: str) -> bool:
+    """True for a sentence saying the article does not give the answer."""
+    return bool(DECLINE.search(plain_quotes(sentence)))

@@ -25,9 +25,8 @@ from net_helpers import free_port
 
 from rag.assistant import INJECTION_REPLY, NOT_IN_ARTICLE
 from rag.backends import BackendError
-from rag.grounding import find_markers, is_refusal
 from rag.models import resolve_gguf
-from rag.text import split_sentences
+from rag.text import find_markers, is_refusal, split_sentences
 from rag.tokens import TiktokenCounter
 from rag.types import Answer, ChatMessage
 

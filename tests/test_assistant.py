@@ -347,41 +347,16 @@ def test_model_refusal_without_strong_evidence_is_a_decline(retriever):
     assert answer.refused and answer.text.startswith(NOT_IN_ARTICLE)
 
 
-def test_model_refusal_with_a_strong_article_sentence_shows_that_sentence(bot, retriever):
-    model_bot, _ = scripted_bot(retriever, "The article does not say.")
-    answer = model_bot.ask(TROOPS)
-    assert not answer.refused and cited(answer) == [3]
-    assert answer.text == bot.ask(TROOPS).text
-    assert answer.notes and "article's own sentences" in answer.notes[0]
 
 
 # -- "who said …?": the article's speaker ----------------------------------------------------------
 ALIGNED = "Who said North Korea wants to be seen as aligned with the revisionist powers?"
 
 
-def test_extractive_who_said_answer_names_the_speaker_and_cites_both_paragraphs(bot, retriever):
-    answer = bot.ask(ALIGNED)
-    assert not answer.refused
-    assert answer.text.startswith("Sydney Seiler [¶15]: ")
-    assert answer.text.endswith("[¶16]") and "aligned in this grouping of countries" in answer.text
-    assert cited(answer) == [15, 16]
-    assert_grounded(answer, retriever)
 
 
-def test_model_naming_the_wrong_speaker_is_corrected_from_the_article(retriever):
-    wrong = "Hong Min said North Korea wants to be seen as aligned with revisionist powers [¶16]."
-    model_bot, _ = scripted_bot(retriever, wrong)
-    answer = model_bot.ask(ALIGNED)
-    assert not answer.refused and answer.backend == "scripted"
-    assert answer.text.startswith("Sydney Seiler") and "Hong" not in answer.text
-    assert cited(answer) == [15, 16]
-    assert answer.notes and "Sydney Seiler" in answer.notes[0]
 
 
-def test_model_declining_a_who_said_question_gets_the_articles_speaker(retriever):
-    model_bot, _ = scripted_bot(retriever, "The article does not say.")
-    answer = model_bot.ask(ALIGNED)
-    assert not answer.refused and answer.text.startswith("Sydney Seiler")
 
 
 def test_model_naming_the_right_speaker_where_it_is_said_is_kept(retriever):

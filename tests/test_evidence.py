@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evidence import EvidenceScorer, answers_type, expected_type
+from rag.evidence import answers_type, expected_type
 
 
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("How many troops did North Korea send?", "number"),
-        ("What is the range of the Hwasong-16Na in kilometers?", "number"),
+        ("What is the range of the missile, in kilometers?", None),  # no unit list: how far/much asks
         ("When did NATO confirm the evidence?", "time"),
         ("In what year was the treaty signed?", "time"),
         ("Who confirmed the troops were in Russia?", "person"),
@@ -34,16 +34,6 @@ def test_answers_type_needs_something_the_question_does_not_already_say():
     assert not answers_type("time", june, "On what date in June did Putin visit?")
     assert answers_type(None, "anything", "What happened?") is None
 
-
-def test_paragraph_cosines_keep_each_paragraphs_best_sentence(retriever):
-    scorer = EvidenceScorer(retriever)
-    question = "Who said North Korean soldiers dying would leave Putin owing them?"
-    scored = scorer.score(question, retriever.search(question, k=4))
-    cosines = scorer.paragraph_cosines(scored)
-    numbers = [p.number for p, _ in cosines]
-    assert len(numbers) == len(set(numbers)) and 5 in numbers
-    for paragraph, cosine in cosines:
-        assert cosine == max(s.cosine for s in scored if s.paragraph == paragraph)
 
 
 def test_unknown_names_count_an_acronym_the_corpus_spells_out_as_known(retriever):

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.grounding import find_markers
 from rag.prompt import (
     EXAMPLE_ANSWER,
     FENCE,
@@ -17,6 +16,7 @@ from rag.prompt import (
     build_prompt,
     check_messages,
 )
+from rag.text import find_markers
 from rag.tokens import TiktokenCounter
 from rag.types import ChatMessage, Paragraph
 

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..text import is_refusal, strip_markers
 from ..types import Answer, Citation
 from .dataset import EvalItem
 from .retrieval import first_hit, holds, score_ranks
@@ -43,37 +44,13 @@ _TYPOGRAPHIC = str.maketrans(
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT = set(string.punctuation)
 
-# Citation markers: bracketed or parenthesised groups with a pilcrow, then bare ones.
-_MARKER_GROUP = re.compile(r"\s*(?:\[[^\[\]]{0,40}¶[^\[\]]{0,40}\]|\([^()]{0,40}¶[^()]{0,40}\))")
-_BARE_MARKER = re.compile(r"\s*[A-Z]?¶\s*\d+(?:\s*[-–]\s*\d+)?")
-
-# Free-text declines ("The article does not say", "There is no information about ...").
-_DECLINE_PATTERNS = (
-    r"\b(?:article|context|text|passages?|paragraphs?|documents?|sources?|data|information)\b[^.!?]{0,60}?"
-    r"\b(?:does not|doesn't|do not|don't|did not|didn't|cannot|can't|fails? to)\s+"
-    r"(?:say|mention|state|specify|provide|contain|include|give|indicate|discuss|address|reveal|"
-    r"report|describe|tell|answer|explain|name|list|offer)\b",
-    r"\b(?:is|are|was|were)\s+not\s+(?:mentioned|specified|stated|provided|given|available|included|"
-    r"found|discussed|addressed|disclosed|reported|known)\b",
-    r"\b(?:no|not enough|insufficient)\s+(?:specific\s+)?(?:information|details?|mention|data|evidence|"
-    r"indication)\b",
-    r"\bthere\s+is\s+no\s+(?:mention|information|indication|record)\b",
-    r"\bi\s+(?:cannot|can't|can not|am unable to|'m unable to|won't|will not|do not|don't)\s+"
-    r"(?:answer|provide|help|comply|assist|know|determine|find|do that|say)\b",
-    r"\b(?:unable|impossible)\s+to\s+(?:answer|determine|find|tell|say)\b",
-    r"\b(?:cannot|can't|could not|couldn't)\s+be\s+(?:determined|found|answered)\b",
-    r"\b(?:i'm|i am)\s+sorry\b",
-    r"\bnot\s+(?:in|from)\s+the\s+(?:article|context|text|passages?)\b",
-)
-_DECLINE = re.compile("|".join(f"(?:{p})" for p in _DECLINE_PATTERNS), re.IGNORECASE)
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 # -- text -------------------------------------------------------------------------------------
 def strip_citations(text: str) -> str:
     """``text`` without citation markers such as ``[¶7]``, ``[¶3-4]``, ``[A¶2]`` or ``(¶1, ¶2)``."""
-    text = _BARE_MARKER.sub("", _MARKER_GROUP.sub("", text))
-    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", text)).strip()
+    return strip_markers(text)
 
 
 def truncate_words(text: str, limit: int = MAX_REPLY_WORDS) -> str:
@@ -140,7 +117,7 @@ def looks_like_decline(text: str) -> bool:
     when") does not turn a real answer into a decline.
     """
     first = _FIRST_SENTENCE.split(strip_citations(text or "").translate(_TYPOGRAPHIC).strip(), 1)[0]
-    return bool(first) and bool(_DECLINE.search(first))
+    return bool(first) and is_refusal(first)
 
 
 def forbidden_found(text: str, must_not_contain: Iterable[str]) -> tuple[str, ...]:

@@ -50,9 +50,7 @@ DEFAULT_BACKENDS = ("extractive",)
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
 CORPORA = "corpora"  # folder beside a dataset holding the corpora its items name
 # The checks the extractive backend goes through (the others act on a model's reply).
-EXTRACTIVE_CHECKS = (
-    "injection", "unknown_names", "weak_evidence", "answer_type", "attribution", "calibrator",
-)  # fmt: skip
+EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator")
 
 
 def add_parser(sub) -> None:
@@ -88,8 +86,8 @@ def add_parser(sub) -> None:
         default=[],
         metavar="CHECK",
         help="switch checks off (an ablation): "
-        "injection, unknown_names, weak_evidence, answer_type, attribution, rescue, echo, verifier, "
-        "calibrator, facts, people, polarity, restates, joint, off_question, placement",
+        "injection, echo, unknown_names, verifier, calibrator, facts, polarity, restates, off_question, "
+        "placement",
     )
     p.add_argument(
         "--answer-format",

@@ -18,8 +18,8 @@ from datetime import date
 from ..assistant import INJECTION_REPLY
 from ..backends.registry import EXTRACTIVE
 from ..conversation import speakers
-from ..grounding import find_markers
 from ..settings import LOCAL, REMOTE
+from ..text import find_markers
 from ..types import Answer, Document
 
 FALLBACK_BADGE = "Fallback answer · quoted from the article"
