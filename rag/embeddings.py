@@ -240,7 +240,8 @@ class OnnxEmbedder:
             from filelock import FileLock
 
             folder.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(folder) + ".lock"):  # two processes must not export into one folder
+            lock = root / f".onnx-{folder.name}.lock"  # beside, not inside, the exports
+            with FileLock(str(lock)):  # two processes must not export into one folder
                 if not _intact_export(folder):
                     _export_onnx(target, folder, model)
         meta = json.loads((folder / "export.json").read_text())

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .grounding import SourceMap
+from .text import strip_markers
 from .types import ChatMessage, Paragraph
 
 SYSTEM_PROMPT = (
@@ -191,7 +192,8 @@ def question_tail(question: str, conversation: Sequence[ChatMessage] = ()) -> st
     """The question in its fence, after the conversation so far (for a follow-up)."""
     tail = ""
     if conversation:
-        turns = "\n".join(f"{m.role}: {_neutralise(m.content)}" for m in conversation)
+        # Earlier answers without their markers: the labels belong to the data alone.
+        turns = "\n".join(f"{m.role}: {_neutralise(strip_markers(m.content))}" for m in conversation)
         tail = f"CONVERSATION SO FAR:\n{FENCE}\n{turns}\n{FENCE}\n\n"
     return tail + f"QUESTION:\n{FENCE}\n{_neutralise(question)}\n{FENCE}\n"
 

@@ -127,8 +127,13 @@ STOP = frozenset(
 
 
 def content_words(text: str) -> set[str]:
-    """Stemmed content words of ``text`` (stop words and citation markers removed)."""
+    """Stemmed content words of ``text`` (stop words and citation markers removed).
+
+    A hyphenated word counts whole and by its words of three letters or more, so
+    "Washington-based" backs "based in Washington".
+    """
     found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", plain_quotes(strip_markers(text)))
+    found += [part for t in found if "-" in t for part in t.split("-") if len(part) > 2 and part.isalpha()]
     return {_STEM.stemWord(t.lower()) for t in found if t.lower() not in STOP and len(t) > 1}
 
 

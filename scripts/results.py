@@ -138,7 +138,7 @@ def results_page() -> str:
             out += [f"- **{name}**: {notes.get('items')} answered training items ({notes.get('right')} "
                     f"right), AUROC {notes.get('auroc')}, threshold {c['threshold']:.3f} for a risk of "
                     f"{notes.get('risk')}; weights (standardised signals): {weights}."]
-        out += ["", "![coverage and accuracy](calibration.png)", ""]
+        out += ["", "![coverage and accuracy of the llm calibrator on qa-train](calibration-llm.png)", ""]
     bench = benchmarks()
     if bench:
         out += ["## Speed", "", *bench]

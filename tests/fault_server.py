@@ -58,6 +58,13 @@ def grounded_reply(messages: list[dict]) -> str:
     return f"{sentence} [{label}]"
 
 
+def _completion(content: str) -> dict[str, Any]:
+    """A whole (not streamed) chat completion."""
+    message = {"role": "assistant", "content": content}
+    return {"id": "chatcmpl-fault", "object": "chat.completion", "created": 0, "model": MODEL,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+
+
 def _chunk(content: str | None = None, *, role: str | None = None, finish: str | None = None) -> bytes:
     delta: dict[str, Any] = {}
     if role:
@@ -139,6 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
         messages = body.get("messages") or []
+        if not body.get("stream") and mode == "ok":  # a yes/no check, answered in one JSON reply
+            self._json(200, _completion("Yes"))
+            return
         try:
             self._serve(mode, messages)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up: fine
@@ -261,6 +271,10 @@ class FaultServer(ThreadingHTTPServer):
     def chat_requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["path"].rstrip("/").endswith("/chat/completions")]
+
+    def answer_requests(self) -> list[dict[str, Any]]:
+        """The streamed chat requests: the answers (the verifier's yes/no checks are not streamed)."""
+        return [r for r in self.chat_requests() if r["body"].get("stream")]
 
     def reset(self, mode: str = "ok", script: list[str] | None = None) -> None:
         with self._lock:

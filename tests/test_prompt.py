@@ -126,7 +126,7 @@ def test_a_follow_up_shows_the_conversation_after_the_data_neutralised(paragraph
     tail = user[len(follow.head) :]
     assert tail.startswith(f"CONVERSATION SO FAR:\n{FENCE}\n")
     assert tail.count(FENCE) == 4 and "<|" not in tail and "¶" not in tail
-    assert "user: Who is Kim?" in tail and "assistant: See [§3]." in tail
+    assert "user: Who is Kim?" in tail and "assistant: See." in tail  # no marker to imitate
     assert tail.index("CONVERSATION") < tail.index("QUESTION:")
 
 

@@ -265,7 +265,9 @@ def test_ask_works_without_any_network(network_namespace, tmp_path, cache_root, 
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     answer = json.loads(proc.stdout)
-    assert answer["error"] is None and not answer["fallback"] and answer["citations"], answer
+    assert answer["error"] is None and not answer["fallback"], answer  # the model itself answered
+    # An answer cites the article; the tiny test model may also decline, and then says so.
+    assert answer["citations"] or (answer["refused"] and answer["decline_reason"]), answer
     assert answer["backend"] == ("extractive" if "extractive" in backend else f"llama-cpp:{SMOLLM2}")
 
 
