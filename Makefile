@@ -27,4 +27,3 @@ bench:
 	$(PY) -m benchmarks.retrieval --out eval/results
 	$(PY) -m benchmarks.answers --out eval/results
 	$(PY) -m benchmarks.api --out eval/results
-	$(PY) -m benchmarks.conversation --out eval/results

@@ -7,7 +7,10 @@ Measured on the machine it runs on, in one run so the numbers compare as ratios:
 * cold start of ``rag ask`` per backend: a fresh process from launch to printed answer, with
   its peak resident memory;
 * cold start of the web chat: ``python app.py`` from launch until the page answers HTTP 200,
-  and until its local model is loaded.
+  and until its local model is loaded;
+* a conversation, case by case (:mod:`benchmarks.conversation`): the library's first answer,
+  plain questions against follow-ups, switching articles, a new corpus until it is searchable,
+  answered and read, and the thread count alone and next to a busy process.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks import conversation
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.metrics import percentile
 from rag.retriever import default_cache_root, default_corpus
 from rag.settings import add_corpus_flags
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "qa.jsonl")  # the defaults of --dataset
+QUESTIONS = (ROOT / "eval" / "qa.jsonl",)  # the default of --dataset (the dev set; never the held-out)
 
 
 def _questions(n: int, files: Sequence[Path] = QUESTIONS) -> list[str]:
@@ -186,6 +190,8 @@ def run(args: argparse.Namespace) -> dict:
         report["warm"].append(warm_latency(backend, options, questions, args.corpus, args.cache_dir))
     report["cold_web"].append(cold_web("llama-cpp", ["--model", models[0]]))
     report["cold_web"].append(cold_web("extractive", []))
+    if not args.no_conversation:
+        report["conversation"] = conversation.run(args.conversation_questions)
     report["machine"]["load_after"] = os.getloadavg()
     return report
 
@@ -215,6 +221,9 @@ def render(report: dict) -> str:
     for c in report.get("first_reading", []):
         label = f"`rag warm` ({c['model']}): first reading of the article, once per model"
         lines.append(f"| {label} | {c['seconds']:.2f} | {c['peak_rss_mib']:.0f} MiB |")
+    if "conversation" in report:
+        lines += ["", "## A conversation with the default backend, case by case", ""]
+        lines += conversation.render(report["conversation"])
     return "\n".join(lines) + "\n"
 
 
@@ -228,8 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=int, default=20, help="timed questions per backend (default 20)")
     p.add_argument(
         "--dataset", nargs="+", type=Path, default=list(QUESTIONS), metavar="JSONL",
-        help="evaluation files the timed questions come from (default eval/heldout.jsonl eval/qa.jsonl)",
+        help="evaluation files the timed questions come from (default eval/qa.jsonl)",
     )  # fmt: skip
+    p.add_argument("--conversation-questions", type=int, default=5, help="questions per conversation case")
+    p.add_argument("--no-conversation", action="store_true", help="skip the conversation cases")
     p.add_argument("--out", default=str(ROOT / "eval" / "results"), help="folder for bench-answers.{json,md}")
     add_corpus_flags(p)
     return p

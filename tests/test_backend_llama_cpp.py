@@ -12,7 +12,9 @@ from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends import BackendError, ChatBackend, make_backend
-from rag.backends.llama_cpp import KEEP_STATES, CpuShare, LlamaCppBackend
+from rag.backends.kv_states import KEEP_STATES
+from rag.backends.llama_cpp import LlamaCppBackend
+from rag.backends.threads import CpuShare
 from rag.types import ChatMessage
 
 # Different first words: every prompt shares exactly the chat template's prefix with any other,
@@ -454,3 +456,17 @@ def _article_prefix(bot):
 
     doc = bot.retriever.corpus.documents[0].id
     return with_tail(bot._head(doc, bot._article_context(doc)), PRIME_MARKER), PRIME_MARKER
+
+
+def test_a_follow_up_through_the_assistant_does_not_make_the_model_read_the_article_again(
+    retriever, article_llama
+):
+    bot = Assistant(retriever, article_llama, AssistantConfig(max_answer_tokens=30))
+    bot.warm()
+    article = len(article_llama.primed_tokens(*_article_prefix(bot)))
+    first = bot.ask("Who is Kim Yo-jong?")
+    history = [{"role": "user", "content": "Who is Kim Yo-jong?"},
+               {"role": "assistant", "content": first.text}]  # fmt: skip
+    cost = evaluated(article_llama, lambda: bot.ask("What did she accuse them of?", history=history))
+    # The question, the conversation and the two yes/no checks: a few hundred tokens at most.
+    assert 0 < cost < article / 3, (cost, article)

@@ -96,3 +96,24 @@ def test_recall_at():
     exact = np.array([[1, 2, 3], [4, 5, 6]])
     approx = np.array([[1, 2, 9], [4, 5, 6]])
     assert bench.recall_at(approx, exact, 3) == (2 / 3 + 1) / 2
+
+
+def test_conversation_cases_have_their_questions_and_render_each_case_on_its_own_line():
+    from benchmarks import conversation
+
+    assert len(conversation._plain(5)) == 5
+    follow = conversation._follow_ups(5)
+    assert follow and all(len(pair) == 2 for pair in follow)
+    assert len(conversation._other_questions(3)) == 3
+    report = {
+        "library": {"first_answer_s": 2.0, "plain_p50_s": 1.0, "follow_up_p50_s": 1.5,
+                    "follow_up_ratio": 1.5, "follow_up_tokens_evaluated_p50": 120},
+        "switch": {"same_article_p50_s": 1.0, "switching_p50_s": 1.3, "switch_cost_s": 0.3},
+        "new": {"article_words": 1222, "searchable_s": 1.2, "first_answer_s": 3.0, "read_s": 20.0},
+        "threads": [{"threads": 1, "neighbour": True, "p50_s": 2.0}],
+    }  # fmt: skip
+    rows = "\n".join(conversation.render(report))
+    cases = ("first answer after `from_corpus`", "follow-up p50 (1.50×", "article switch", "searchable",
+             "until the model has read it", "1 thread(s), next to a busy process")  # fmt: skip
+    for text in cases:
+        assert text in rows, text

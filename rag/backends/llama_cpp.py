@@ -22,11 +22,8 @@ the model's logits: a verifier that costs only the tokens after a primed prefix.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -39,11 +36,11 @@ import numpy as np
 from ..models import DEFAULT_LOCAL_MODEL, ModelNotFoundError, resolve_gguf, user_cache
 from ..tokens import TiktokenCounter
 from ..types import ChatMessage
+from .kv_states import KEEP_STATES, get_state, intact, load_state, prefix_key, save_state, set_state
 from .protocol import BackendError
+from .threads import CpuShare
 
 log = logging.getLogger(__name__)
-# Saved prompt states kept in the cache's kv folder (about 50 MB each); older ones are deleted.
-KEEP_STATES = 12
 # Primed states also kept in memory (a switch between articles then costs a copy, not a read).
 KEEP_IN_MEMORY = 4
 # Tokens read per step while reading a prefix; a waiting request runs between two steps.
@@ -149,10 +146,8 @@ class LlamaCppBackend:
         temperature: float = 0.0,
         stop: Sequence[str] | None = None,
         grammar: str | None = None,
-        logprobs: list[float] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write;
-        ``logprobs``, when given, receives the log-probability of each token written.
+        """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write.
 
         The grammar must be valid GBNF (llama.cpp's parser does not survive every malformed one):
         it comes from code, such as :func:`rag.prompt.answer_grammar`, never from a reader.
@@ -166,11 +161,6 @@ class LlamaCppBackend:
                 setting="--n-ctx",
             )
         compiled = self._grammar(grammar) if grammar else None
-        processors = None
-        if logprobs is not None:
-            from llama_cpp import LogitsProcessorList
-
-            processors = LogitsProcessorList([_Recorder(llm, logprobs)])
         with self._turn():
             try:
                 self._restore(llm, tokens)
@@ -183,7 +173,6 @@ class LlamaCppBackend:
                     stream=True,
                     seed=self.seed,
                     grammar=compiled,
-                    logits_processor=processors,
                 )
                 for chunk in chunks:
                     piece = chunk["choices"][0]["text"]
@@ -219,35 +208,6 @@ class LlamaCppBackend:
         p_yes = float(np.exp(logits[yes] - top).sum())
         p_no = float(np.exp(logits[no] - top).sum())
         return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
-
-    def continuation_logprobs(self, messages: Sequence[ChatMessage], continuation: str) -> list[float]:
-        """The log-probability of each token of ``continuation`` as the start of the reply.
-
-        "How likely would the model be to write this?" For a decline ("The article does not
-        say."), a few tokens after a primed prefix.
-        """
-        llm = self.load()
-        tokens = self._tokens(messages)
-        following = list(llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False))
-        if not following or len(tokens) + len(following) > self.n_ctx:
-            return []
-        out = []
-        with self._turn():
-            try:
-                self._restore(llm, tokens)
-                start = min(_common(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
-                self.evaluated_tokens += len(tokens) - start + len(following) - 1
-                llm.n_tokens = start
-                step = tokens[start:]
-                for token in following:
-                    llm.eval(step)
-                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-                    top = float(logits.max())
-                    out.append(float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
-                    step = [token]
-            except (ValueError, RuntimeError) as exc:
-                raise BackendError(f"the local model failed: {exc}") from exc
-        return out
 
     # -- primed prefixes -------------------------------------------------------------------
     def prepare(self, messages: Sequence[ChatMessage], marker: str) -> str:
@@ -316,7 +276,7 @@ class LlamaCppBackend:
         # The text before the marker may end in a token that merges with the marker's first
         # characters: keep only the tokens the whole prompt starts with.
         head = head[: _common(np.asarray(full), head)]
-        key = _prefix_key(self._model_identity(), self.n_ctx, head)
+        key = prefix_key(self._model_identity(), self.n_ctx, head)
         with self._queue:
             prefix = self._prefixes.get(key)
             if prefix is None:
@@ -326,7 +286,7 @@ class LlamaCppBackend:
 
     def _saved(self, prefix: _Prefix) -> bool:
         """Whether a usable saved state of ``prefix`` is on disk (then it counts as ready)."""
-        if _intact(prefix.path):
+        if intact(prefix.path):
             prefix.ready = True
             return True
         return False
@@ -357,12 +317,12 @@ class LlamaCppBackend:
                 held = _common(llm.input_ids[: llm.n_tokens], tokens)
                 if held < reading.position:  # a request used the model in between
                     if reading.saved is not None and reading.saved_position == reading.position:
-                        _set_state(llm, reading.saved, tokens[: reading.position])
+                        set_state(llm, reading.saved, tokens[: reading.position])
                     else:
                         reading.position = held
                 if reading.position >= len(tokens):
-                    prefix.state = _get_state(llm)
-                    _save_state(llm, prefix.path, tokens, self.keep_states)
+                    prefix.state = get_state(llm)
+                    save_state(llm, prefix.path, tokens, self.keep_states)
                     prefix.ready = True
                     break
                 step = tokens[reading.position : reading.position + READ_STEP]
@@ -403,7 +363,7 @@ class LlamaCppBackend:
                 if reading is not None and not reading.done.is_set() and reading.position > 0:
                     held = _common(llm.input_ids[: llm.n_tokens], reading.prefix.tokens)
                     if held >= reading.position and reading.saved_position != reading.position:
-                        reading.saved = _get_state(llm)
+                        reading.saved = get_state(llm)
                         reading.saved_position = reading.position
             yield
         finally:
@@ -424,9 +384,9 @@ class LlamaCppBackend:
             self._keep_in_memory(best)
             return
         if best.state is not None:
-            _set_state(llm, best.state, list(best.tokens))
-        elif _load_state(llm, best.path) is not None:
-            best.state = _get_state(llm)
+            set_state(llm, best.state, list(best.tokens))
+        elif load_state(llm, best.path) is not None:
+            best.state = get_state(llm)
         else:
             best.ready = False
             return
@@ -588,78 +548,6 @@ class LlamaCppBackend:
             ) from exc
 
 
-class _Recorder:
-    """A logits processor that records, for each token written, the log-probability the model
-    gave it (the token is the previous step's choice, so the last one is read at the end)."""
-
-    def __init__(self, llm, out: list[float]) -> None:
-        self.llm = llm
-        self.out = out
-        self.previous: np.ndarray | None = None
-
-    def __call__(self, input_ids, scores):
-        if self.previous is not None and len(input_ids):
-            self._record(int(input_ids[-1]))
-        self.previous = np.array(scores, dtype=np.float32)
-        return scores
-
-    def _record(self, token: int) -> None:
-        logits = self.previous
-        top = float(logits.max())
-        self.out.append(float(logits[token]) - top - float(np.log(np.exp(logits - top).sum())))
-
-
-class CpuShare:
-    """How many threads to use now: every core, or one fewer while other processes are busy.
-
-    Measured on the 2-core machines here (``benchmarks/answers.py --threads``): alone, two
-    threads read a prompt 1.9x and write 1.4x faster than one; next to one other busy process,
-    two threads are 1.1x (reading) and 2x (writing) slower than one, and two llama.cpp processes
-    that each take every core slow each other down 30-100 fold. So the CPU time that other
-    processes used since the last request decides: at least half a core, and one core is left
-    to them.
-    """
-
-    WINDOW = 1.0  # seconds of history a decision is based on, at least
-
-    def __init__(self) -> None:
-        self._last = self._sample()
-        self._decision: int | None = None
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float] | None:
-        try:
-            import psutil
-
-            busy = sum(psutil.cpu_times()[:3])  # user + nice + system, every core
-            own = sum(psutil.Process().cpu_times()[:2])
-        except (ImportError, OSError):  # pragma: no cover - psutil is a dependency
-            return None
-        return time.monotonic(), busy, own
-
-    def threads(self, cores: int) -> int:
-        """Threads for the next request on a machine with ``cores`` cores."""
-        if cores <= 1:
-            return 1
-        now, last = self._sample(), self._last
-        if now is None or last is None:
-            return cores
-        if self._decision is None and now[0] - last[0] < 0.2:  # too short to tell: look 0.2 s
-            time.sleep(0.2)
-            now = self._sample() or now
-        if now[0] - last[0] >= self.WINDOW or self._decision is None:
-            span = max(now[0] - last[0], 1e-3)
-            others = max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / span
-            self._decision = self.decide(others, cores)
-            self._last = now
-        return min(self._decision, cores)
-
-    @staticmethod
-    def decide(others: float, cores: int) -> int:
-        """Threads when other processes used ``others`` cores on average (one left to them)."""
-        return max(1, cores - 1) if others >= 0.5 else cores
-
-
 def _chatml(messages: Sequence[dict]):
     """A ChatML prompt, for a model file without a chat template."""
     from llama_cpp.llama_chat_format import ChatFormatterResponse
@@ -677,128 +565,3 @@ def _common(cached, tokens: Sequence[int]) -> int:
     b = np.asarray(tokens[:n])
     differ = np.flatnonzero(a != b)
     return int(differ[0]) if len(differ) else n
-
-
-def _prefix_key(model: str, n_ctx: int, tokens: Sequence[int]) -> str:
-    digest = hashlib.sha256(f"{model}\0{n_ctx}\0".encode())
-    digest.update(np.asarray(tokens, dtype=np.int32).tobytes())
-    return digest.hexdigest()[:32]
-
-
-def _get_state(llm) -> bytes:
-    """A copy of the model's whole state (its KV cache) in memory."""
-    import llama_cpp
-
-    ctx = llm._ctx.ctx
-    size = llama_cpp.llama_state_get_size(ctx)
-    buffer = (ctypes.c_uint8 * size)()
-    written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-    return bytes(memoryview(buffer)[:written])
-
-
-def _set_state(llm, state: bytes, tokens: Sequence[int]) -> None:
-    """Put back a state made by :func:`_get_state` whose cache holds ``tokens``."""
-    import llama_cpp
-
-    buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-    llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, len(state))
-    llm.input_ids[: len(tokens)] = tokens
-    llm.n_tokens = len(tokens)
-    llm._requires_eval = True  # the logits are not the ones for the last token: decode first
-
-
-def _save_state(llm, path: Path, tokens: list[int], keep: int = KEEP_STATES) -> None:
-    """Write the KV state of ``tokens`` to ``path`` atomically (best effort: a read-only cache is fine)."""
-    import llama_cpp
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".kv-", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        log.info("cannot save the primed prompt state in %s: %s", path.parent, exc)
-        return
-    array = (llama_cpp.llama_token * len(tokens))(*tokens)
-    try:
-        if not llama_cpp.llama_state_save_file(llm._ctx.ctx, tmp.encode(), array, len(tokens)):
-            raise OSError("llama_state_save_file failed")
-        digest = _file_sha256(Path(tmp))
-        os.replace(tmp, path)
-        _checksum_path(path).write_text(digest + "\n")  # written last: no checksum, no load
-    except OSError as exc:
-        log.info("cannot save the primed prompt state: %s", exc)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    _prune_states(path.parent, keep)
-
-
-def _prune_states(folder: Path, keep: int = KEEP_STATES) -> None:
-    """Delete all but the ``keep`` most recently used saved states (and their checksums).
-
-    A state is keyed by model, window and prompt tokens: after an edit to any of them the old
-    one is never read again, and each is about 50 MB.
-    """
-    try:
-        states = sorted(folder.glob("*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
-    except OSError:
-        return
-    for old in states[keep:]:
-        for stale in (old, _checksum_path(old)):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-
-
-def _checksum_path(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _intact(path: Path) -> bool:
-    """Whether ``path`` exists with the checksum written beside it (half-written files have none)."""
-    try:
-        return path.is_file() and _checksum_path(path).read_text().strip() == _file_sha256(path)
-    except OSError:
-        return False
-
-
-def _load_state(llm, path: Path) -> list[int] | None:
-    """Load a KV state saved by :func:`_save_state` into ``llm``; ``None`` if absent or unusable."""
-    import llama_cpp
-
-    if not path.is_file():
-        return None
-    if not _intact(path):  # half-written, damaged or from an older version: evaluate again
-        log.warning("ignoring the primed prompt state %s: its checksum does not match", path)
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
-    capacity = llm.n_ctx()
-    out = (llama_cpp.llama_token * capacity)()
-    count = ctypes.c_size_t(0)
-    try:
-        ok = llama_cpp.llama_state_load_file(
-            llm._ctx.ctx, str(path).encode(), out, capacity, ctypes.byref(count)
-        )
-    except Exception as exc:  # a foreign or corrupt file must not take the backend down
-        log.warning("ignoring the primed prompt state %s: %s", path, exc)
-        ok = False
-    if not ok or count.value == 0:
-        llm.reset()
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
-    tokens = list(out[: count.value])
-    with contextlib.suppress(OSError):
-        os.utime(path)  # recently used: kept by _prune_states
-    llm.input_ids[: len(tokens)] = tokens
-    llm.n_tokens = len(tokens)
-    llm._requires_eval = True  # the logits were not restored: decode before sampling
-    return tokens
