@@ -1,14 +1,18 @@
 """The "naive RAG" baseline: what the grounded pipeline is measured against.
 
-Fixed 512-token windows of each article's text (tiktoken ``cl100k_base``, paragraph
-boundaries ignored, no overlap), dense-only top-3 search with the same embedder as the real
-retriever (an in-memory exact FAISS index), the plain prompt of
+The defaults of LlamaIndex's starter pipeline: fixed 1,024-token windows of each article's text
+(tiktoken ``cl100k_base``, paragraph boundaries ignored, no overlap), dense-only top-2 search
+with the same embedder as the real retriever (an in-memory exact FAISS index), the windows shown
+in the order they come in the corpus (so questions about one short article share one prompt
+prefix, which llama.cpp evaluates once, as the pipeline's own article prompt is), the plain
+prompt of
 :func:`rag.prompt.build_plain_prompt`, and the same backend object as the pipeline (a loaded
 model is shared, not loaded twice). No query rewriting, no evidence threshold, no citation
-or grounding checks, no refusal: whatever the model writes is the answer.
+or grounding checks, no refusal flag: whatever the model writes is the answer (its prompt lets it
+say that the article does not say, and the metrics count that as a decline).
 
 Note the embedder reads at most its own window (256 word pieces for all-MiniLM-L6-v2), so the
-tail of a 512-token window is not embedded; that is part of what makes the baseline naive.
+tail of a window is not embedded; that is part of what makes the baseline naive.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ NAIVE_SUFFIX = " (naive RAG)"
 class NaiveConfig:
     """Settings of the baseline."""
 
-    chunk_tokens: int = 512
-    k: int = 3
+    chunk_tokens: int = 1024
+    k: int = 2
     max_tokens: int = 120
     temperature: float = 0.0
 
@@ -79,9 +83,10 @@ class NaiveRAG:
         return self.backend.name + NAIVE_SUFFIX
 
     def search(self, query: str) -> list[Passage]:
-        """The ``k`` windows closest to ``query`` by cosine similarity."""
+        """The ``k`` windows closest to ``query`` by cosine similarity, in corpus order."""
         scores, ids = search_index(self.index, self.embedder.encode_query(query), self.config.k)
-        return [replace(self.chunks[i], score=s) for s, i in zip(scores.tolist(), ids.tolist(), strict=True)]
+        found = sorted(zip(ids.tolist(), scores.tolist(), strict=True))
+        return [replace(self.chunks[i], score=s) for i, s in found if i >= 0]
 
     def ask(self, question: str, history: Sequence[Mapping | ChatMessage] | None = None) -> Answer:
         """Retrieve for the raw question, prompt the model with the windows (after the history)."""

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .metrics import PASS_F1, gold_contained, prepare_reply, token_f1
+
 log = logging.getLogger(__name__)
 
 RATE, SECONDS = "rate", "seconds"
@@ -149,8 +151,6 @@ def selective_points(items: Sequence[Mapping], backend: str) -> list[dict[str, f
     confidence, its candidate answer kept in ``removed``) counts as answered when its confidence
     reaches the threshold; the rest are declined whatever the threshold.
     """
-    from .metrics import PASS_F1, gold_contained, prepare_reply, token_f1
-
     rows = []
     for r in items:
         if r["backend"] != backend:
@@ -410,7 +410,7 @@ _NOTES = """Notes:
   not applicable: naive RAG produces no citations, so its citation metrics are n/a, not 0.
 - hit@k and MRR here use the passages the pipeline really used for the scored turn. The pipeline
   retrieves {k} passages and naive RAG {naive_k} windows, so hit@5 is at most hit@{k} / hit@{naive_k}.
-  Naive RAG windows are 512 tokens, so a hit there is much easier than a paragraph hit.
+  Naive RAG windows are 1,024 tokens, so a hit there is much easier than a paragraph hit.
 - Latency percentiles are over the scored turn of every item, declines and injections included.
   The retrieval time of a follow-up includes rewriting the question (by the model, if any).
 - fallbacks: answers where the language model failed and the extractive answer was used instead."""
