@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 START, END = "<!-- RESULTS-START -->", "<!-- RESULTS-END -->"
+SPEED_START, SPEED_END = "<!-- SPEED-START -->", "<!-- SPEED-END -->"
 SETS = (
     ("dev", "the article, dev set", "eval/qa.jsonl", "written for this article; rules and thresholds were "
      "chosen on it"),
@@ -135,9 +136,14 @@ def results_page() -> str:
         for name, c in data.get("calibrators", {}).items():
             notes = c.get("notes", {})
             weights = ", ".join(f"{n} {w:+.2f}" for n, w in zip(c["names"], c["weights"], strict=True))
-            out += [f"- **{name}**: {notes.get('items')} answered training items ({notes.get('right')} "
-                    f"right), AUROC {notes.get('auroc')}, threshold {c['threshold']:.3f} for a risk of "
-                    f"{notes.get('risk')}; weights (standardised signals): {weights}."]
+            out += [f"- **{name}**: fitted on {notes.get('items')} answered items of "
+                    f"{', '.join(notes.get('trained_on', []))} ({notes.get('right')} right); AUROC "
+                    f"{notes.get('auroc')} (cross-validated {notes.get('auroc_cv')}); weights on "
+                    f"standardised signals: {weights}; threshold {c['threshold']:.2f} "
+                    f"({notes.get('threshold_rule', '')})."]
+            for run, m in (notes.get("at_threshold") or {}).items():
+                out += [f"  - at the threshold on {run}: accuracy {m['accuracy']:.3f}, declines "
+                        f"{m['declines']:.3f}, false refusals {m['false_refusals']:.3f}"]
         out += ["", "![coverage and accuracy of the llm calibrator on qa-train](calibration-llm.png)", ""]
     bench = benchmarks()
     if bench:
@@ -145,13 +151,46 @@ def results_page() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def update(readme: Path = ROOT / "README.md", page: Path = ROOT / "docs" / "results.md") -> None:
-    text = readme.read_text("utf-8")
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+def speed_lines() -> list[str]:
+    """The README's speed list, from ``python -m benchmarks.conversation --out eval/results``."""
+    report = _load(RESULTS / "conversation.json")
+    if not report:
+        return ["(no conversation benchmark in eval/results yet)"]
+    lib, switch, new = report.get("library", {}), report.get("switch", {}), report.get("new", {})
+    load = report.get("load_before", ["?"])[0]
+    out = [f"`python -m benchmarks.conversation --out eval/results` (default backend, 2 cores, load "
+           f"{load:.2f} before):", ""]  # fmt: skip
+    if "first_answer_s" in lib:
+        out += [
+            f"- library, first answer after `from_corpus`, model load included, no `warm()`: "
+            f"{lib['first_answer_s']:.1f} s",
+            f"- plain question p50 {lib['plain_p50_s']:.1f} s; follow-up p50 {lib['follow_up_p50_s']:.1f} s "
+            f"({lib['follow_up_ratio']:.2f}× a plain question, {lib['follow_up_tokens_evaluated_p50']:.0f} "
+            "prompt tokens evaluated: the article is not read again)",
+        ]
+    if "switch_cost_s" in switch:
+        cost = switch["switch_cost_s"]
+        out.append(f"- switching between two read articles: {cost:+.2f} s over staying on one")
+    if "searchable_s" in new:
+        out.append(
+            f"- a new {new['article_words']}-word article: searchable after {new['searchable_s']:.1f} s; "
+            f"first answer (from its best sentences, while the model reads it) after "
+            f"{new['first_answer_s']:.1f} s; read by the model after {new['read_s']:.1f} s"
+        )
+    return out
+
+
+def _fill(text: str, start: str, end: str, lines: list[str]) -> str:
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{readme} has no {START} … {END} block")
-    block = "\n".join(headline_table())
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{block}\n{END}", text), "utf-8")
+        raise SystemExit(f"README.md has no {start} … {end} block")
+    block = "\n".join(lines)
+    return pattern.sub(lambda _: f"{start}\n{block}\n{end}", text)
+
+
+def update(readme: Path = ROOT / "README.md", page: Path = ROOT / "docs" / "results.md") -> None:
+    text = _fill(readme.read_text("utf-8"), START, END, headline_table())
+    readme.write_text(_fill(text, SPEED_START, SPEED_END, speed_lines()), "utf-8")
     page.write_text(results_page(), "utf-8")
 
 

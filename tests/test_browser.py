@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 from conftest import ARTICLE_PATH
+from playwright import sync_api
 from web_helpers import (
-    CHROMIUM,
     OUTPUT,
     REPO,
     EchoBackend,
@@ -27,11 +27,7 @@ from web_helpers import (
 from rag.corpus import load_corpus
 from rag.retriever import Retriever
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.slow
 expect = sync_api.expect
 
 QUESTION = "Who confirmed that North Korean troops were in Russia?"

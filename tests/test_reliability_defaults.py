@@ -26,6 +26,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import gradio_client
 import psutil
 import pytest
 import tomllib
@@ -38,7 +39,6 @@ from web_helpers import chromium_browser, stop_process, wait_http
 from rag.assistant import INJECTION_REPLY
 
 pytestmark = pytest.mark.reliability
-gradio_client = pytest.importorskip("gradio_client")
 
 KEY = "sk-test-SECRET"
 TROOPS = "Who confirmed the troops were in Russia?"

@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 
+import gradio_client
 import pytest
 from backend_helpers import SMOLLM2
 from conftest import eval_items
@@ -26,7 +27,6 @@ from web_helpers import OUTPUT, app_env, app_process, free_port
 from rag.assistant import Assistant
 
 pytestmark = pytest.mark.reliability
-gradio_client = pytest.importorskip("gradio_client")
 
 LOAD_JSON = OUTPUT / "load.json"
 

@@ -95,12 +95,12 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 @contextlib.contextmanager
 def chromium_browser():
-    """Debian's headless Chromium driven by Playwright; skips the test when either is missing."""
-    import pytest
+    """Debian's headless Chromium driven by Playwright; fails the test when either is missing
+    (the README's test command installs both)."""
+    from playwright import sync_api
 
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/setup.sh --test)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
