@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from .safety import valid_text
-from .text import LONG_NAME
+from .text import LONG_NAME, strip_markers
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -110,7 +110,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
         return question
     last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
     last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
-    last_answer = re.sub(r"\[¶\d+\]", "", last_answer)
+    last_answer = strip_markers(last_answer)
     candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
     speakers = {w for p in people for w in p.split()}
     persons = [n for n in candidates if set(n.split()) & speakers]

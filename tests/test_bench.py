@@ -59,6 +59,14 @@ def test_bench_retrieval_smoke(tmp_path):
         assert 0 < profile["query embedding"]["p50_ms"] <= profile["whole search"]["p95_ms"]
         assert profile["BM25"]["n"] == 10  # 20 queries, the first 10 warm up
     assert "## Scale" in markdown and "**random**" in markdown and "**static**" in markdown
+    assert article["second_start"]["question_files"] == [str(questions)]
+
+
+def test_the_benchmark_questions_default_to_the_dev_set_only():
+    """The held-out set is for the final report: no benchmark reads it by default."""
+    defaults = bench.build_parser().parse_args([]).questions
+    assert [p.name for p in defaults] == ["qa.jsonl"]
+    assert "heldout" not in bench.build_parser().format_help()
 
 
 def test_query_set_is_distinct_and_realistic():
