@@ -127,7 +127,8 @@ def results_page() -> str:
     ablations = ablation_tables()
     if ablations:
         out += ["## Ablations", "", "Each row: the whole pipeline with one check switched off "
-                "(`rag eval --ablation --replay DIR`; replies replayed, so latency is not measured).", "",
+                "(`rag eval --ablation`; for a language model add `--replay DIR`, which reuses its replies, "
+                "so latency is not measured). Only the backends listed were run.", "",
                 *ablations]  # fmt: skip
     calibration = ROOT / "rag" / "calibration.json"
     if calibration.is_file():
