@@ -264,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=5, help="questions per measurement (default 5)")
     p.add_argument("--threads", type=int, default=None, help="threads for the threads case (0: automatic)")
     p.add_argument("--out", help="write conversation.json and conversation.md here")
+    p.add_argument("--no-threads", action="store_true", help="skip the six thread-count cases")
     args = p.parse_args(argv)
     if args.case == "threads":
         print(json.dumps(case_threads(args.n, args.threads or None)))
@@ -271,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.case:
         print(json.dumps(CASES[args.case](args.n)))
         return 0
-    report = run(args.n)
+    report = run(args.n, threads_cases=not args.no_threads)
     lines = render(report)
     if args.out:
         out = Path(args.out)

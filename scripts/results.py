@@ -156,7 +156,8 @@ def speed_lines() -> list[str]:
     """The README's speed list, from ``python -m benchmarks.conversation --out eval/results``."""
     report = _load(RESULTS / "conversation.json")
     if not report:
-        return ["(no conversation benchmark in eval/results yet)"]
+        return ["No conversation benchmark in this run (`python -m benchmarks.conversation --out "
+                "eval/results` writes it); the answer latencies of each set are in the table above."]
     lib, switch, new = report.get("library", {}), report.get("switch", {}), report.get("new", {})
     load = report.get("load_before", ["?"])[0]
     out = [f"`python -m benchmarks.conversation --out eval/results` (default backend, 2 cores, load "
