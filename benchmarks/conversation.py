@@ -273,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(CASES[args.case](args.n)))
         return 0
     report = run(args.n, threads_cases=not args.no_threads)
+    given = argv if argv is not None else sys.argv[1:]
+    report["command"] = " ".join(["python -m benchmarks.conversation", *given])
     lines = render(report)
     if args.out:
         out = Path(args.out)

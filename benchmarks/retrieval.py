@@ -457,7 +457,8 @@ def _load_embedder(params: dict):
 
 def _shown(path: Path) -> str:
     """``path`` relative to the checkout when it is inside it (for the report)."""
-    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def load_questions(files: Iterable[Path] = QUESTION_FILES) -> list[str]:

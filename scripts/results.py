@@ -160,7 +160,8 @@ def speed_lines() -> list[str]:
                 "eval/results` writes it); the answer latencies of each set are in the table above."]
     lib, switch, new = report.get("library", {}), report.get("switch", {}), report.get("new", {})
     load = report.get("load_before", ["?"])[0]
-    out = [f"`python -m benchmarks.conversation --out eval/results` (default backend, 2 cores, load "
+    command = report.get("command", "python -m benchmarks.conversation --out eval/results")
+    out = [f"`{command}` (default backend, 2 cores, load "
            f"{load:.2f} before):", ""]  # fmt: skip
     if "first_answer_s" in lib:
         out += [
