@@ -10,6 +10,8 @@ and prints one JSON line; :func:`run` collects them into one report:
   them against questions that stay on one;
 * ``new``: with the model loaded, a new corpus of one 1,400-word article: seconds until it is
   searchable, until its first answer (while the model reads it), until the model has read it;
+* ``new-sentences``: the same with ``AssistantConfig(while_reading="sentences")``: the model
+  answers from the best sentences while it reads, instead of the answer quoting them;
 * ``threads``: answer latency with 1 thread, 2 threads and the automatic choice, alone and next
   to a CPU-bound process.
 """
@@ -138,9 +140,9 @@ def _config(cache: Path):
     return RetrieverConfig(cache_dir=str(cache))
 
 
-def case_new(n: int) -> dict:
+def case_new(n: int, while_reading: str = "quote") -> dict:
     """A new one-article corpus while the model is loaded: searchable, first answer, read."""
-    from rag import Assistant, Retriever
+    from rag import Assistant, AssistantConfig, Retriever
 
     bot = Assistant.from_corpus(str(SEED))
     bot.ask("Who is Hong Min?")  # the model is loaded and has read the seed article
@@ -153,7 +155,7 @@ def case_new(n: int) -> dict:
         retriever = Retriever.from_corpus(corpus, config=_config(Path(tmp) / "cache"))
         retriever.search(_other_questions(1)[0], k=4)
         searchable = time.perf_counter() - start
-        new_bot = Assistant(retriever, bot.backend)
+        new_bot = Assistant(retriever, bot.backend, AssistantConfig(while_reading=while_reading))
         _, _, answer = _timed(new_bot, _other_questions(1)[0])
         first_answer = time.perf_counter() - start
         reading = getattr(bot.backend, "reading", False)
@@ -166,6 +168,9 @@ def case_new(n: int) -> dict:
         "searchable_s": searchable,
         "first_answer_s": first_answer,
         "first_answer_from_best_sentences": bool(answer and any("still reading" in x for x in answer.notes)),
+        "first_answer_backend": answer.backend if answer else None,
+        "first_reply": answer.text if answer else None,
+        "while_reading": while_reading,
         "model_was_reading": reading,
         "read_s": read,
         "later_p50_s": _median(after) if after else None,
@@ -183,7 +188,12 @@ def case_threads(n: int, threads: int | None) -> dict:
     return {"threads": threads or "auto", "p50_s": _median(totals), "questions": len(totals)}
 
 
-CASES = {"library": case_library, "switch": case_switch, "new": case_new}
+def case_new_sentences(n: int) -> dict:
+    """``new``, with the model answering from the best sentences while it reads."""
+    return case_new(n, while_reading="sentences")
+
+
+CASES = {"library": case_library, "switch": case_switch, "new": case_new, "new-sentences": case_new_sentences}
 
 
 def _child(case: str, n: int, threads: int | None = None, busy: bool = False) -> dict:
@@ -222,6 +232,7 @@ def run(n: int = 5, threads_cases: bool = True) -> dict:
 def render(report: dict) -> list[str]:
     """Markdown lines: one row per case."""
     lib, switch, new = report.get("library", {}), report.get("switch", {}), report.get("new", {})
+    sentences = report.get("new-sentences", {})
     rows = [
         "| case | seconds | target |",
         "|---|---|---|",
@@ -244,9 +255,16 @@ def render(report: dict) -> list[str]:
     if "searchable_s" in new:
         rows += [
             f"| new corpus ({new['article_words']} words): searchable | {new['searchable_s']:.2f} | ≤ 3 |",
-            f"| new corpus: first answer, from the best sentences while the model reads | "
+            f"| new corpus: first answer, quoting the best sentences while the model reads | "
             f"{new['first_answer_s']:.2f} | ≤ 6 |",
             f"| new corpus: until the model has read it | {new['read_s']:.2f} | |",
+        ]
+    if "first_answer_s" in sentences:
+        rows += [
+            f"| new corpus, `while_reading=\"sentences\"`: first answer, the model writing from the "
+            f"best sentences | {sentences['first_answer_s']:.2f} | |",
+            f"| new corpus, `while_reading=\"sentences\"`: until the model has read it | "
+            f"{sentences['read_s']:.2f} | |",
         ]
     for key, value in report.items():
         if isinstance(value, dict) and "error" in value:

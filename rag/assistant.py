@@ -37,6 +37,7 @@ from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_bac
 from .backends.registry import EXTRACTIVE
 from .calibration import Calibrator, Signals, load_calibrators
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
+from .embeddings import EncodeCache
 from .evidence import (
     EvidenceConfig,
     EvidenceScorer,
@@ -56,7 +57,7 @@ from .prompt import (
     passage_check_messages,
     with_tail,
 )
-from .retriever import Retriever, RetrieverConfig, default_cache_root
+from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .text import NOT_IN_ARTICLE, content_words, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
@@ -69,6 +70,11 @@ READING_NOTE = (
     "The model is still reading this article for the first time; this answer is written from "
     "its most relevant sentences."
 )
+QUOTED_WHILE_READING = (
+    "The model is still reading this article for the first time; meanwhile this answer quotes "
+    "the article's best-matching sentences. Ask again in a minute for the model's answer."
+)
+WHILE_READING = ("quote", "sentences")
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -121,6 +127,11 @@ class AssistantConfig:
     (``"llm"``, ``"llm-no-verifier"``, ``"extractive"``); ``None`` loads the packaged ones.
     ``answer_format``: ``"prose"`` (sentences ending in ``[¶N]``) or ``"cited"`` (labels first,
     then a short answer, or "none", held to that by a grammar where the backend takes one).
+    ``while_reading``: how a question is answered while the model is still reading its article
+    (a new article, read in the background): ``"quote"`` (default) quotes the best sentences at
+    once, as the extractive backend does, with that path's calibrated declines;
+    ``"sentences"`` has the model answer from those sentences (the short-context prompt),
+    taking its turn between the reading's steps. Both answers carry a note saying so.
     """
 
     k: int = 4
@@ -132,12 +143,17 @@ class AssistantConfig:
     article_context_tokens: int = 3000
     focus_paragraphs: int = 2
     answer_format: str = "prose"
+    while_reading: str = "quote"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     checks: Checks = field(default_factory=Checks)
     calibrators: Mapping[str, Calibrator] | None = None
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
     grounding: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if self.while_reading not in WHILE_READING:
+            raise ValueError(f"while_reading must be one of {WHILE_READING}, not {self.while_reading!r}")
 
 
 class Assistant:
@@ -157,7 +173,7 @@ class Assistant:
         self._heads: dict[str, Prompt] = {}
         self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
-        encode = retriever.embedder.encode
+        encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
         self.grounder = Grounder(encode, self.config.grounding, strip_injections, self.checks.grounding)
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
@@ -177,21 +193,24 @@ class Assistant:
 
         ``backend`` is ``"llama-cpp"`` (default), ``"openai"``, ``"extractive"`` or any
         :class:`~rag.backends.ChatBackend`; ``backend_options`` go to its constructor
-        (``model=``, ``base_url=``, ``api_key=`` ...). A local model loads on first use, and
-        reads each article the first time a question needs it (keeping what it read in the
-        cache folder for later starts).
+        (``model=``, ``base_url=``, ``api_key=`` ...). A local model starts loading in the
+        background at once, and reads each article the first time a question needs it (keeping
+        what it read in the cache folder for later starts).
         """
-        retriever = retriever or Retriever.from_corpus(path, config=retriever_config)
-        if isinstance(backend, str):
-            if backend == EXTRACTIVE:
-                chat = None
+        chat = backend if not isinstance(backend, str) else None
+        if backend == "llama-cpp":
+            if retriever is not None:
+                cache = retriever.config.cache_dir or default_cache_root(Path(retriever.corpus.root))
             else:
-                if backend == "llama-cpp":
-                    root = Path(retriever.config.cache_dir or default_cache_root(Path(retriever.corpus.root)))
-                    backend_options.setdefault("cache_dir", root)
-                chat = make_backend(backend, **backend_options)
-        else:
-            chat = backend
+                given = retriever_config.cache_dir if retriever_config else None
+                cache = given or default_cache_root(Path(path if path is not None else default_corpus()))
+            backend_options.setdefault("cache_dir", Path(cache))
+        if isinstance(backend, str) and backend != EXTRACTIVE:
+            chat = make_backend(backend, **backend_options)
+            start = getattr(chat, "start_loading", None)
+            if callable(start):
+                start()  # the model loads while the index opens
+        retriever = retriever or Retriever.from_corpus(path, config=retriever_config)
         return cls(retriever, chat, config)
 
     @property
@@ -294,7 +313,13 @@ class Assistant:
 
     def _generate(self, step: _Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        prompt, notes = self._prompt(step, conversation)
+        article, reading = self._primed_article(step)
+        if reading and self.config.while_reading == "quote":
+            yield StreamEvent("status", QUOTED_WHILE_READING)
+            yield self._quoted(step)
+            return
+        notes = (READING_NOTE,) if reading else ()
+        prompt = self._prompt(step, conversation, article)
         if notes:
             yield StreamEvent("status", notes[0])
         if prompt.left_out:
@@ -391,22 +416,34 @@ class Assistant:
         value = calibrator.probability(signals)
         return _Confidence(value, value < calibrator.threshold)
 
-    def _prompt(self, step: _Step, conversation: list[ChatMessage]) -> tuple[Prompt, tuple[str, ...]]:
-        """The prompt for a question: after the whole article when the model has read it (or
-        can read it from the cache), else after the best sentences (and the article is read in
-        the background for the next question)."""
+    def _primed_article(self, step: _Step) -> tuple[list[tuple[Paragraph, str]] | None, bool]:
+        """The whole article to answer after, when the model has read it (or can restore what it
+        read from the cache), and whether the model is reading it now (started here if needed,
+        in the background, for the next question)."""
         assert self.backend is not None
         scored = step.scored
         docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
         doc = scored[0].paragraph.doc if len(docs) == 1 else None
         article = self._article_context(doc) if doc else None
-        notes: tuple[str, ...] = ()
         if article and isinstance(self.backend, PrefixCache):
-            head = self._head(doc, article)
-            status = self.backend.prepare(with_tail(head, PRIME_MARKER), PRIME_MARKER)
+            status = self.backend.prepare(with_tail(self._head(doc, article), PRIME_MARKER), PRIME_MARKER)
             if status != "ready":
-                article = None
-                notes = (READING_NOTE,) if status in ("reading", "queued") else ()
+                return None, status in ("reading", "queued")
+        return article, False
+
+    def _quoted(self, step: _Step) -> StreamEvent:
+        """The extractive answer, marked as given while the model reads the article."""
+        event = self._extractive(step)
+        assert event.answer is not None
+        return replace(event, answer=replace(event.answer, notes=(QUOTED_WHILE_READING, *event.answer.notes)))
+
+    def _prompt(
+        self, step: _Step, conversation: list[ChatMessage], article: list[tuple[Paragraph, str]] | None
+    ) -> Prompt:
+        """The prompt for a question: after the whole ``article`` when given, else after the
+        best sentences."""
+        assert self.backend is not None
+        scored = step.scored
         focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
         try:
             prompt = build_prompt(
@@ -422,7 +459,7 @@ class Assistant:
             )
         except ValueError as exc:  # the question alone does not fit the model's window
             raise BackendError(str(exc), setting="--n-ctx") from exc
-        return prompt, notes
+        return prompt
 
     def _style(self) -> str:
         """The answer format in use: "cited" only where the backend can be held to a grammar."""

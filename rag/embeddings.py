@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -117,6 +118,42 @@ class EmbedderWrapper:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.inner.encode_query(text)
+
+
+class EncodeCache:
+    """``encode`` that remembers the vectors of the last ``size`` texts it embedded.
+
+    The answer checks embed the sentences of the cited paragraphs on every answer; with the
+    whole article as the source that is every sentence of it, again and again. ``known``:
+    vectors already made (the index's sentence vectors), used as they are.
+    """
+
+    def __init__(self, encode, size: int = 4096, known: Iterable[tuple[str, np.ndarray]] = ()) -> None:
+        self._encode = encode
+        self._size = size
+        self._known = dict(known)  # vectors made before (the index's sentences): kept for good
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._known[t] for t in texts if t in self._known}
+            known.update((t, self._vectors[t]) for t in texts if t in self._vectors)
+            for text in known:
+                if text in self._vectors:
+                    self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self._encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = vector
+                    self._vectors[text] = vector
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return self._encode([])
+        return np.stack([known[t] for t in texts])
 
 
 _TORCH_THREADS = threading.Lock()

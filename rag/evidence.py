@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +160,11 @@ class EvidenceScorer:
                 self._vectors.setdefault((sentence.doc, sentence.paragraph), []).append(
                     (sentence.text, vector)
                 )
+
+    def sentence_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every indexed sentence's text and vector."""
+        for stored in self._vectors.values():
+            yield from stored
 
     def paragraphs(self, passages: Sequence[Passage]) -> list[tuple[Paragraph, int]]:
         """The paragraphs of ``passages`` in rank order, each with its passage rank."""

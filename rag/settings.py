@@ -57,6 +57,7 @@ class ModelSettings:
     model: str | None = None
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
+    repack: bool = False
     base_url: str | None = None
     openai_model: str | None = None
     api_key: str | None = field(default=None, repr=False)  # the REMOTE server's key
@@ -70,6 +71,8 @@ class ModelSettings:
                 options["model"] = self.model
             if self.threads:
                 options["threads"] = self.threads
+            if self.repack:
+                options["repack"] = True
             return options
         if name == REMOTE:
             return {
@@ -97,6 +100,7 @@ class WebConfig:
     timeout: float = DEFAULT_TIMEOUT
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
+    repack: bool = False
     k: int = 4
     load_wait: float = 60.0
     concurrency: int = 4
@@ -111,6 +115,7 @@ class WebConfig:
             model=self.model,
             n_ctx=self.n_ctx,
             threads=self.threads,
+            repack=self.repack,
             base_url=self.base_url,
             openai_model=self.openai_model,
             api_key=self.api_key,
@@ -183,6 +188,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help=f"context window of the local model ({DEFAULT_N_CTX})",
     )
     local.add_argument("--threads", type=int, help="CPU threads for the local model (default: all)")
+    local.add_argument(
+        "--repack",
+        action="store_true",
+        help="let llama.cpp repack the weights at load (slower on 2-core AVX2: benchmarks/repack.py)",
+    )
     remote = parser.add_argument_group("openai backend (a remote OpenAI-compatible model server)")
     remote.add_argument(
         "--base-url",
@@ -302,6 +312,7 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
         model=args.model,
         n_ctx=args.n_ctx,
         threads=args.threads,
+        repack=args.repack,
         base_url=args.base_url,
         openai_model=args.openai_model,
         api_key=args.api_key,
@@ -328,6 +339,7 @@ def web_config(args: argparse.Namespace) -> WebConfig:
         timeout=models.timeout,
         n_ctx=models.n_ctx,
         threads=models.threads,
+        repack=models.repack,
         k=max(1, min(MAX_K, args.k)),
         load_wait=max(0.0, args.load_wait),
         concurrency=max(1, args.concurrency),

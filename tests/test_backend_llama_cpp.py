@@ -339,6 +339,24 @@ def test_prime_needs_the_marker(tmp_path):
 
 
 # -- threads ------------------------------------------------------------------------------------------
+def test_repacking_is_a_load_setting_and_part_of_the_saved_states_key(tmp_path):
+    import llama_cpp
+
+    from rag.backends.llama_cpp import _model_params
+
+    before = llama_cpp.llama_model_default_params().use_extra_bufts
+    for repack in (False, True):
+        with _model_params(repack=repack):
+            from llama_cpp import llama as module
+
+            assert module.llama_cpp.llama_model_default_params().use_extra_bufts is repack
+    assert llama_cpp.llama_model_default_params().use_extra_bufts == before  # put back
+    plain = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path)
+    packed = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, repack=True)
+    assert plain._model_identity() != packed._model_identity()  # their kernels round differently
+    assert reply(packed, "Say yes.")  # a repacked model loads and answers too
+
+
 def test_threads_leave_a_core_to_a_busy_neighbour():
     import subprocess
     import sys
@@ -434,20 +452,37 @@ def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tm
     assert "Look first" not in user
 
 
-def test_a_question_before_the_article_is_read_is_answered_from_its_best_sentences(retriever, tmp_path):
+def test_a_question_before_the_article_is_read_quotes_its_best_sentences_at_once(retriever, tmp_path):
     """The library primes itself: no warm() needed, and nobody waits for the first reading."""
-    from rag.assistant import READING_NOTE
+    from rag.assistant import QUOTED_WHILE_READING
 
     backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=2)
     bot = Assistant(retriever, backend, AssistantConfig(max_answer_tokens=30))
-    events = list(bot.stream("Who confirmed the troops were in Russia?"))
-    assert READING_NOTE in [e.text for e in events if e.kind == "status"]
-    assert READING_NOTE in events[-1].answer.notes
+    with prompts_sent(backend) as seen:
+        events = list(bot.stream("Who confirmed the troops were in Russia?"))
+    assert not seen  # the model was not asked: the answer did not wait for its turn
+    final = events[-1].answer
+    assert QUOTED_WHILE_READING in [e.text for e in events if e.kind == "status"]
+    assert QUOTED_WHILE_READING in final.notes and final.backend == "extractive"
+    assert final.refused or final.citations  # quoted sentences carry their paragraphs
     assert bot.warm() is not None  # waits for the background reading (or reads the saved state)
     article = len(backend.primed_tokens(*_article_prefix(bot)))
     later = bot.ask("Who is Hong Min?")
-    assert READING_NOTE not in later.notes
+    assert QUOTED_WHILE_READING not in later.notes and later.backend == backend.name
     assert evaluated(backend, lambda: bot.ask("Who is Victor Cha?")) < article / 4  # not read again
+
+
+def test_while_reading_the_model_can_answer_from_the_best_sentences(retriever, tmp_path):
+    from rag.assistant import READING_NOTE
+
+    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=2)
+    bot = Assistant(retriever, backend, AssistantConfig(max_answer_tokens=30, while_reading="sentences"))
+    with prompts_sent(backend) as seen:
+        events = list(bot.stream("Who confirmed the troops were in Russia?"))
+    assert seen and "Look first" not in seen[-1][-1].content  # the short-context prompt
+    assert READING_NOTE in [e.text for e in events if e.kind == "status"]
+    assert READING_NOTE in events[-1].answer.notes
+    assert events[-1].answer.backend == backend.name
 
 
 def _article_prefix(bot):

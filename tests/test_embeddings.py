@@ -9,6 +9,7 @@ from rag import EmbedderError, make_embedder
 from rag.embeddings import (
     DEFAULT_MODEL,
     Embedder,
+    EncodeCache,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     resolve_model,
@@ -153,3 +154,25 @@ def test_unknown_model_offline_names_the_setting(spec, monkeypatch, tmp_path):
 def test_unknown_backend():
     with pytest.raises(EmbedderError, match="onnx, torch"):
         make_embedder(backend="tensorflow")
+
+
+def test_encode_cache_embeds_each_new_text_once_and_keeps_the_order(embedder):
+    calls: list[list[str]] = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return embedder.encode(texts)
+
+    known = embedder.encode([TEXTS[2]])[0]
+    cache = EncodeCache(encode, size=2, known=[(TEXTS[2], known)])
+    first = cache([TEXTS[0], TEXTS[1], TEXTS[0]])
+    assert calls == [[TEXTS[0], TEXTS[1]]]  # the repeat is embedded once
+    np.testing.assert_allclose(first, embedder.encode([TEXTS[0], TEXTS[1], TEXTS[0]]), atol=1e-5)
+    again = cache([TEXTS[1], TEXTS[2], TEXTS[0]])
+    assert len(calls) == 1  # all known: nothing embedded
+    assert again[1] is not None and np.array_equal(again[1], known)  # a given vector is used as is
+    np.testing.assert_array_equal(again[0], first[1])
+    cache([TEXTS[3]])  # a third text pushes out the least recently used one, TEXTS[1] (size 2)
+    cache([TEXTS[0], TEXTS[1]])
+    assert calls[-1] == [TEXTS[1]]
+    assert cache([]).shape == (0, embedder.dimension)

@@ -561,6 +561,17 @@ def test_remote_server_url_is_read_the_same_by_every_command(monkeypatch):
     assert settings.model_settings(cli.build_parser().parse_args(["serve"])).base_url.endswith(":9/v1")
 
 
+def test_repack_flag_reaches_the_local_backend_options_of_every_command():
+    from rag import cli, settings
+
+    parser = cli.build_parser()
+    for argv in (["ask", "q"], ["eval"], ["serve"]):
+        assert "repack" not in settings.backend_options("llama-cpp", parser.parse_args(argv), None), argv
+        args = parser.parse_args([*argv, "--repack"])
+        assert settings.backend_options("llama-cpp", args, None)["repack"] is True, argv
+    assert settings.web_config(parser.parse_args(["serve", "--repack"])).models.repack is True
+
+
 def test_backend_choices_come_from_the_registry():
     from rag import cli
 

@@ -41,7 +41,8 @@ from .protocol import BackendError
 from .threads import CpuShare
 
 log = logging.getLogger(__name__)
-# Primed states also kept in memory (a switch between articles then costs a copy, not a read).
+# States read in this process also kept in memory (a switch between articles then costs a copy,
+# not a read; a state loaded from its file is loaded from the file again, which is faster).
 KEEP_IN_MEMORY = 4
 # Tokens read per step while reading a prefix; a waiting request runs between two steps.
 READ_STEP = 128
@@ -80,7 +81,10 @@ class LlamaCppBackend:
     ``model`` is a packaged model name (see :mod:`rag.models`), a path to a ``.gguf`` file,
     or ``hf:REPO/ID:FILE.gguf`` to download from the Hugging Face hub (needs a network).
     ``threads``: CPU threads; ``None`` (default) uses every core while the machine is otherwise
-    idle and one fewer while other processes are busy (see :class:`CpuShare`). ``cache_dir``
+    idle and one fewer while other processes are busy (see :class:`CpuShare`). ``repack``: let
+    llama.cpp copy the weights into its interleaved CPU layout at load (off by default: on a
+    2-core AVX2 machine it made loading 5x slower and reading a prompt 1.4x slower, see
+    ``benchmarks/repack.py``). ``cache_dir``
     keeps the saved prompt states; ``model_dir`` a packaged model joined from its parts
     (default ``~/.cache/korea-herald-rag``, shared by every corpus, else ``cache_dir``).
     """
@@ -97,6 +101,7 @@ class LlamaCppBackend:
         seed: int = 0,
         keep_states: int = KEEP_STATES,
         model_dir: str | os.PathLike | None = None,
+        repack: bool = False,
     ) -> None:
         self.model = str(model) if model else DEFAULT_LOCAL_MODEL
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "korea-herald-rag"
@@ -105,6 +110,7 @@ class LlamaCppBackend:
         self.threads = threads
         self.seed = seed
         self.keep_states = keep_states
+        self.repack = repack
         self._cpu = CpuShare()
         self._llm = None
         self._error: BackendError | None = None
@@ -385,9 +391,7 @@ class LlamaCppBackend:
             return
         if best.state is not None:
             set_state(llm, best.state, list(best.tokens))
-        elif load_state(llm, best.path) is not None:
-            best.state = get_state(llm)
-        else:
+        elif load_state(llm, best.path) is None:  # (not copied to memory: the file loads faster)
             best.ready = False
             return
         self._keep_in_memory(best)
@@ -464,10 +468,11 @@ class LlamaCppBackend:
             path = resolve_gguf(self.model, self.model_dir) if not self.model.startswith("hf:") else None
         except ModelNotFoundError:
             path = None
+        layout = "repacked" if self.repack else "plain"  # the kernels differ in their rounding
         if path is None:
-            return self.model
+            return f"{self.model}:{layout}"
         stat = Path(path).stat()
-        return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        return f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{layout}"
 
     # -- loading --------------------------------------------------------------------------
     @property
@@ -537,15 +542,46 @@ class LlamaCppBackend:
         try:
             if self.model.startswith("hf:"):
                 repo, _, filename = self.model[3:].partition(":")
-                return Llama.from_pretrained(repo_id=repo, filename=filename or "*.gguf", **options)
+                with _model_params(repack=self.repack):
+                    return Llama.from_pretrained(repo_id=repo, filename=filename or "*.gguf", **options)
             path = resolve_gguf(self.model, self.model_dir)
-            return Llama(model_path=str(path), **options)
+            with _model_params(repack=self.repack):
+                return Llama(model_path=str(path), **options)
         except ModelNotFoundError as exc:
             raise BackendError(str(exc), setting="--model / RAG_MODEL") from exc
         except (ValueError, OSError, RuntimeError) as exc:
             raise BackendError(
                 f"cannot load the local model {self.model!r}: {exc}", setting="--model / RAG_MODEL"
             ) from exc
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _model_params(*, repack: bool):
+    """Load with llama.cpp's ``use_extra_bufts`` set to ``repack``.
+
+    llama-cpp-python's ``Llama()`` takes no keyword for it, so the default-params function it
+    calls is wrapped for the duration of the load (under a lock: one load at a time).
+    """
+    from llama_cpp import llama as module
+
+    api = module.llama_cpp
+    original = api.llama_model_default_params
+
+    def params():
+        value = original()
+        if hasattr(value, "use_extra_bufts"):
+            value.use_extra_bufts = repack
+        return value
+
+    with _PARAMS_LOCK:
+        api.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            api.llama_model_default_params = original
 
 
 def _chatml(messages: Sequence[dict]):
