@@ -147,6 +147,9 @@ def case_new(n: int, while_reading: str = "quote") -> dict:
     bot = Assistant.from_corpus(str(SEED))
     bot.ask("Who is Hong Min?")  # the model is loaded and has read the seed article
     with tempfile.TemporaryDirectory() as tmp:
+        # What the model reads now is saved in a fresh folder: a state saved by an earlier run
+        # would make the new article count as read already.
+        bot.backend.cache_dir = Path(tmp) / "model-cache"
         corpus = Path(tmp) / "new"
         corpus.mkdir()
         shutil.copy(SQUAD / "corpora" / OTHER / "article.json", corpus / "article.json")
