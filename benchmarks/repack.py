@@ -104,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run(args.rounds, args.tokens, args.write)
     given = argv if argv is not None else sys.argv[1:]
     report["command"] = " ".join(["python -m benchmarks.repack", *given])
-    lines = [f"`{report['command']}`", "", *render(report)]
+    title = "# llama.cpp weight repacking: load and speed"
+    lines = [title, "", f"`{report['command']}`", "", *render(report)]
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,8 @@ def ablation_tables() -> list[str]:
 
 def benchmarks() -> list[str]:
     out = []
-    for name in ("conversation.md", "bench-answers.md", "bench-api.md", "bench-retrieval.md"):
+    names = ("conversation.md", "bench-repack.md", "bench-answers.md", "bench-api.md", "bench-retrieval.md")
+    for name in names:
         path = RESULTS / name
         if path.is_file():
             body = [line.replace("# ", "### ", 1) if line.startswith("# ") else line
@@ -166,7 +167,9 @@ def speed_lines() -> list[str]:
     if "first_answer_s" in lib:
         out += [
             f"- library, first answer after `from_corpus`, model load included, no `warm()`: "
-            f"{lib['first_answer_s']:.1f} s",
+            f"{lib['first_answer_s']:.1f} s"
+            + (f" (`from_corpus` {lib['from_corpus_s']:.1f} s, then the first question "
+               f"{lib['first_question_s']:.1f} s)" if "first_question_s" in lib else ""),
             f"- plain question p50 {lib['plain_p50_s']:.1f} s; follow-up p50 {lib['follow_up_p50_s']:.1f} s "
             f"({lib['follow_up_ratio']:.2f}× a plain question, {lib['follow_up_tokens_evaluated_p50']:.0f} "
             "prompt tokens evaluated: the article is not read again)",
@@ -177,8 +180,15 @@ def speed_lines() -> list[str]:
     if "searchable_s" in new:
         out.append(
             f"- a new {new['article_words']}-word article: searchable after {new['searchable_s']:.1f} s; "
-            f"first answer (from its best sentences, while the model reads it) after "
+            f"first answer (quoting its best sentences, while the model reads it) after "
             f"{new['first_answer_s']:.1f} s; read by the model after {new['read_s']:.1f} s"
+        )
+    sentences = report.get("new-sentences", {})
+    if "first_answer_s" in sentences:
+        out.append(
+            f"- the same with `while_reading=\"sentences\"` (the model writes from the best sentences "
+            f"between its reading steps): first answer after {sentences['first_answer_s']:.1f} s, read "
+            f"after {sentences['read_s']:.1f} s"
         )
     return out
 

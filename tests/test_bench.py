@@ -118,10 +118,12 @@ def test_conversation_cases_have_their_questions_and_render_each_case_on_its_own
                     "follow_up_ratio": 1.5, "follow_up_tokens_evaluated_p50": 120},
         "switch": {"same_article_p50_s": 1.0, "switching_p50_s": 1.3, "switch_cost_s": 0.3},
         "new": {"article_words": 1222, "searchable_s": 1.2, "first_answer_s": 3.0, "read_s": 20.0},
+        "new-sentences": {"first_answer_s": 9.5, "read_s": 30.0},
         "threads": [{"threads": 1, "neighbour": True, "p50_s": 2.0}],
     }  # fmt: skip
     rows = "\n".join(conversation.render(report))
     cases = ("first answer after `from_corpus`", "follow-up p50 (1.50×", "article switch", "searchable",
-             "until the model has read it", "1 thread(s), next to a busy process")  # fmt: skip
+             "until the model has read it", "1 thread(s), next to a busy process",
+             "the model writing from the best sentences | 9.50")  # fmt: skip
     for text in cases:
         assert text in rows, text
