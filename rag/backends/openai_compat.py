@@ -40,7 +40,6 @@ class OpenAIBackend:
         context_window: int = 8192,
     ) -> None:
         try:
-            import httpx
             import openai
         except ImportError as exc:  # pragma: no cover - openai is a core dependency
             raise BackendError(
@@ -56,7 +55,8 @@ class OpenAIBackend:
         self._client = openai.OpenAI(
             base_url=self.base_url,
             api_key=self._key,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            # openai's own Timeout: the HTTP library under the client changed (httpx, then httpx2).
+            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=max_retries,
         )
         self._counter = TiktokenCounter()
