@@ -12,7 +12,7 @@ chat:
 test:
 	./scripts/setup.sh --test
 	$(VENV)/bin/ruff check rag app.py tests benchmarks scripts
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 setup:
 	./scripts/setup.sh --test
