@@ -175,7 +175,8 @@ class Chunker:
             return False
         if len({u.section for u in units}) > 1 or _size(units) > self.config.max_tokens:
             return False
-        return self._fits(doc, units[0].section, "\n\n".join(u.text for u in units), None)
+        # Counted joined: the blank line between paragraphs is a token or two of its own.
+        return self._fits(doc, units[0].section, "\n\n".join(u.text for u in units), self.config.max_tokens)
 
 
 def _size(units: list[_Unit]) -> int:

@@ -31,10 +31,17 @@ def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
 
 
 class TiktokenCounter:
-    """Counts tokens with a tiktoken encoding (default ``cl100k_base``)."""
+    """Counts tokens with a tiktoken encoding (default ``cl100k_base``), loaded on first use.
+
+    Loading it takes a few tenths of a second; an index read from the cache never needs it.
+    """
 
     def __init__(self, encoding: str = DEFAULT_ENCODING) -> None:
-        self.encoding = get_encoding(encoding)
+        self.encoding_name = encoding
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        return get_encoding(self.encoding_name)
 
     def count(self, text: str) -> int:
         return len(self.encoding.encode(text, disallowed_special=()))
