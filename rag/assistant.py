@@ -174,7 +174,10 @@ class Assistant:
         self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
-        self.grounder = Grounder(encode, self.config.grounding, strip_injections, self.checks.grounding)
+        spelled = retriever.acronyms.knows if retriever.acronyms else None
+        self.grounder = Grounder(
+            encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled
+        )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
 

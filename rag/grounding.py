@@ -121,8 +121,12 @@ def restates(words: set[str], question_words: set[str]) -> bool:
     return all(any(same(w, q) for q in question_words) for w in words)
 
 
-def novel_facts(sentence: str, sources: str) -> list[str]:
-    """Numbers and names in ``sentence`` that ``sources`` (passages + question) never mention."""
+def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | None = None) -> list[str]:
+    """Numbers and names in ``sentence`` that ``sources`` (passages + question) never mention.
+
+    ``spelled(word)``: whether the corpus spells out the acronym ``word`` ("ICBM" for
+    "intercontinental ballistic missile"); such an acronym is no invention.
+    """
     plain = strip_markers(sentence)
     known = set(re.findall(r"[a-z0-9]+", plain_quotes(sources.lower())))
     digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, sources)}
@@ -136,6 +140,8 @@ def novel_facts(sentence: str, sources: str) -> list[str]:
             novel.append(token)
     for match in NAME.finditer(plain):
         name = re.sub(r"'s\b", "", plain_quotes(match.group(0)))
+        if spelled is not None and spelled(name):
+            continue
         words = [w for w in re.split(r"\s+", name.lower()) if w not in STOP | STARTERS]
         # Initials ("D.C.", "U.S.") name nothing on their own.
         parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w) if len(p) > 1]
@@ -168,8 +174,10 @@ class Grounder:
         thresholds: Thresholds | None = None,
         clean: Callable[[str], str] | None = None,
         checks: GroundingChecks | None = None,
+        spelled: Callable[[str], bool] | None = None,
     ) -> None:
         self.encode = encode
+        self.spelled = spelled
         self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
@@ -196,7 +204,7 @@ class Grounder:
         refusal = False
         for sentence in sentences:
             plain = strip_markers(sentence)
-            invented = novel_facts(sentence, haystack) if self.checks.facts else []
+            invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
             if is_refusal(sentence):
                 if invented:  # "does not say, but 50,000 died": an invented fact in disguise
                     removed.append(plain)

@@ -393,6 +393,16 @@ def test_initials_are_not_invented_names():
     assert novel_facts("It is based in Boston, D.C.", "the Washington-based CSIS") == ["Boston"]
 
 
+def test_an_acronym_the_corpus_spells_out_is_no_invention():
+    from rag.acronyms import AcronymMap
+
+    source = "The city council approved a new light rail transit line on Monday."
+    spelled = AcronymMap([source]).knows
+    assert novel_facts("The council approved an LRTL.", source, spelled) == []
+    assert novel_facts("The council approved an LRTL.", source) == ["LRTL"]  # without the corpus's acronyms
+    assert novel_facts("The council approved a BRTL.", source, spelled) == ["BRTL"]  # not spelled out there
+
+
 
 
 def test_a_date_is_cited_where_it_is_written(article_grounder, whole_article):
