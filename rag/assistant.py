@@ -48,15 +48,7 @@ from .evidence import (
 )
 from .extractive import ExtractiveConfig, choose_sentences
 from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thresholds
-from .prompt import (
-    Prompt,
-    answer_grammar,
-    build_prompt,
-    check_messages,
-    from_cited,
-    passage_check_messages,
-    with_tail,
-)
+from .prompt import Prompt, build_prompt, check_messages, passage_check_messages, with_tail
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .text import NOT_IN_ARTICLE, content_words, strip_markers
@@ -125,8 +117,6 @@ class AssistantConfig:
 
     ``calibrators``: the :class:`~rag.calibration.Calibrator` per kind of backend
     (``"llm"``, ``"llm-no-verifier"``, ``"extractive"``); ``None`` loads the packaged ones.
-    ``answer_format``: ``"prose"`` (sentences ending in ``[¶N]``) or ``"cited"`` (labels first,
-    then a short answer, or "none", held to that by a grammar where the backend takes one).
     ``while_reading``: how a question is answered while the model is still reading its article
     (a new article, read in the background): ``"quote"`` (default) quotes the best sentences at
     once, as the extractive backend does, with that path's calibrated declines;
@@ -141,8 +131,6 @@ class AssistantConfig:
     fallback: bool = True
     context_sentences: int = 4
     article_context_tokens: int = 3000
-    focus_paragraphs: int = 2
-    answer_format: str = "prose"
     while_reading: str = "quote"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     checks: Checks = field(default_factory=Checks)
@@ -329,20 +317,14 @@ class Assistant:
             log.info("left %d paragraph(s) out of the prompt (token budget)", len(prompt.left_out))
         first_token_s = None
         pieces: list[str] = []
-        options = {"grammar": answer_grammar(prompt.sources)} if self._style() == "cited" else {}
         for piece in self.backend.stream(
-            prompt.messages,
-            max_tokens=self.config.max_answer_tokens,
-            temperature=self.config.temperature,
-            **options,
+            prompt.messages, max_tokens=self.config.max_answer_tokens, temperature=self.config.temperature
         ):
             if first_token_s is None:
                 first_token_s = time.perf_counter() - step.start
             pieces.append(piece)
             yield StreamEvent("delta", piece)
         reply = "".join(pieces)
-        if options:
-            reply = from_cited(reply)
         if self.checks.echo:
             reply = _drop_prompt_echo(reply, prompt.messages[0].content)
         # Judged against what the reader asked: the search query of a follow-up may already
@@ -360,8 +342,8 @@ class Assistant:
         if self.checks.verifier and isinstance(self.backend, Verifier):
             # Two questions to the model that has read the article: is this the answer, and does
             # the article answer the question at all? Each costs its own few tokens.
-            stated = check_messages(prompt, step.question, strip_markers(checked.text))
-            answered = check_messages(prompt, step.question)
+            stated = check_messages(prompt, step.question, checked.text, conversation)
+            answered = check_messages(prompt, step.question, conversation=conversation)
             try:
                 signals = replace(
                     signals,
@@ -446,28 +428,19 @@ class Assistant:
         """The prompt for a question: after the whole ``article`` when given, else after the
         best sentences."""
         assert self.backend is not None
-        scored = step.scored
-        focus = self.evidence.rank_paragraphs(scored)[: self.config.focus_paragraphs] if article else []
         try:
             prompt = build_prompt(
                 step.query if not conversation else step.question,
-                article or self.evidence.snippets(scored, self.config.context_sentences),
+                article or self.evidence.snippets(step.scored, self.config.context_sentences),
                 count_tokens=self.backend.count_tokens,
                 context_window=self.backend.context_window,
                 max_answer_tokens=self.config.max_answer_tokens,
                 max_context_tokens=None if article else self.config.max_context_tokens,
-                focus=focus,
                 conversation=conversation,
-                style=self._style(),
             )
         except ValueError as exc:  # the question alone does not fit the model's window
             raise BackendError(str(exc), setting="--n-ctx") from exc
         return prompt
-
-    def _style(self) -> str:
-        """The answer format in use: "cited" only where the backend can be held to a grammar."""
-        cited = self.config.answer_format == "cited" and getattr(self.backend, "supports_grammar", False)
-        return "cited" if cited else "prose"
 
     def _head(self, doc: str, article: list[tuple[Paragraph, str]]) -> Prompt:
         """The prompt for article ``doc`` with no question yet (what the model reads once)."""
@@ -479,7 +452,6 @@ class Assistant:
                 count_tokens=self.backend.count_tokens,
                 context_window=self.backend.context_window,
                 max_answer_tokens=self.config.max_answer_tokens,
-                style=self._style(),
             )
         return self._heads[doc]
 
@@ -536,9 +508,7 @@ class Assistant:
                 scored.append((-1.0, rank, passage))
                 continue
             head = self._head(passage.doc, article)
-            paragraphs = [self.retriever.paragraph(passage.doc, n) for n in passage.paragraphs]
-            labels = [head.sources.label(p) for p in paragraphs]
-            p = self.backend.yes_probability(passage_check_messages(head, question, labels))
+            p = self.backend.yes_probability(passage_check_messages(head, question, passage.text))
             scored.append((p, rank, passage))
         return [p for _, _, p in sorted(scored, key=lambda t: (-t[0], t[1]))]
 
@@ -667,7 +637,7 @@ def _drop_prompt_echo(reply: str, rules: str) -> str:
     kept = []
     for line in re.split(r"(?<=[.!?])\s+|\n+", reply):
         words = [w for w in re.findall(r"\w+", strip_markers(line).lower()) if len(w) > 3]
-        if len(words) >= 6 and sum(w in words_of_rules for w in words) / len(words) > 0.8:
+        if len(words) >= 4 and sum(w in words_of_rules for w in words) / len(words) > 0.8:
             continue
         kept.append(line)
     return " ".join(kept)

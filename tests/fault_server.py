@@ -37,25 +37,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MODEL = "fault-model"
-_LABELLED = re.compile(r"^\[([A-Z]?¶\d+)\]\s+(.+)$", re.MULTILINE)
 
 
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 3}
 
 
+def prompt_parts(prompt: str) -> tuple[list[str], str]:
+    """The context's paragraphs and the question of an assistant prompt (rag.prompt's format)."""
+    context, _, question = prompt.rpartition("Question: ")
+    if not context.startswith("Context:\n"):
+        return [], question
+    blocks = context.removeprefix("Context:\n").split("\n\n")
+    return [b for b in blocks if b.strip() and not b.startswith("Conversation so far:")], question
+
+
 def grounded_reply(messages: list[dict]) -> str:
-    """What a well-behaved model says: the first sentence of the prompt paragraph closest to the
-    question, with its marker (or, for a prompt without labelled paragraphs, its last line)."""
+    """What a well-behaved model says: the first sentence of the context paragraph closest to the
+    question (or, for a prompt without a context, its last line)."""
     prompt = str(messages[-1].get("content", "")) if messages else ""
-    labelled = _LABELLED.findall(prompt)
-    if not labelled:
+    paragraphs, question = prompt_parts(prompt)
+    if not paragraphs:
         lines = [line for line in prompt.strip().splitlines() if line.strip()]
         return lines[-1] if lines else "The article does not say."
-    question = _words(prompt.rpartition("QUESTION:")[2])
-    label, text = max(labelled, key=lambda item: len(question & _words(item[1])))
-    sentence = re.split(r"(?<=[.!?])\s+", text.replace("§", "¶"))[0]
-    return f"{sentence} [{label}]"
+    text = max(paragraphs, key=lambda p: len(_words(question) & _words(p)))
+    return re.split(r"(?<=[.!?])\s+", text.replace("§", "¶"))[0]
 
 
 def _completion(content: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rag.backends.registry import BACKENDS
 from rag.cli import main as cli_main
 from rag.evaluation.dataset import load_dataset
 from rag.evaluation.runner import load_items
+from rag.prompt import PLAIN_SYSTEM_PROMPT
 
 PICK = ("dev-003", "dev-006", "dev-022", "dev-080", "dev-057", "dev-071")  # factoid x2, attribution,
 # follow-up, unanswerable, injection
@@ -157,13 +158,13 @@ class ScriptedModel:
         self, messages: Sequence, *, max_tokens: int = 256, temperature: float = 0.0, stop=None
     ) -> Iterator[str]:
         user = messages[-1].content
-        if "Context:\n" in user:  # the naive plain prompt
+        if "Context:\n" not in user:  # probe or rewrite
+            reply = "OK"
+        elif messages[0].content == PLAIN_SYSTEM_PROMPT:  # the naive baseline: its second window
             context = user.split("Context:\n", 1)[1]
             reply = "The article does not say." if "PWNED" in user else context.split("\n\n")[1]
-        elif "DATA:" in user:  # the grounded prompt: "[¶N] text"
-            reply = user.split('"""\n', 1)[1].split("\n\n")[0]
-        else:  # probe or rewrite
-            reply = "OK"
+        else:  # the assistant's prompt: the first paragraph of the context
+            reply = user.split("Context:\n", 1)[1].split("\n\n")[0]
         for word in reply.split(" "):
             yield word + " "
 
@@ -294,9 +295,9 @@ def test_replayed_replies_come_from_the_file_and_new_ones_from_the_model(tmp_pat
 
     model.stream = counted
     first = ReplayBackend(model, tmp_path)
-    ask = [ChatMessage("user", 'DATA:\n"""\n[¶1] The port grew.\n\nmore')]
+    ask = [ChatMessage("user", "Context:\nThe port grew.\n\nmore")]
     text = "".join(first.stream(ask, max_tokens=5))
-    assert text.strip() == "[¶1] The port grew." and len(calls) == 1
+    assert text.strip() == "The port grew." and len(calls) == 1
     again = ReplayBackend(model, tmp_path)  # a later run: read from the file
     assert "".join(again.stream(ask, max_tokens=5)) == text and len(calls) == 1
     assert "".join(again.stream(ask, max_tokens=6)) and len(calls) == 2  # other options: asked again

@@ -43,8 +43,8 @@ HANG_LIMIT = 15.0  # seconds; a call still running after this is a hang (the fau
 PROMPT = [
     ChatMessage(
         "user",
-        'DATA:\n"""\n[¶3] NATO and the United States confirmed for the first time on Wednesday evidence '
-        'of North Korean troops in Russia.\n"""\n\nQUESTION:\n"""\nWho confirmed the troops?\n"""\n',
+        "Context:\nNATO and the United States confirmed for the first time on Wednesday evidence "
+        "of North Korean troops in Russia.\n\nQuestion: Who confirmed the troops?",
     )
 ]
 

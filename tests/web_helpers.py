@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fault_server import grounded_reply
 from net_helpers import free_port
 
 from rag.backends import BACKENDS, BackendError
@@ -148,13 +148,6 @@ class _Backend:
         return len(text.split()) + 1
 
 
-_LABELLED = re.compile(r"^\[([A-Z]?¶\d+)\]\s+(.+)$", re.MULTILINE)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 3}
-
-
 class EchoBackend(_Backend):
     """Streams, word by word, the first sentence of the prompt paragraph closest to the question.
 
@@ -168,18 +161,10 @@ class EchoBackend(_Backend):
         self.delay = delay
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None):
-        prompt = messages[-1].content
-        labelled = _LABELLED.findall(prompt)
-        if not labelled:  # no labelled paragraphs: repeat the prompt's last line
-            yield prompt.strip().splitlines()[-1]
-            return
-        question = _words(prompt.rpartition("QUESTION:")[2])
-        label, text = max(labelled, key=lambda item: len(question & _words(item[1])))
-        sentence = re.split(r"(?<=[.!?])\s+", text.replace("§", "¶"))[0]
+        sentence = grounded_reply([{"content": messages[-1].content}])
         for word in sentence.split(" "):
             time.sleep(self.delay)
             yield word + " "
-        yield f"[{label}]"
 
 
 class HostileBackend(_Backend):
@@ -190,8 +175,7 @@ class HostileBackend(_Backend):
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None
     ) -> Iterator[str]:
-        match = _LABELLED.search(messages[-1].content)
-        label = match.group(1) if match else "¶3"
+        label = "¶3"
         pieces = [
             "NATO and the United States confirmed ",
             '<img src=x onerror="window.__xss=1;alert(1)">',

@@ -90,12 +90,6 @@ def add_parser(sub) -> None:
         "placement",
     )
     p.add_argument(
-        "--answer-format",
-        choices=["prose", "cited"],
-        help="prose: sentences ending in [¶N] (default); cited: labels first, then a short answer, "
-        "held to that by a grammar (llama-cpp)",
-    )
-    p.add_argument(
         "--rerank",
         action="store_true",
         help="also measure retrieval with the language model as a reranker (its P(yes) per passage)",
@@ -679,8 +673,6 @@ def assistant_config(args: argparse.Namespace):
         config = replace(config, article_context_tokens=0)
     if getattr(args, "without", None):
         config = replace(config, checks=config.checks.without(*args.without))
-    if getattr(args, "answer_format", None):
-        config = replace(config, answer_format=args.answer_format)
     return config
 
 
