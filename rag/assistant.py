@@ -359,7 +359,6 @@ class Assistant:
             yield self._decline(step, removed=removed, timings=timings, notes=notes, reason="low confidence",
                                 signals=signals, confidence=confidence.value)  # fmt: skip
             return
-        notes += tuple(f"Left out as not addressing the question: “{s}”" for s in checked.off_question)
         answer = Answer(
             text=checked.text,
             refused=False,

@@ -12,9 +12,8 @@ Steps, applied to whatever the model wrote:
    that only restates the question (``restates``);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
-   matter is, a date or number where it is written (``placement``); a supported sentence far
-   less relevant to the question than the best one is left out (``off_question``);
-   unsupported sentences are removed and listed.
+   matter is, a date or number where it is written (``placement``); unsupported sentences are
+   removed and listed.
 
 A sentence saying the article does not cover something is kept as a refusal, not a claim.
 Every step named in brackets has a switch (:class:`GroundingChecks`) and an ablation row.
@@ -49,9 +48,6 @@ from .types import Citation, Paragraph
 # when that one shares at least CONTEXT_MARGIN more of question + answer than the cited one.
 SHORT_ANSWER_WORDS = 3
 CONTEXT_MARGIN = 0.2
-# A supported sentence this much less relevant to the question than the best one (share of the
-# question's words + cosine similarity) is left out as not addressing it.
-OFF_QUESTION_MARGIN = 0.5
 # A claim sharing at least this much of its content words with one source sentence must not
 # reverse that sentence's polarity ("is recognized" against "is not recognized").
 POLARITY_MATCH = 0.7
@@ -73,7 +69,6 @@ class GroundingChecks:
     facts: bool = True
     polarity: bool = True
     restates: bool = True
-    off_question: bool = True
     placement: bool = True
 
 
@@ -159,7 +154,6 @@ class CheckedAnswer:
     removed: tuple[str, ...]
     refusal: bool
     supported: int
-    off_question: tuple[str, ...] = ()  # supported sentences left out as not addressing the question
     support: float = 0.0  # mean share of what the kept sentences add that their citations hold
     similarity: float = 0.0  # mean best cosine of the kept sentences to a cited paragraph's sentence
     claims: int = 0  # sentences of the reply that make a claim (refusals aside)
@@ -193,11 +187,11 @@ class Grounder:
         haystack = " ".join(p.text for p in paragraphs) + " " + question
         para_words = [content_words(p.text) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
-        semantic, claim_vectors = self._semantic(claims, [split_sentences(p.text) for p in paragraphs])
+        semantic = self._semantic(claims, [split_sentences(p.text) for p in paragraphs])
         question_words = content_words(question)
 
         kept: list[str] = []
-        claims_kept: list[tuple[int, str, list[str], np.ndarray | None]] = []  # position, text, cites, vector
+        cited: dict[str, None] = {}
         removed: list[str] = []
         support: list[float] = []
         similarity: list[float] = []
@@ -246,14 +240,8 @@ class Grounder:
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
-            claims_kept.append((len(kept), plain, chosen, claim_vectors.get(sentence)))
+            cited.update(dict.fromkeys(chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
-        off = self._off_question(claims_kept, question, question_words) if self.checks.off_question else set()
-        cited: dict[str, None] = {}
-        for i, _, chosen, _ in claims_kept:
-            if i not in off:
-                cited.update(dict.fromkeys(chosen))
-        kept = [k for i, k in enumerate(kept) if i not in off]
         supported = len(kept) - sum(is_refusal(k) for k in kept)
         cited_paragraphs = [sources.paragraphs[lab] for lab in cited]
         return CheckedAnswer(
@@ -262,41 +250,15 @@ class Grounder:
             tuple(removed),
             refusal and supported == 0,
             supported,
-            off_question=tuple(plain for i, plain, _, _ in claims_kept if i in off),
             support=sum(support) / len(support) if support else 0.0,
             similarity=sum(similarity) / len(similarity) if similarity else 0.0,
             claims=len(claims),
         )
 
-    def _off_question(self, claims, question: str, question_words: set[str]) -> set[int]:
-        """Positions of supported sentences that do not address the question.
-
-        A sentence is off the question when its relevance (the share of the question's content
-        words it holds plus its cosine similarity to the question) is more than
-        OFF_QUESTION_MARGIN below the most relevant sentence's, and it cites none of that
-        sentence's paragraphs. ``claims`` are ``(position, text, citations, vector)``.
-        """
-        if len(claims) < 2 or not question_words or not self.encode or any(c[3] is None for c in claims):
-            return set()
-        asked = self.encode([question])[0]
-        relevance = [
-            len(question_words & content_words(plain)) / len(question_words) + float(vector @ asked)
-            for _, plain, _, vector in claims
-        ]
-        top = max(range(len(claims)), key=relevance.__getitem__)
-        best_sources = set(claims[top][2])
-        return {
-            i
-            for j, (i, _, chosen, _) in enumerate(claims)
-            if relevance[j] < relevance[top] - OFF_QUESTION_MARGIN and not best_sources & set(chosen)
-        }
-
-    def _semantic(
-        self, claims: list[str], para_sents: list[list[str]]
-    ) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
-        """Per claim: its best cosine in each paragraph, and its vector (empty without an encoder)."""
+    def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
+        """Per claim: its best cosine in each paragraph (empty without an encoder)."""
         if not self.encode or not claims:
-            return {}, {}
+            return {}
         flat = [s for sents in para_sents for s in sents]
         vectors = self.encode([strip_markers(c) for c in claims] + flat)
         claim_v, sent_v = vectors[: len(claims)], vectors[len(claims) :]
@@ -309,7 +271,7 @@ class Grounder:
                 row.append(float(block.max()) if len(sents) else 0.0)
                 start += len(sents)
             out[claim] = row
-        return out, dict(zip(claims, claim_v, strict=True))
+        return out
 
 
 def _in_context(chosen, backing, context, labels, para_words) -> list[str]:

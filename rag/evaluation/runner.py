@@ -86,8 +86,7 @@ def add_parser(sub) -> None:
         default=[],
         metavar="CHECK",
         help="switch checks off (an ablation): "
-        "injection, echo, unknown_names, verifier, calibrator, facts, polarity, restates, off_question, "
-        "placement",
+        "injection, echo, unknown_names, verifier, calibrator, facts, polarity, restates, placement",
     )
     p.add_argument(
         "--rerank",
