@@ -60,7 +60,8 @@ def grounded_reply(messages: list[dict]) -> str:
     if not paragraphs:
         lines = [line for line in prompt.strip().splitlines() if line.strip()]
         return lines[-1] if lines else "The article does not say."
-    text = max(paragraphs, key=lambda p: len(_words(question) & _words(p)))
+    asked = _words(question)
+    text = max(paragraphs, key=lambda p: len(asked & _words(p)))
     return re.split(r"(?<=[.!?])\s+", text.replace("§", "¶"))[0]
 
 

@@ -156,7 +156,7 @@ class LlamaCppBackend:
         """Yield the reply in pieces. ``grammar`` (GBNF) constrains what the model may write.
 
         The grammar must be valid GBNF (llama.cpp's parser does not survive every malformed one):
-        it comes from code, such as :func:`rag.prompt.answer_grammar`, never from a reader.
+        it comes from the calling code, never from a reader.
         """
         llm = self.load()
         tokens = self._tokens(messages)

@@ -26,7 +26,6 @@ class ReplayBackend:
 
     def __init__(self, inner: Any, folder: str | Path) -> None:
         self.inner = inner
-        self.supports_grammar = getattr(inner, "supports_grammar", False)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / (re.sub(r"[^\w.-]+", "_", inner.name) + ".jsonl")
