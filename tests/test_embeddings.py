@@ -59,6 +59,18 @@ def test_second_onnx_embedder_reuses_the_export(embedder, cache_root):
     np.testing.assert_allclose(again.encode_query(TEXTS[0]), embedder.encode_query(TEXTS[0]), atol=1e-6)
 
 
+def test_query_session_uses_the_cores_without_spinning(embedder, cache_root):
+    """A query runs on up to 4 threads that sleep between operators (docs/api.md, search speed)."""
+    import os
+
+    options = embedder._query_session.get_session_options()
+    assert options.intra_op_num_threads == min(os.cpu_count() or 1, 4)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    one = OnnxEmbedder(cache_dir=cache_root, query_threads=1)
+    assert one._query_session.get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(one.encode_query(TEXTS[1]), embedder.encode_query(TEXTS[1]), atol=1e-5)
+
+
 def test_torch_backend_from_spec(torch_embedder):
     assert isinstance(torch_embedder, SentenceTransformerEmbedder)
     assert torch_embedder.name == IDENTITY

@@ -270,8 +270,8 @@ def build_router(service: Service, *, allow_writes: bool) -> APIRouter:
         k = body.get("k", 5)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise APIError(400, f'"k" must be a whole number from 1 to {MAX_K}', "bad_body")
-        doc = await _call(_doc, body.get("doc"), service)
-        passages = await _call(service.search, query, k, doc)
+        doc = body.get("doc")
+        passages = await _call(lambda: service.search(query, k, _doc(doc, service)))  # one thread hop
         return {
             "passages": [
                 {
