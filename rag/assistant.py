@@ -83,9 +83,9 @@ class Checks:
     ``unknown_names``: a question naming someone or something the corpus never mentions
     (acronyms count by their long form) is declined before the model is asked. ``grounding``:
     the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
-    asked whether the article states the answer and whether it answers the question (each a
-    probability of "yes", signals). ``calibrator``: the calibrated probability decides answer
-    or decline. Checks that did not pay on the outside benchmark were removed (docs/grounding.md).
+    asked whether the article answers the question (its probability of "yes" is a signal).
+    ``calibrator``: the calibrated probability decides answer or decline. Checks that did not
+    pay on the outside benchmark were removed (docs/grounding.md).
     """
 
     injection: bool = True
@@ -340,16 +340,11 @@ class Assistant:
                                 signals=signals)  # fmt: skip
             return
         if self.checks.verifier and isinstance(self.backend, Verifier):
-            # Two questions to the model that has read the article: is this the answer, and does
-            # the article answer the question at all? Each costs its own few tokens.
-            stated = check_messages(prompt, step.question, checked.text, conversation)
+            # One question to the model that has read the article: does the article answer the
+            # question at all? It costs its own few tokens (docs/grounding.md, step 7).
             answered = check_messages(prompt, step.question, conversation=conversation)
             try:
-                signals = replace(
-                    signals,
-                    verifier=self.backend.yes_probability(stated),
-                    answerable=self.backend.yes_probability(answered),
-                )
+                signals = replace(signals, answerable=self.backend.yes_probability(answered))
             except BackendError as exc:  # the answer stands; it is judged without the verifier
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
@@ -393,7 +388,7 @@ class Assistant:
         """The calibrated probability that the answer is right, and whether it is too low."""
         if not self.checks.calibrator:
             return None
-        name = kind if signals.verifier is not None or kind != "llm" else "llm-no-verifier"
+        name = kind if signals.answerable is not None or kind != "llm" else "llm-no-verifier"
         calibrator = self.calibrators.get(name)
         if calibrator is None:
             return None

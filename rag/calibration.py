@@ -3,8 +3,8 @@
 Every answer the pipeline could give comes with **signals** (:class:`Signals`): how well
 retrieval and the evidence sentences match the question, how much of the answer its cited
 paragraphs hold, whether it gives the kind of thing asked for, the language model's own
-decline, and the model's probability that the answer is stated in the article (the verifier,
-see :func:`rag.prompt.check_messages`). A :class:`Calibrator` (logistic regression, trained by
+decline, and the model's probability that the article answers the question at all (the
+verifier, see :func:`rag.prompt.check_messages`). A :class:`Calibrator` (logistic regression, trained by
 ``rag calibrate`` on questions written by others) turns them into one probability, and the
 assistant answers only above a threshold chosen for a stated error rate. This is the method of
 selective question answering under domain shift (Kamath, Jia and Liang, ACL 2020): one
@@ -40,7 +40,6 @@ class Signals:
     removed: float = 0.0  # share of the reply's sentences the checks removed
     words: float = 0.0  # log(1 + words of the answer)
     declined: float = 0.0  # the model said the article does not say
-    verifier: float | None = None  # the model's P("yes": the answer is stated), if asked
     answerable: float | None = None  # the model's P("yes": the article answers the question), if asked
 
     def as_dict(self) -> dict[str, float]:
@@ -103,5 +102,5 @@ def save_calibrators(calibrators: Mapping[str, Calibrator], path: str | Path, **
 def signal_names(records: Sequence[Mapping[str, float]]) -> list[str]:
     """The signal names present in every record."""
     names = [n for n in Signals().as_dict() if all(n in r for r in records)]
-    names += [n for n in ("verifier", "answerable") if records and all(n in r for r in records)]
+    names += [n for n in ("answerable",) if records and all(n in r for r in records)]
     return list(dict.fromkeys(names))

@@ -40,9 +40,6 @@ CONTEXT = "Context:\n"
 SAFETY_MARGIN = 1.15  # tiktoken counts are an estimate of the model's own tokens
 
 ANSWERABLE_INSTRUCTION = "Does the article answer this exact question? Reply yes or no."
-CHECK_INSTRUCTION = (
-    "Is the proposed answer a correct answer to the question, stated in the article? Reply yes or no."
-)
 PASSAGE_INSTRUCTION = "Does the passage contain the answer to the question? Reply yes or no."
 # Words that open a part of the prompt; inside data they are neutralised.
 _SECTION = re.compile(r"\b(question|context|conversation so far|proposed answer|passage)\s*:", re.IGNORECASE)
@@ -135,18 +132,14 @@ def passage_check_messages(prompt: Prompt, question: str, passage: str) -> tuple
 
 
 def check_messages(
-    prompt: Prompt, question: str, answer: str | None = None, conversation: Sequence[ChatMessage] = ()
+    prompt: Prompt, question: str, conversation: Sequence[ChatMessage] = ()
 ) -> tuple[ChatMessage, ...]:
-    """A yes/no check after the context of ``prompt``: does ``answer`` answer ``question``?
+    """A yes/no check after the context of ``prompt``: does the article answer ``question``?
 
-    Without ``answer``: does the article hold the answer to ``question`` at all? The check
-    starts like the question's own prompt (``conversation`` included), so a model that has
-    just answered pays only for these few lines.
+    The check starts like the question's own prompt (``conversation`` included), so a model that
+    has just answered pays only for these few lines.
     """
-    tail = question_tail(question, conversation) + "\n"
-    if answer is None:
-        return with_tail(prompt, tail + ANSWERABLE_INSTRUCTION)
-    return with_tail(prompt, tail + f"Proposed answer: {_plain(strip_markers(answer))}\n" + CHECK_INSTRUCTION)
+    return with_tail(prompt, question_tail(question, conversation) + "\n" + ANSWERABLE_INSTRUCTION)
 
 
 def build_plain_prompt(question: str, passages: Sequence[str]) -> tuple[ChatMessage, ...]:

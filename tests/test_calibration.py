@@ -13,14 +13,15 @@ from rag.evaluation.calibrate import auroc, choose_threshold, coverage_curve, fi
 
 
 def test_probability_is_a_logistic_function_of_standardised_signals():
-    c = Calibrator(("support", "verifier"), mean=(0.5, 0.5), scale=(0.25, 0.1), weights=(2.0, 1.0), bias=0.5)
-    at_mean = c.probability({"support": 0.5, "verifier": 0.5})
+    names = ("support", "answerable")
+    c = Calibrator(names, mean=(0.5, 0.5), scale=(0.25, 0.1), weights=(2.0, 1.0), bias=0.5)
+    at_mean = c.probability({"support": 0.5, "answerable": 0.5})
     assert at_mean == pytest.approx(1 / (1 + np.exp(-0.5)))
-    high = c.probability({"support": 1.0, "verifier": 0.5})
-    assert high > at_mean > c.probability({"support": 0.0, "verifier": 0.5})
-    assert c.probability(Signals(support=0.5, verifier=0.5)) == pytest.approx(at_mean)
+    high = c.probability({"support": 1.0, "answerable": 0.5})
+    assert high > at_mean > c.probability({"support": 0.0, "answerable": 0.5})
+    assert c.probability(Signals(support=0.5, answerable=0.5)) == pytest.approx(at_mean)
     assert c.probability({"support": 0.5}) == pytest.approx(at_mean)  # a missing signal counts as its mean
-    assert 0.0 < c.probability({"support": 1e9, "verifier": 1e9}) <= 1.0  # no overflow
+    assert 0.0 < c.probability({"support": 1e9, "answerable": 1e9}) <= 1.0  # no overflow
 
 
 def test_calibrators_survive_a_round_trip_through_json(tmp_path):

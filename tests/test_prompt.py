@@ -129,16 +129,13 @@ def test_a_follow_up_shows_the_conversation_after_the_data_neutralised(paragraph
 
 def test_a_check_asks_about_the_same_data(paragraphs):
     prompt = build(paragraphs)
-    check = check_messages(prompt, QUESTION, "NATO and the United States [¶3].")
+    check = check_messages(prompt, QUESTION)
     assert check[:-1] == prompt.messages[:-1]
     assert check[-1].content.startswith(prompt.head)
     tail = check[-1].content[len(prompt.head) :]
-    assert tail.startswith(f"Question: {QUESTION}\nProposed answer: NATO and the United States.")
-    assert tail.endswith("Reply yes or no.") and "¶" not in tail  # markers stripped
+    assert tail.startswith(f"Question: {QUESTION}\n") and tail.endswith("Reply yes or no.")
     # The check starts like the question's own prompt, so the model has read that much already.
     assert check[-1].content.startswith(prompt.messages[-1].content)
-    plain = check_messages(prompt, QUESTION)[-1].content
-    assert "Proposed answer" not in plain and plain.endswith("Reply yes or no.")
 
 
 # -- the token budget -------------------------------------------------------------------

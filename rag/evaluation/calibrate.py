@@ -30,7 +30,7 @@ from ..calibration import CALIBRATION_FILE, Calibrator, load_calibrators, save_c
 
 # The model's own judgments: the only signals whose meaning held from the outside benchmark to
 # the article (retrieval and overlap scores did not transfer; docs/results.md, Calibrators).
-LLM_SIGNALS = ("verifier", "answerable")
+LLM_SIGNALS = ("answerable",)
 NO_VERIFIER = ("evidence", "cosine", "overlap", "support", "similarity", "words")
 EXTRACTIVE_SIGNALS = ("evidence", "cosine", "overlap", "unknown", "wants_type", "has_type", "words")
 PRESETS = {"llm": LLM_SIGNALS, "llm-no-verifier": NO_VERIFIER, "extractive": EXTRACTIVE_SIGNALS}
