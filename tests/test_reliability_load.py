@@ -25,6 +25,7 @@ from conftest import eval_items
 from web_helpers import OUTPUT, app_env, app_process, free_port
 
 from rag.assistant import Assistant
+from rag.retriever import Retriever
 
 pytestmark = pytest.mark.reliability
 
@@ -97,12 +98,25 @@ def ask_all_at_once(url: str, questions: list[str]) -> tuple[dict[str, dict], di
     return results, latencies, wall, errors
 
 
-def assert_own_answer(question: str, result: dict, expected_passages: list[tuple[str, tuple[int, ...]]]):
+def assert_own_answer(
+    question: str,
+    result: dict,
+    expected_passages: list[tuple[str, tuple[int, ...]]],
+    read: Retriever | None = None,
+):
+    """``result`` answers ``question`` from its own passages. ``read``: the model read the whole
+    article of those passages (docs/grounding.md), so a citation may be any paragraph of it, with
+    that paragraph's own text; otherwise citations are among the retrieved paragraphs."""
     assert result["query"] == question, f"reply to {result['query']!r} given for {question!r}"
     got = [(p["doc"], tuple(p["paragraphs"])) for p in result["passages"]]
     assert got == expected_passages, f"passages of another question? {question!r}"
-    retrieved = {(doc, n) for doc, numbers in got for n in numbers}
-    assert {(c["doc"], c["paragraph"]) for c in result["citations"]} <= retrieved
+    cited = {(c["doc"], c["paragraph"]) for c in result["citations"]}
+    if read is None:
+        assert cited <= {(doc, n) for doc, numbers in got for n in numbers}
+    else:
+        assert {doc for doc, _ in cited} <= {doc for doc, _ in got}
+        for c in result["citations"]:
+            assert c["text"] == read.paragraph(c["doc"], c["paragraph"]).text
     assert isinstance(result["answer"], str) and result["answer"].strip()
 
 
@@ -163,7 +177,7 @@ def test_ten_simultaneous_questions_local_model(load_cache, retriever, tmp_path)
     assert sorted(results) == sorted(questions), "questions lost"
     for q in questions:
         result = results[q]
-        assert_own_answer(q, result, expected[q])
+        assert_own_answer(q, result, expected[q], read=retriever)
         assert result["error"] is None and not result["fallback"], result
         assert result["backend"] == f"llama-cpp:{SMOLLM2}"
     assert after["answer"] == warm["answer"]  # still up, and the model still gives the same reply
