@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,10 +97,3 @@ def save_calibrators(calibrators: Mapping[str, Calibrator], path: str | Path, **
     """Write ``calibrators`` (and what they were trained on) to ``path`` as JSON."""
     data = {**about, "calibrators": {name: c.as_dict() for name, c in calibrators.items()}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n", "utf-8")
-
-
-def signal_names(records: Sequence[Mapping[str, float]]) -> list[str]:
-    """The signal names present in every record."""
-    names = [n for n in Signals().as_dict() if all(n in r for r in records)]
-    names += [n for n in ("answerable",) if records and all(n in r for r in records)]
-    return list(dict.fromkeys(names))
