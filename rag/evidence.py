@@ -19,7 +19,7 @@ import numpy as np
 
 from .retriever import Retriever
 from .safety import detect_injection
-from .text import NAME, NUMBER, STARTERS, TIME, content_words, plain_quotes, split_sentences
+from .text import NAME, NUMBER, STARTERS, TIME, content_words, plain_text, split_sentences
 from .types import Paragraph, Passage
 
 
@@ -121,9 +121,9 @@ def unknown_names(
         before = question[: match.start()].rstrip()
         if not before or before[-1] in '.?!:;"“(':
             words = words[1:]  # a sentence's first word is capitalised anyway
-        words = [w for w in words if plain_quotes(w).lower().strip("'s") not in STARTERS]
+        words = [w for w in words if plain_text(w).lower().strip("'s") not in STARTERS]
         for word in words:
-            token = re.sub(r"[’']s$", "", word).lower()
+            token = plain_text(re.sub(r"[’']s$", "", word).lower())
             if len(token) < 3:
                 continue
             checked.append(word)
@@ -151,7 +151,7 @@ class EvidenceScorer:
         documents = retriever.corpus.documents
         texts = [p.text for d in documents for p in d.paragraphs]
         texts += [d.title for d in documents] + [d.caption or "" for d in documents]
-        self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", plain_quotes(t.lower()))}
+        self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", plain_text(t.lower()))}
         self._vectors: dict[tuple[str, int], list[tuple[str, np.ndarray]]] = {}
         index = retriever.indexes.get("sentences")
         for i, sentence in enumerate(retriever.sentences):

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .text import plain_quotes, split_sentences
+from .text import plain_text, split_sentences
 
 
 class InputError(ValueError):
@@ -90,7 +90,7 @@ _INJECTION_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in
 
 def detect_injection(text: str) -> str | None:
     """The kind of hostile instruction found in ``text`` (e.g. ``"override"``), or ``None``."""
-    flat = plain_quotes(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
+    flat = plain_text(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
     for name, pattern in _INJECTION_RE:
         if pattern.search(flat):
             return name

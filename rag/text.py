@@ -12,10 +12,11 @@ import Stemmer
 _ABBREVIATIONS = frozenset(
     """
     mr mrs ms dr prof sr jr st gen lt col maj capt sgt adm gov sen rep pres amb
-    rev hon inc corp co ltd no vs etc e.g i.e cf al fig jan feb mar apr jun jul aug
-    sep sept oct nov dec u.s u.k u.n a.m p.m approx dept est
+    rev hon inc corp co ltd vs etc e.g i.e cf al u.s u.k u.n a.m p.m approx dept est
     """.split()
 )
+# Abbreviations that are words too ("yes or no."): abbreviations only before a number ("No. 5").
+_BEFORE_NUMBER = frozenset("no fig jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+)")
 _NEXT_START = re.compile(r"\s+([\"'“‘(\[]?[A-Z0-9\u0080-\uffff])")
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
@@ -39,7 +40,7 @@ def split_sentences(text: str) -> list[str]:
         nxt = _NEXT_START.match(text, end)
         if not nxt:
             continue
-        if match.group(0).startswith(".") and _is_abbreviation(text[start : match.start()]):
+        if match.group(0).startswith(".") and _is_abbreviation(text[start : match.start()], nxt.group(1)):
             continue
         sentence = text[start:end].strip()
         if sentence:
@@ -51,14 +52,14 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _is_abbreviation(before: str) -> bool:
+def _is_abbreviation(before: str, following: str) -> bool:
     words = before.split()
     if not words:
         return False
     last = words[-1].lstrip("\"'“‘(").lower()
     if len(last) == 1 and last.isalpha():  # an initial, as in "John F. Kennedy"
         return True
-    return last in _ABBREVIATIONS
+    return last in _ABBREVIATIONS or (last in _BEFORE_NUMBER and following[-1:].isdigit())
 
 
 def clean_text(text: str) -> str:
@@ -79,9 +80,14 @@ def normalize_quotes(text: str) -> str:
     return text.translate(table)
 
 
-def plain_quotes(text: str) -> str:
-    """``text`` with typographic apostrophes as ASCII ones ("Kim’s" and "Kim's" alike)."""
-    return text.replace("’", "'").replace("‘", "'")
+def plain_text(text: str) -> str:
+    """``text`` for matching words: typographic apostrophes as ASCII ones ("Kim’s" and "Kim's"
+    alike) and letters without their accents ("Jerónimo" and "Jeronimo" alike)."""
+    text = text.replace("’", "'").replace("‘", "'")
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 # -- numbers, dates and names ---------------------------------------------------------------
@@ -132,7 +138,7 @@ def content_words(text: str) -> set[str]:
     A hyphenated word counts whole and by its words of three letters or more, so
     "Washington-based" backs "based in Washington".
     """
-    found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", plain_quotes(strip_markers(text)))
+    found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", plain_text(strip_markers(text)))
     found += [part for t in found if "-" in t for part in t.split("-") if len(part) > 2 and part.isalpha()]
     return {_STEM.stemWord(t.lower()) for t in found if t.lower() not in STOP and len(t) > 1}
 
@@ -197,4 +203,4 @@ DECLINE = re.compile(
 
 def is_refusal(sentence: str) -> bool:
     """True for a sentence saying the article does not give the answer."""
-    return bool(DECLINE.search(plain_quotes(sentence)))
+    return bool(DECLINE.search(plain_text(sentence)))

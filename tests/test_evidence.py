@@ -44,3 +44,13 @@ def test_unknown_names_count_an_acronym_the_corpus_spells_out_as_known(retriever
     assert unknown_names(question, vocabulary) == ["ICBM"]
     assert unknown_names(question, vocabulary, spelled=retriever.acronyms.knows) == []
     assert unknown_names(question, vocabulary, all_names=True) == ["North", "Korea", "ICBM"]
+
+
+def test_unknown_names_match_a_name_with_or_without_its_accents():
+    from rag.evidence import unknown_names
+
+    vocabulary = {"jeronimo", "ayanz", "beaumont"}  # built from text folded to plain letters
+    assert unknown_names("What did Jerónimo de Ayanz y Beaumont patent?", vocabulary) == []
+    assert unknown_names("What did Jeronimo de Ayanz y Beaumont patent?", vocabulary) == []
+    missing = unknown_names("What did Jerónimo de Ayanz y Beaumont patent?", {"ayanz", "beaumont"})
+    assert missing == ["Jerónimo"]
