@@ -9,7 +9,8 @@ Steps, applied to whatever the model wrote:
 3. a sentence naming a number or a name that appears in no retrieved paragraph (nor in the
    question) is unsupported, whatever else it shares (``facts``); so is one below both
    thresholds, one that reverses the polarity of the sentence it copies (``polarity``), and one
-   that only restates the question (``restates``);
+   that only restates the question (``restates``), and a short answer (a name, a date) found
+   only far from the question's matter (``together``);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -37,7 +38,7 @@ from .text import (
     content_words,
     find_markers,
     is_refusal,
-    plain_quotes,
+    plain_text,
     split_sentences,
     strip_markers,
 )
@@ -69,6 +70,7 @@ class GroundingChecks:
     facts: bool = True
     polarity: bool = True
     restates: bool = True
+    together: bool = True
     placement: bool = True
 
 
@@ -123,7 +125,7 @@ def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | No
     "intercontinental ballistic missile"); such an acronym is no invention.
     """
     plain = strip_markers(sentence)
-    known = set(re.findall(r"[a-z0-9]+", plain_quotes(sources.lower())))
+    known = set(re.findall(r"[a-z0-9]+", plain_text(sources.lower())))
     digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, sources)}
     novel = []
     for match in NUMBER.finditer(plain):
@@ -134,7 +136,7 @@ def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | No
         elif token.lower() not in known:
             novel.append(token)
     for match in NAME.finditer(plain):
-        name = re.sub(r"'s\b", "", plain_quotes(match.group(0)))
+        name = re.sub(r"'s\b", "", plain_text(match.group(0)))
         if spelled is not None and spelled(name):
             continue
         words = [w for w in re.split(r"\s+", name.lower()) if w not in STOP | STARTERS]
@@ -228,13 +230,19 @@ class Grounder:
             if not backing or (self.checks.restates and restates(words, question_words)):
                 removed.append(plain)
                 continue
+            short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS
+            holders = [paragraphs[labels.index(lab)] for lab in backing]
+            apart = short and not _together(holders, question_words, paragraphs, para_words)
+            if self.checks.together and apart:
+                removed.append(plain)
+                continue
             refs = [ref for _, _, found in find_markers(sentence) for ref in found]
             marked = [sources.resolve(letter, n) for letter, n in refs]
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
             if not chosen:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
             if self.checks.placement:
-                if question_words and len(new_words) <= SHORT_ANSWER_WORDS:
+                if short:
                     chosen = _in_context(chosen, backing, words | question_words, labels, para_words)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
@@ -285,6 +293,17 @@ def _in_context(chosen, backing, context, labels, para_words) -> list[str]:
     return chosen
 
 
+def _together(holders, question_words, paragraphs, para_words) -> bool:
+    """Whether a short answer ("Kim Du-yeon.") stands where the question's matter is: a paragraph
+    holding the answer, or one beside it (a quote runs on from the paragraph naming its speaker),
+    holds nearly as much of the question as the paragraph that holds most of it. A name is
+    "supported" by every paragraph naming it; that alone does not make it the answer."""
+    share = {(p.doc, p.number): len(question_words & words) / len(question_words)
+             for p, words in zip(paragraphs, para_words, strict=True)}  # fmt: skip
+    near = max(share.get((p.doc, p.number + step), 0.0) for p in holders for step in (-1, 0, 1))
+    return near + CONTEXT_MARGIN > max(share.values())
+
+
 def _fact_sources(sentence, question, chosen, backing, scores, sources: SourceMap) -> list[str]:
     """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written:
     a backing paragraph that holds them all instead, else also the best one holding each."""
@@ -322,12 +341,16 @@ _NEGATION = re.compile(
 )
 
 
+# Where a sentence's clauses part: punctuation, and the words that open a contrasting clause.
+_CLAUSE = re.compile(r"[,;:()\[\]—–]|\b(?:but|though|although|whereas|since|because|unless)\b", re.IGNORECASE)
+
+
 def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     """True when the source sentence closest to ``sentence`` says it with the opposite polarity.
 
     "Yes, North Korea is recognized as a nuclear-weapon state" against "North Korea is not
     recognized as a nuclear-weapon state": the same words, the meaning reversed. Only a close
-    match (most of the sentence's content words) is compared.
+    match (most of the sentence's content words) is compared, clause by clause.
     """
     words = content_words(sentence)
     if len(words) < 3:
@@ -340,7 +363,13 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
                 best, best_share = candidate, share
     if best_share < POLARITY_MATCH:
         return False
-    return bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(best))
+    # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway
+    # joined in 1972 (though Norway did not end up joining)"): compare with the clause that
+    # holds most of the claim.
+    clauses = [(len(words & content_words(c)), bool(_NEGATION.search(c))) for c in _CLAUSE.split(best)]
+    top = max(n for n, _ in clauses)
+    negated = bool(_NEGATION.search(sentence))
+    return all(negated != neg for n, neg in clauses if n == top)
 
 
 def _has_words(text: str) -> bool:

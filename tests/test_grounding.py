@@ -446,3 +446,52 @@ def test_a_date_is_cited_to_the_one_paragraph_saying_it_all(article_grounder, wh
     question = "On what day did he make his remarks at the discussion?"
     checked = article_grounder.check(reply, whole_article, question=question)
     assert [c.paragraph for c in checked.citations] == [5]  # "Cha said Tuesday during a discussion…"
+
+
+def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
+    source = Paragraph(
+        doc="eu",
+        number=1,
+        text="More states joined later: the UK, Ireland, Denmark and Norway in 1972 (though Norway did not "
+        "end up joining), and Greece in 1979.",
+    )
+    sources = SourceMap.build([source])
+    kept = grounder.check("Denmark joined in 1972.", sources, question="When did Denmark join?")
+    assert kept.supported == 1
+    # The clause about Norway is the one the claim copies: its negation still counts.
+    reversed_ = grounder.check(
+        "Norway did end up joining in 1972.", sources, question="Did Norway end up joining?"
+    )
+    assert reversed_.supported == 0 and reversed_.removed
+
+
+# -- a short answer must stand where the question's matter is ----------------------------------
+SPEAKERS = [
+    Paragraph(doc="town", number=1, text="Anna Berg, a fellow, said the harbour plan would fail."),
+    Paragraph(doc="town", number=2, text="The mayor opened the new bridge on Monday."),
+    Paragraph(doc="town", number=3, text="Tom Reed, an engineer, said the bridge cost too much to build."),
+    Paragraph(doc="town", number=4, text="Lee Park, an analyst, spoke on Tuesday."),
+    Paragraph(doc="town", number=5, text="“The ferry talks will collapse by spring,” she said."),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "kept"),
+    [
+        ("Who said the harbour plan would fail?", "Anna Berg.", True),
+        ("Who said the harbour plan would fail?", "Tom Reed.", False),  # named, but elsewhere
+        ("Who said the ferry talks will collapse by spring?", "Lee Park.", True),  # the quote runs on
+    ],
+)
+def test_a_short_answer_must_stand_beside_the_question_matter(grounder, question, reply, kept):
+    checked = grounder.check(reply, SourceMap.build(SPEAKERS), question=question)
+    assert (checked.supported == 1) is kept
+
+
+def test_the_together_check_has_a_switch(embedder):
+    from rag.grounding import GroundingChecks
+
+    loose = Grounder(embedder.encode, checks=GroundingChecks(together=False))
+    question = "Who said the harbour plan would fail?"
+    checked = loose.check("Tom Reed.", SourceMap.build(SPEAKERS), question=question)
+    assert checked.supported == 1

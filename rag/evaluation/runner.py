@@ -85,8 +85,8 @@ def add_parser(sub) -> None:
         nargs="+",
         default=[],
         metavar="CHECK",
-        help="switch checks off (an ablation): "
-        "injection, echo, unknown_names, verifier, calibrator, facts, polarity, restates, placement",
+        help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
+        "facts, polarity, restates, together, placement",
     )
     p.add_argument(
         "--rerank",
