@@ -231,11 +231,11 @@ class Grounder:
                 removed.append(plain)
                 continue
             short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS
-            holders = [paragraphs[labels.index(lab)] for lab in backing]
-            apart = short and not _together(holders, question_words, paragraphs, para_words)
-            if self.checks.together and apart:
-                removed.append(plain)
-                continue
+            if short and self.checks.together:
+                holders = [paragraphs[labels.index(lab)] for lab in backing]
+                if not _together(holders, question_words, paragraphs, para_words):
+                    removed.append(plain)
+                    continue
             refs = [ref for _, _, found in find_markers(sentence) for ref in found]
             marked = [sources.resolve(letter, n) for letter, n in refs]
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
