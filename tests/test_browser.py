@@ -17,6 +17,7 @@ from web_helpers import (
     OUTPUT,
     REPO,
     EchoBackend,
+    EndlessBackend,
     FailingBackend,
     HostileBackend,
     app_in_process,
@@ -234,6 +235,32 @@ def test_stop_ends_a_reply_and_the_chat_goes_on(page, documents, retriever):
         choose_backend(page, "Extractive")
         answer = ask(page, "Who is Victor Cha?", answers_before=1)  # after the stopped one
         expect(answer).to_contain_text("Victor Cha")
+    assert not page.errors
+
+
+def test_no_draft_lands_after_stop_or_clear(page, documents, retriever):
+    # Stop's event and the cancel of the reply travel side by side; with a draft every 10 ms,
+    # one sent just before the cancel would land after "Stopped." and stay on the page.
+    endless = registered(endless=lambda **_: EndlessBackend())
+    with endless, app_in_process(documents, retriever, backend="endless") as (url, _):
+        open_page(page, url)
+        for stops in range(1, 6):
+            page.locator("#rag-input textarea").fill(QUESTION)
+            page.locator("#rag-send").click()
+            expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
+            page.locator("#rag-stop").click()
+            expect(page.locator("#rag-chat .rag-stopped")).to_have_count(stops, timeout=TIMEOUT)
+            page.wait_for_timeout(300)  # time for a late draft to arrive
+            expect(page.locator("#rag-chat .rag-pending")).to_have_count(0, timeout=1)
+            expect(page.locator("#rag-input textarea")).to_be_editable()
+        page.locator("#rag-input textarea").fill(QUESTION)  # and Clear in the middle of a reply
+        page.locator("#rag-send").click()
+        expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
+        page.locator("#rag-clear").click()
+        expect(page.locator("#rag-chat .rag-q")).to_have_count(0, timeout=TIMEOUT)
+        page.wait_for_timeout(300)
+        expect(page.locator("#rag-chat .rag-q, #rag-chat .rag-answer")).to_have_count(0, timeout=1)
+        expect(page.locator("#rag-input textarea")).to_be_editable()
     assert not page.errors
 
 

@@ -591,3 +591,35 @@ def test_example_questions_come_from_the_article_not_from_code(article_documents
     other = Document("x", "A quiet town", (said,))
     assert examples_for([other])[0] == "Who is Maria Lopez?"
     assert examples_for([]) and all(q.endswith("?") for q in examples_for([]))
+
+
+def test_stop_waits_for_the_reply_to_end_and_only_its_own():
+    from rag.web.app import Runs
+
+    runs = Runs()
+    started, shown = threading.Event(), []
+
+    def reply(session):
+        with runs.start(session) as run:
+            started.set()
+            while not run.ending.wait(0.01):
+                pass
+            shown.append(run.last)
+
+    worker = threading.Thread(target=reply, args=("a",))
+    worker.start()
+    assert started.wait(5)
+    assert runs.end("b", ("cleared",)) is True and shown == []  # another session: nothing to end
+    assert runs.end("a", ("stopped",), wait=5) is True
+    assert shown == [("stopped",)]  # it returned once the reply had ended, showing Stop's output
+    worker.join(5)
+    assert runs.end("a", ("stopped",)) is True  # ended replies are forgotten
+
+
+def test_stop_gives_up_waiting_for_a_reply_that_never_looks():
+    from rag.web.app import Runs
+
+    runs = Runs()
+    with runs.start("a"):
+        assert runs.end("a", (), wait=0.05) is False
+    assert runs.end("a", (), wait=0.05) is True

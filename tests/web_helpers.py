@@ -167,6 +167,17 @@ class EchoBackend(_Backend):
             yield word + " "
 
 
+class EndlessBackend(_Backend):
+    """Streams words quickly and never ends: a reply that only Stop can end."""
+
+    name = "endless"
+
+    def stream(self, messages: Sequence[ChatMessage], *, max_tokens=256, temperature=0.0, stop=None):
+        while True:
+            time.sleep(0.01)
+            yield "NATO "
+
+
 class HostileBackend(_Backend):
     """Streams a reply full of markup that would run script if the page rendered it as HTML."""
 

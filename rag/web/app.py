@@ -17,7 +17,9 @@ import os
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,64 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 API_NAME = "ask"
 PLACEHOLDER = "Ask about the article…"
 BUSY_PLACEHOLDER = "Answering… (Stop interrupts)"
+STOP_WAIT = 5.0  # seconds Stop waits for the reply being written to end
+
+
+@dataclass
+class Run:
+    """A reply being written: ``ending`` is set by Stop or Clear, with the ``last`` output
+    the reply shows before it ends (what they show themselves); ``done`` once it has ended."""
+
+    ending: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    last: tuple = ()
+
+
+class Runs:
+    """The reply being written in each browser session, so that Stop and Clear can end it.
+
+    Gradio sends Stop's own event and the cancel of the reply side by side, and ends a run by
+    sending its last output again, so a draft could land after "Stopped." and stay on the
+    page. So the reply is asked to end with the output Stop will show as its own last one,
+    and Stop waits until it has ended (or ``STOP_WAIT`` passes) before it answers.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+
+    @contextmanager
+    def start(self, session: str) -> Iterator[Run]:
+        """Register a reply for ``session`` for the length of the block."""
+        run = Run()
+        with self._lock:
+            self._runs[session] = run
+        try:
+            yield run
+        finally:  # also when Gradio closes the cancelled generator
+            run.done.set()
+            with self._lock:
+                if self._runs.get(session) is run:
+                    del self._runs[session]
+
+    def end(self, session: str, last: tuple, wait: float = STOP_WAIT) -> bool:
+        """Ask the reply of ``session`` to show ``last`` and end; True once none is running."""
+        with self._lock:
+            run = self._runs.get(session)
+        if run is None:
+            return True
+        run.last = last
+        run.ending.set()
+        return run.done.wait(wait)
+
+
+def ready() -> gr.Textbox:
+    """The question box once no reply is being written."""
+    return gr.Textbox(interactive=True, placeholder=PLACEHOLDER)
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def _read_static(name: str) -> str:
@@ -66,6 +126,7 @@ def build_app(service: Service, *, page_uploads: bool = True):
     first = service.documents[0]
     defaults = service.settings()
     choices = [(BACKEND_LABELS.get(n, n), n) for n in backend_names()]
+    runs = Runs()
 
     def article(answer: Answer | None, docs: Mapping[str, Document]) -> str:
         if answer is None:
@@ -74,7 +135,7 @@ def build_app(service: Service, *, page_uploads: bool = True):
         cited = [(c.doc, c.paragraph) for c in answer.citations] or targets
         return render_article(docs, cited, refused=answer.refused)
 
-    def chat(question, turns, doc, backend, base_url, remote_model, k):
+    def chat(question, turns, doc, backend, base_url, remote_model, k, request: gr.Request):
         """Answer ``question``, streaming into the chat; update the sources and the article."""
         turns = list(turns or [])
         text = question if isinstance(question, str) else ""
@@ -87,44 +148,52 @@ def build_app(service: Service, *, page_uploads: bool = True):
         turns.append(Turn(text, None, settings.backend))
         status, draft = "Searching the article…", ""
         busy = gr.Textbox(value="", interactive=False, placeholder=BUSY_PLACEHOLDER)
-        yield render_chat(turns, docs, render_pending(status, draft, docs)), turns, busy, gr.skip(), gr.skip()
-        for event in service.stream(text, history, settings, doc=doc or None):
-            if event.kind == "status":
-                status = event.text
-            elif event.kind == "delta":
-                draft += event.text
-                status = "Writing…"
-            else:
-                assert event.answer is not None
-                docs = service.documents_by_id()  # a corpus change is picked up by this question
-                turns[-1] = Turn(text, event.answer, settings.backend)
+        with runs.start(_session(request)) as run:
+            pending = render_chat(turns, docs, render_pending(status, draft, docs))
+            yield pending, turns, busy, gr.skip(), gr.skip()
+            for event in service.stream(text, history, settings, doc=doc or None):
+                if run.ending.is_set():  # Gradio sends a run's last output again at its end
+                    yield run.last
+                    return
+                if event.kind == "status":
+                    status = event.text
+                elif event.kind == "delta":
+                    draft += event.text
+                    status = "Writing…"
+                else:
+                    assert event.answer is not None
+                    docs = service.documents_by_id()  # a corpus change is picked up by this question
+                    turns[-1] = Turn(text, event.answer, settings.backend)
+                    yield (
+                        render_chat(turns, docs),
+                        turns,
+                        ready(),
+                        render_sources(event.answer, docs),
+                        article(event.answer, docs),
+                    )
+                    return
                 yield (
-                    render_chat(turns, docs),
-                    turns,
-                    gr.Textbox(interactive=True, placeholder=PLACEHOLDER),
-                    render_sources(event.answer, docs),
-                    article(event.answer, docs),
+                    render_chat(turns, docs, render_pending(status, draft, docs)),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
                 )
-                return
-            yield (
-                render_chat(turns, docs, render_pending(status, draft, docs)),
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-            )
 
-    def retry(turns, doc, backend, base_url, remote_model, k):
+    def retry(turns, doc, backend, base_url, remote_model, k, request: gr.Request):
         turns = list(turns or [])
         if not turns:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         last = turns.pop()
-        yield from chat(last.question, turns, doc, backend, base_url, remote_model, k)
+        yield from chat(last.question, turns, doc, backend, base_url, remote_model, k, request)
 
-    def from_example(event: gr.SelectData, turns, doc, backend, base_url, remote_model, k):
+    def from_example(
+        event: gr.SelectData, turns, doc, backend, base_url, remote_model, k, request: gr.Request
+    ):
         value = event.value if isinstance(event.value, dict) else {}
-        yield from chat(str(value.get("text", "")), turns, doc, backend, base_url, remote_model, k)
+        text = str(value.get("text", ""))
+        yield from chat(text, turns, doc, backend, base_url, remote_model, k, request)
 
     def picker(value: str | None = None) -> gr.Dropdown:
         docs = service.documents_by_id()
@@ -159,14 +228,18 @@ def build_app(service: Service, *, page_uploads: bool = True):
             article(previous, docs),
         )
 
-    def clear():
+    def clear(request: gr.Request):
         docs = service.documents_by_id()
         box_update = gr.Textbox(value="", interactive=True, placeholder=PLACEHOLDER)
-        return [], [], box_update, render_sources(None, docs), article(None, docs)
+        shown = [], [], box_update, render_sources(None, docs), article(None, docs)
+        runs.end(_session(request), shown)  # so that no draft of a reply lands after it
+        return shown
 
-    def stopped(turns):
+    def stopped(turns, request: gr.Request):
         docs = service.documents_by_id()
-        return render_chat(list(turns or []), docs), gr.Textbox(interactive=True, placeholder=PLACEHOLDER)
+        shown = render_chat(list(turns or []), docs), gr.skip(), ready(), gr.skip(), gr.skip()
+        runs.end(_session(request), shown)  # so that no draft of the reply lands after "Stopped."
+        return shown
 
     def status(backend):
         current = service.status(service.settings(backend))
@@ -294,7 +367,7 @@ def build_app(service: Service, *, page_uploads: bool = True):
             chatbot.retry(retry, [turns_state, *settings_in], outputs, **private),
             chatbot.example_select(from_example, [turns_state, *settings_in], outputs, **private),
         ]
-        stop.click(stopped, [turns_state], [chatbot, box], cancels=events, **private)
+        stop.click(stopped, [turns_state], outputs, cancels=events, **private)
         chatbot.undo(undo, [turns_state], outputs, **private)
         clear_btn.click(clear, None, outputs, cancels=events, **private)
         chatbot.clear(clear, None, outputs, cancels=events, **private)
