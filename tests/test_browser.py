@@ -21,7 +21,9 @@ from web_helpers import (
     FailingBackend,
     HostileBackend,
     app_in_process,
+    app_process,
     chromium_browser,
+    free_port,
     registered,
 )
 
@@ -33,6 +35,7 @@ expect = sync_api.expect
 
 QUESTION = "Who confirmed that North Korean troops were in Russia?"
 TIMEOUT = 120_000  # ms; generous for a busy 2-core machine, never asserted as a speed
+MODEL_TIMEOUT = 600_000  # ms; the default model, while the other test worker may run a model too
 
 # Records every state of the reply being written, to show that text arrives in pieces.
 WATCH = """() => {
@@ -105,11 +108,11 @@ def open_page(page, url):
         expect(page.locator(part).first).to_be_visible(timeout=TIMEOUT)
 
 
-def ask(page, question, answers_before=0):
+def ask(page, question, answers_before=0, timeout=TIMEOUT):
     page.locator("#rag-input textarea").fill(question)
     page.locator("#rag-input textarea").press("Enter")
     final = page.locator("#rag-chat .rag-answer:not(.rag-pending)")
-    expect(final).to_have_count(answers_before + 1, timeout=TIMEOUT)
+    expect(final).to_have_count(answers_before + 1, timeout=timeout)
     return final.nth(answers_before)
 
 
@@ -161,16 +164,35 @@ def test_answer_streams_in_and_a_marker_shows_its_paragraph(page, echo_app):
     screenshot(page, "browser-streamed-answer.png")
 
 
-def test_extractive_answer_with_sources_and_screenshot(page, echo_app):
+def test_extractive_answer_with_sources(page, echo_app):
     open_page(page, echo_app)
     choose_backend(page, "Extractive")
     answer = ask(page, "What did Victor Cha say about North Korean casualties?")
     expect(answer.locator(".rag-meta")).to_contain_text("extractive")
     expect(page.locator("#rag-sources .rag-src").first).to_be_visible()
     click_first_marker(page, answer)
-    page.locator("#rag-settings").get_by_text("Settings").first.click()  # fold the settings away again
-    page.wait_for_timeout(800)  # let the smooth scroll settle for the picture
-    path = screenshot(page, "web-chat.png")
+    screenshot(page, "web-chat-extractive.png")
+
+
+def test_the_default_app_answers_with_its_local_model_and_screenshot(page, tmp_path):
+    # `make chat` as a reader starts it: `python app.py`, its packaged model and the warmed cache.
+    port = free_port()
+    with app_process(["--port", str(port)], log=tmp_path / "app.log") as url:
+        open_page(page, url)
+        status = page.locator("#rag-status")
+        expect(status).to_contain_text("Local model", timeout=TIMEOUT)
+        expect(status).to_contain_text("ready", timeout=MODEL_TIMEOUT)  # so no fallback is asked for
+        answer = ask(page, QUESTION, timeout=MODEL_TIMEOUT)
+        expect(answer.locator(".rag-meta")).to_contain_text("llama-cpp")
+        expect(answer).to_have_class(re.compile(r"\brag-ok\b"))  # not a fallback, error or refusal
+        expect(answer.locator(".rag-text")).to_contain_text("NATO")
+        target, paragraph = click_first_marker(page, answer)
+        expect(paragraph).to_contain_text("NATO")
+        expect(page.locator(f'[id="{target.replace("rag-p-", "rag-s-")}"]')).to_be_visible()
+        page.wait_for_timeout(800)  # let the smooth scroll settle for the picture
+        page.evaluate("window.scrollTo(0, 0)")  # the header in the picture too
+        path = screenshot(page, "web-chat.png")
+    assert not page.dialogs and not page.errors
     if os.environ.get("RAG_UPDATE_DOCS_SCREENSHOT") == "1":  # refresh the README picture on demand
         shutil.copy(path, REPO / "docs" / "screenshot.png")
 

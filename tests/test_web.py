@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -623,3 +624,24 @@ def test_stop_gives_up_waiting_for_a_reply_that_never_looks():
     with runs.start("a"):
         assert runs.end("a", (), wait=0.05) is False
     assert runs.end("a", (), wait=0.05) is True
+
+
+@pytest.mark.parametrize("chosen", [False, True], ids=["beside-the-corpus", "cache-dir"])
+def test_the_page_keeps_the_model_state_where_rag_warm_does(tmp_path, monkeypatch, chosen):
+    # Decided before the index opens; it once came from a document's file name, so the page
+    # kept its reading of the article one folder up, where `rag warm` had not put it.
+    from rag.cli import build_parser as cli_parser
+    from rag.web.server import build_parser, make_service
+
+    corpus = tmp_path / "work" / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "harbour.md").write_text("# Harbour\n\nThe keeper counted 42 ships on Monday.\n", "utf-8")
+    monkeypatch.chdir(tmp_path)  # a relative path must not decide it
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    flags = ["--corpus", str(corpus)] + (["--cache-dir", str(tmp_path / "elsewhere")] if chosen else [])
+    args = build_parser().parse_args(flags)
+    service = make_service(args, settings.web_config(args))
+    warm = cli_parser().parse_args(["warm", *flags])
+    assert service.cache_root == settings.cache_root(warm, corpus)
+    assert service.cache_root == (tmp_path / "elsewhere" if chosen else tmp_path / "work" / ".cache")

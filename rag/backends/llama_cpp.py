@@ -298,6 +298,8 @@ class LlamaCppBackend:
         return False
 
     def _read_quietly(self, reading: _Reading) -> None:
+        prefix = reading.prefix
+        log.info("reading a prompt prefix of %d tokens, to keep in %s", len(prefix.tokens), prefix.path)
         try:
             self._read(reading)
         except BackendError as exc:

@@ -45,6 +45,7 @@ def make_service(args: argparse.Namespace, config: WebConfig) -> Service:
         config,
         corpus.documents,
         lambda: flags.open_retriever(args),
+        cache_root=flags.cache_root(args, folder),  # the CLI's, so `rag warm` prepares the page's
         corpus_folder=folder if folder.is_dir() else None,
         read_only_reason=read_only,
     )

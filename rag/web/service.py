@@ -262,14 +262,13 @@ class Service:
     def cache_root(self) -> Path:
         if self._cache_root is None:
             root = self.config.cache_dir
-            corpus_root = Path(self._retriever.corpus.root) if self._retriever is not None else None
+            corpus_root = self.corpus_folder
+            if corpus_root is None and self._retriever is not None:
+                corpus_root = Path(self._retriever.corpus.root)
             if root:
                 self._cache_root = Path(root)
-            elif corpus_root is not None:
-                self._cache_root = default_cache_root(corpus_root)
-            else:
-                source = self.documents[0].source if self.documents else None
-                self._cache_root = default_cache_root(Path(source or "corpus"))
+            else:  # not from a document's source: that is a file name, without its folder
+                self._cache_root = default_cache_root(corpus_root or Path("corpus"))
         return self._cache_root
 
     # -- backends and assistants -------------------------------------------------------
