@@ -63,18 +63,25 @@ PACKAGED: dict[str, PackagedModel] = {
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
+def writable(folder: Path) -> bool:
+    """Whether files can be made in ``folder`` (created if missing).
+
+    The probe file has a name of its own on every call: a fixed one, removed by one thread
+    while another still checked it, once made the user cache look unwritable at start-up.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def user_cache() -> Path | None:
     """``~/.cache/korea-herald-rag``: what is made from a model once per machine (the embedder's
     ONNX export, a joined GGUF file) goes here, shared by every corpus; ``None`` if unwritable."""
     folder = Path.home() / ".cache" / "korea-herald-rag"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError:
-        return None
-    return folder
+    return folder if writable(folder) else None
 
 
 def _package_dir(name: str) -> Path | None:

@@ -25,7 +25,7 @@ from .chunking import CAPTION_SECTION, Chunker, ChunkingConfig
 from .corpus import Corpus, load_corpus, signature
 from .embeddings import Embedder, make_embedder
 from .index import FORMAT_VERSION, IndexConfig, IndexStore, IndexStoreError, build_index, search_index
-from .models import user_cache
+from .models import user_cache, writable
 from .sparse import BM25Index
 from .text import split_sentences
 from .types import Chunk, Document, Paragraph, Passage, Sentence
@@ -399,11 +399,4 @@ def default_cache_root(corpus_root: Path) -> Path:
     """``.cache`` beside the corpus folder when writable, else ``~/.cache/korea-herald-rag``."""
     base = corpus_root.resolve().parent if corpus_root.is_dir() else corpus_root.resolve().parent.parent
     local = base / ".cache"
-    try:
-        local.mkdir(parents=True, exist_ok=True)
-        probe = local / ".write-test"
-        probe.touch()
-        probe.unlink()
-        return local
-    except OSError:
-        return Path.home() / ".cache" / "korea-herald-rag"
+    return local if writable(local) else Path.home() / ".cache" / "korea-herald-rag"

@@ -219,3 +219,30 @@ def test_concurrent_joins_all_get_the_complete_file(tmp_path, monkeypatch):
     assert len(set(results)) == 1 and len(results) == 4
     assert results[0].read_bytes() == b"".join(big)
     assert leftovers(results[0].parent, model) == []
+
+
+def test_threads_checking_the_cache_at_once_all_find_it_writable(tmp_path, monkeypatch):
+    # The web server checks it from two start-up threads at once (index and model); with one
+    # shared probe name, one thread removed the other's probe and the cache looked unwritable,
+    # so the model was joined again elsewhere and its saved reading of the article not found.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found: list[Path | None] = []
+
+    def check():
+        for _ in range(100):
+            found.append(models.user_cache())
+
+    workers = [threading.Thread(target=check) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert found == [tmp_path / ".cache" / "korea-herald-rag"] * 400
+    assert list((tmp_path / ".cache" / "korea-herald-rag").iterdir()) == []  # no probe left
+
+
+def test_an_unwritable_folder_is_reported(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder should be")
+    assert models.writable(tmp_path / "new") is True
+    assert models.writable(blocked) is False and models.writable(blocked / "below") is False
