@@ -96,7 +96,7 @@ def main() -> int:
                     " const done = document.querySelectorAll('#rag-chat .rag-answer:not(.rag-pending)');"
                     " return (d && d.textContent.trim().length > 0) || done.length > n; }",
                     arg=n,
-                    polling=50,  # ms; the default checks every frame, a busy CPU for the model's
+                    polling=50,  # ms; the default polls every frame, taking CPU from the model timed
                     timeout=300_000,
                 )
                 first = time.perf_counter() - asked
