@@ -25,6 +25,7 @@ Every check has a switch (:class:`Checks`) and an ablation row in the evaluation
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -465,10 +466,23 @@ class Assistant:
                 document.paragraphs
             )
             shown = [(p, strip_injections(p.text)) for p in paragraphs]
+            self._load_tokenizer()
             tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
             fits = tokens <= min(limit, self.backend.context_window // 2)
             self._articles[doc] = shown if fits else None
         return self._articles[doc]
+
+    def _load_tokenizer(self) -> None:
+        """Let a local model that is still loading finish, so that it counts with its own tokenizer.
+
+        Until then it counts with an estimate, a few percent off: an article near the limit
+        would be read whole or not depending on whether the model had loaded before the first
+        question. Only the model's paths call this, and they wait for the model next anyway.
+        """
+        load = getattr(self.backend, "load", None)
+        if callable(load) and getattr(self.backend, "status", "ready") in ("loading", "not loaded"):
+            with contextlib.suppress(BackendError):  # reported when the model is asked
+                load()
 
     def warm(self, doc: str | None = None) -> float | None:
         """Let the model read article ``doc`` (default: the first) now, if the backend can keep it.

@@ -430,6 +430,27 @@ def test_an_article_too_long_for_the_window_falls_back_to_the_best_sentences(ret
     assert bot.ask("Who confirmed the troops were in Russia?").error is None
 
 
+def test_whether_the_article_is_read_whole_does_not_depend_on_the_model_having_loaded(retriever, tmp_path):
+    """Before it loads, a local model counts tokens with an estimate; the article's fit is decided
+    with the model's own count whether or not the model had loaded before the first question."""
+    from rag.tokens import TiktokenCounter
+
+    doc = retriever.corpus.documents[0].id
+    loaded = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=1)
+    loaded.load()
+    shown = Assistant(retriever, loaded, AssistantConfig())._article_context(doc)
+    assert shown, "the article fits the window whole"
+    exact = sum(loaded.count_tokens(text) + 4 for _, text in shown)
+    estimate = sum(TiktokenCounter().count(text) + 4 for _, text in shown)
+    assert exact != estimate  # otherwise this test could not tell the two apart
+    limit = (exact + estimate) // 2  # the article fits by one count and not by the other
+    fresh = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=1)
+    assert fresh.status == "not loaded"
+    config = AssistantConfig(article_context_tokens=limit)
+    read_whole = [Assistant(retriever, b, config)._article_context(doc) is not None for b in (fresh, loaded)]
+    assert read_whole == [exact <= limit] * 2
+
+
 def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tmp_path, article_llama):
     """A question spanning two articles cannot be answered from one whole article."""
     import shutil
