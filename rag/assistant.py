@@ -67,7 +67,8 @@ QUOTED_WHILE_READING = (
     "The model is still reading this article for the first time; meanwhile this answer quotes "
     "the article's best-matching sentences. Ask again in a minute for the model's answer."
 )
-WHILE_READING = ("quote", "sentences")
+WAITING_TO_READ = "The model is reading this article for the first time (later questions reuse its reading)…"
+WHILE_READING = ("quote", "sentences", "wait")
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -123,6 +124,8 @@ class AssistantConfig:
     once, as the extractive backend does, with that path's calibrated declines;
     ``"sentences"`` has the model answer from those sentences (the short-context prompt),
     taking its turn between the reading's steps. Both answers carry a note saying so.
+    ``"wait"`` has the question wait until the model has read the article (what a one-shot
+    program wants, such as ``rag ask``: it would exit before a background reading ends).
     """
 
     k: int = 4
@@ -306,6 +309,9 @@ class Assistant:
     def _generate(self, step: _Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
         assert self.backend is not None
         article, reading = self._primed_article(step)
+        if reading and self.config.while_reading == "wait":
+            yield StreamEvent("status", WAITING_TO_READ)
+            article, reading = self._primed_article(step, wait=True)
         if reading and self.config.while_reading == "quote":
             yield StreamEvent("status", QUOTED_WHILE_READING)
             yield self._quoted(step)
@@ -396,18 +402,23 @@ class Assistant:
         value = calibrator.probability(signals)
         return _Confidence(value, value < calibrator.threshold)
 
-    def _primed_article(self, step: _Step) -> tuple[list[tuple[Paragraph, str]] | None, bool]:
+    def _primed_article(
+        self, step: _Step, *, wait: bool = False
+    ) -> tuple[list[tuple[Paragraph, str]] | None, bool]:
         """The whole article to answer after, when the model has read it (or can restore what it
         read from the cache), and whether the model is reading it now (started here if needed,
-        in the background, for the next question)."""
+        in the background, for the next question). ``wait``: read it now instead."""
         assert self.backend is not None
         scored = step.scored
         docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
         doc = scored[0].paragraph.doc if len(docs) == 1 else None
         article = self._article_context(doc) if doc else None
         if article and isinstance(self.backend, PrefixCache):
-            status = self.backend.prepare(with_tail(self._head(doc, article), PRIME_MARKER), PRIME_MARKER)
-            if status != "ready":
+            prefix = with_tail(self._head(doc, article), PRIME_MARKER)
+            status = self.backend.prepare(prefix, PRIME_MARKER)
+            if wait and status in ("reading", "queued"):
+                self.backend.prime(prefix, PRIME_MARKER)
+            elif status != "ready":
                 return None, status in ("reading", "queued")
         return article, False
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from . import settings
 from .assistant import Assistant, AssistantConfig
-from .backends import BackendError
 from .evaluation import calibrate, runner
 
 
@@ -46,13 +45,13 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     retriever = settings.open_retriever(args)
     cache = settings.cache_root(args, Path(retriever.corpus.root))
     options = settings.backend_options(args.backend, args, cache)
-    config = AssistantConfig(k=args.k, fallback=not args.no_fallback)
+    # One question, then the process ends: a background reading of the article would die with
+    # it, so the question waits for the model to read the article it is about.
+    config = AssistantConfig(k=args.k, fallback=not args.no_fallback, while_reading="wait")
     bot = Assistant.from_corpus(retriever=retriever, backend=args.backend, config=config, **options)
     history = json.loads(Path(args.history).read_text("utf-8")) if args.history else None
     answer = None
     live = sys.stderr.isatty() and not args.json
-    if args.backend == "llama-cpp":
-        _warm(bot, live)
     for event in bot.stream(args.question, history=history):
         if event.kind == "final":
             answer = event.answer
@@ -79,16 +78,6 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     first = f"{t.first_token_s:.2f}s" if t.first_token_s is not None else "-"
     print(f"\n({answer.backend}; retrieval {t.retrieve_s:.2f}s, first token {first}, total {t.total_s:.2f}s)")
     return 0
-
-
-def _warm(bot, live: bool) -> float | None:
-    """Read the article into the local model (from the cache when it was done before)."""
-    if live:
-        print("[Reading the article into the model…]", file=sys.stderr, flush=True)
-    try:
-        return bot.warm()
-    except BackendError:
-        return None  # the question then falls back and says why
 
 
 def _cmd_warm(args: argparse.Namespace) -> int:

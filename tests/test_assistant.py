@@ -443,4 +443,4 @@ def test_declines_say_why(bot):
 
 def test_an_unknown_while_reading_mode_is_refused():
     with pytest.raises(ValueError, match="while_reading"):
-        AssistantConfig(while_reading="wait")
+        AssistantConfig(while_reading="later")
