@@ -302,3 +302,19 @@ def test_replayed_replies_come_from_the_file_and_new_ones_from_the_model(tmp_pat
     assert "".join(again.stream(ask, max_tokens=5)) == text and len(calls) == 1
     assert "".join(again.stream(ask, max_tokens=6)) and len(calls) == 2  # other options: asked again
     assert again.hits == 1 and again.misses == 1
+
+
+def test_a_replayed_run_counts_tokens_with_the_model_as_the_live_run_did(tmp_path):
+    """Whether an article is read whole is decided with the model's own count; a replay of a
+    local model, which may never need to answer, loads it for that (not to answer)."""
+    from backend_helpers import SMOLLM2
+
+    from rag.backends.llama_cpp import LlamaCppBackend
+    from rag.evaluation.replay import ReplayBackend
+
+    inner = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=512, threads=1)
+    replay = ReplayBackend(inner, tmp_path / "replay")
+    assert replay.status == inner.status == "not loaded"
+    assert replay.load() is inner._llm is not None
+    assert replay.status == "ready"
+    assert ReplayBackend(ScriptedModel(), tmp_path / "scripted").status == "ready"  # a backend with no status

@@ -50,6 +50,17 @@ class ReplayBackend:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    @property
+    def status(self) -> str:
+        """The wrapped backend's status (``"ready"`` for one that has none)."""
+        return getattr(self.inner, "status", "ready")
+
+    def load(self) -> Any:
+        """Load the wrapped model (not to answer: to count tokens with its own tokenizer, so that
+        a replayed run builds the same prompts as the live one did)."""
+        load = getattr(self.inner, "load", None)
+        return load() if callable(load) else None
+
     def stream(self, messages: Sequence[ChatMessage], **options) -> Iterator[str]:
         key = _key("stream", messages, options)
         if key in self._stored:
