@@ -86,11 +86,18 @@ def _cmd_warm(args: argparse.Namespace) -> int:
     bot = Assistant.from_corpus(
         retriever=retriever, backend=settings.LOCAL, **settings.backend_options(settings.LOCAL, args, cache)
     )
-    seconds = bot.warm()
-    if seconds is None:
+    read = bot.warm_all()
+    if not any(s is not None for s in read.values()):
         print("nothing to prepare: no article is short enough to be read whole")
-    else:
-        print(f"the article prompt is ready in the cache ({seconds:.1f} s)")
+        return 0
+    for doc, seconds in read.items():
+        if seconds is None:
+            print(f"{doc}: too long to be read whole (answered from its best sentences)")
+        else:
+            print(f"{doc}: the model's reading is ready in the cache ({seconds:.1f} s)")
+    left = len(retriever.corpus.documents) - len(read)
+    if left > 0:
+        print(f"{left} more article(s): read when a question first needs one (the cache keeps {len(read)})")
     return 0
 
 
@@ -126,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser(
-        "warm", help="load the local model and cache its reading of the article (faster first answers)"
+        "warm", help="load the local model and cache its reading of the articles (faster first answers)"
     )
     settings.add_model_flags(p)
     settings.add_corpus_flags(p)

@@ -473,6 +473,26 @@ def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tm
     assert not all(p.text in user for p in retriever.corpus.document(ARTICLE_PATH.stem).paragraphs)
 
 
+def test_warm_all_reads_the_corpus_articles_up_to_a_limit(embedder, tmp_path, article_llama):
+    import shutil
+
+    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
+
+    from rag import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
+    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
+    retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    bot = Assistant(retriever, article_llama, AssistantConfig())
+    first, second = (d.id for d in retriever.corpus.documents)
+    read = bot.warm_all(limit=1)
+    assert list(read) == [first] and read[first] is not None
+    assert list(bot.warm_all()) == [first, second]  # default: as many as the backend keeps
+    assert Assistant(retriever, None, AssistantConfig()).warm_all() == {}  # nothing reads
+
+
 def test_a_question_before_the_article_is_read_quotes_its_best_sentences_at_once(retriever, tmp_path):
     """The library primes itself: no warm() needed, and nobody waits for the first reading."""
     from rag.assistant import QUOTED_WHILE_READING

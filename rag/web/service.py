@@ -111,7 +111,7 @@ class Service:
             threading.Thread(target=self._warm_local, args=(backend,), name="rag-warm", daemon=True).start()
 
     def _warm_local(self, backend) -> None:
-        """Once the model is loaded, let it read the article (or load what it read before), so a
+        """Once the model is loaded, let it read the articles (or load what it read before), so a
         question costs only its own tokens. Questions asked meanwhile do not wait: they are
         answered from the article's best sentences and say so (see :meth:`Assistant.stream`)."""
         with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
@@ -120,12 +120,13 @@ class Service:
             return
         try:
             retriever = self.retriever()
-            seconds = self.assistant(Settings(LOCAL), retriever).warm()
+            read = self.assistant(Settings(LOCAL), retriever).warm_all()
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
             return
-        if seconds is not None:
-            log.info("the article prompt is ready (%.1f s)", seconds)
+        for doc, seconds in read.items():
+            if seconds is not None:
+                log.info("the model's reading of %s is ready (%.1f s)", doc, seconds)
 
     def retriever(self, timeout: float | None = None):
         """The retriever, waiting up to ``timeout`` seconds; ``None`` if not ready yet."""
