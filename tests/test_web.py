@@ -645,3 +645,41 @@ def test_the_page_keeps_the_model_state_where_rag_warm_does(tmp_path, monkeypatc
     warm = cli_parser().parse_args(["warm", *flags])
     assert service.cache_root == settings.cache_root(warm, corpus)
     assert service.cache_root == (tmp_path / "elsewhere" if chosen else tmp_path / "work" / ".cache")
+
+
+def test_an_added_article_is_read_by_the_loaded_model_before_anyone_asks(tmp_path, cache_root, embedder):
+    """Reading a new article takes the local model a while; it starts when the article is added,
+    not at the first question about it (which is quoted at until the reading is done)."""
+    import shutil
+    import time
+
+    from backend_helpers import SMOLLM2, linked_cache
+    from conftest import ARTICLE_PATH
+
+    from rag import Retriever
+    from rag.articles import from_fields
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
+    cache = linked_cache(tmp_path / "cache", cache_root)
+    retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(cache))
+    config = WebConfig(backend="llama-cpp", model=SMOLLM2, threads=1)
+    documents = retriever.corpus.documents
+    service = Service(config, documents, lambda: retriever, cache_root=cache, corpus_folder=corpus)
+    service.start()
+
+    def readings(n: int, within: float = 180) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if len(list((cache / "kv").glob("*.bin"))) >= n:
+                return True
+            time.sleep(0.2)
+        return False
+
+    assert readings(1), "the seed article was not read at start-up"
+    assert service.local_status() == "ready"
+    text = "The ferry left Mokpo at dawn with 300 passengers.\n\nIt reached Jeju by noon, the operator said."
+    added = service.add_article(from_fields({"title": "A ferry to Jeju", "text": text}))
+    assert added.id in service.ready_retriever().documents
+    assert readings(2), "the added article was not read before a question asked for it"

@@ -175,7 +175,25 @@ class Service:
                     "the article could not be read back from the corpus folder", code="unreadable_article"
                 )
             log.info("article %s added (%d paragraphs)", added[0].id, len(added[0].paragraphs))
-            return added[0]
+        self._read_soon(added[0].id)
+        return added[0]
+
+    def _read_soon(self, doc_id: str) -> None:
+        """Let a loaded local model start reading an added article now, in the background, rather
+        than at the first question about it (which is quoted at while the model reads)."""
+        if self.local_status() != "ready":
+            return
+
+        def read() -> None:
+            try:
+                seconds = self.assistant(Settings(LOCAL), self.ready_retriever()).warm(doc_id)
+            except Exception as exc:  # the first question about it starts the reading again
+                log.warning("could not read the added article %s: %s", doc_id, exc)
+                return
+            if seconds is not None:
+                log.info("the model's reading of %s is ready (%.1f s)", doc_id, seconds)
+
+        threading.Thread(target=read, name="rag-read-added", daemon=True).start()
 
     def remove_article(self, doc_id: str) -> Document:
         """Delete the article ``doc_id`` from the corpus folder and the index."""
