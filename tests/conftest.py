@@ -104,6 +104,13 @@ def article_corpus(tmp_path) -> Path:
     return folder
 
 
+@pytest.fixture
+def two_articles(article_corpus) -> Path:
+    """A private corpus folder with the seed article and a short second one (a Seoul subway line)."""
+    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", article_corpus / "seoul-subway.md")
+    return article_corpus
+
+
 class CountingEmbedder(EmbedderWrapper):
     """A real embedder that counts ``encode`` calls (and can pretend to be another model)."""
 

@@ -451,19 +451,15 @@ def test_whether_the_article_is_read_whole_does_not_depend_on_the_model_having_l
     assert read_whole == [exact <= limit] * 2
 
 
-def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tmp_path, article_llama):
+def test_evidence_from_two_articles_gets_the_best_sentences_of_both(
+    embedder, tmp_path, two_articles, article_llama
+):
     """A question spanning two articles cannot be answered from one whole article."""
-    import shutil
-
-    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
+    from conftest import ARTICLE_PATH
 
     from rag import Retriever
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
-    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
-    retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    retriever = Retriever.from_corpus(two_articles, embedder=embedder, cache_dir=str(tmp_path / "cache"))
     bot = Assistant(retriever, article_llama, AssistantConfig(max_answer_tokens=30, k=6))
     with prompts_sent(article_llama) as seen:  # keywords of both articles: their best sentences mix
         bot.ask("driverless trains every four minutes; NATO confirmed North Korean troops in Russia")
@@ -473,18 +469,10 @@ def test_evidence_from_two_articles_gets_the_best_sentences_of_both(embedder, tm
     assert not all(p.text in user for p in retriever.corpus.document(ARTICLE_PATH.stem).paragraphs)
 
 
-def test_warm_all_reads_the_corpus_articles_up_to_a_limit(embedder, tmp_path, article_llama):
-    import shutil
-
-    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
-
+def test_warm_all_reads_the_corpus_articles_up_to_a_limit(embedder, tmp_path, two_articles, article_llama):
     from rag import Retriever
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
-    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
-    retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    retriever = Retriever.from_corpus(two_articles, embedder=embedder, cache_dir=str(tmp_path / "cache"))
     bot = Assistant(retriever, article_llama, AssistantConfig())
     first, second = (d.id for d in retriever.corpus.documents)
     read = bot.warm_all(limit=1)

@@ -165,22 +165,16 @@ def test_console_script_help(clean_env, tmp_path):
         assert command in proc.stdout
 
 
-def test_rag_warm_reads_every_article_of_the_corpus(tmp_path, cache_root, capsys):
+def test_rag_warm_reads_every_article_of_the_corpus(tmp_path, two_articles, cache_root, capsys):
     """With articles added to the corpus, `rag warm` (run by the set-up) reads each one, so the
     first question about any of them is answered by the model, not by quoting."""
-    import shutil
-
     from backend_helpers import SMOLLM2, linked_cache
-    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
+    from conftest import ARTICLE_PATH
 
     from rag.cli import main
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
-    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
     cache = linked_cache(tmp_path / "cache", cache_root)
-    assert main(["warm", "--model", SMOLLM2, "--corpus", str(corpus), "--cache-dir", str(cache)]) == 0
+    assert main(["warm", "--model", SMOLLM2, "--corpus", str(two_articles), "--cache-dir", str(cache)]) == 0
     out = capsys.readouterr().out
     assert f"{ARTICLE_PATH.stem}: the model's reading is ready" in out
     assert "seoul-subway: the model's reading is ready" in out

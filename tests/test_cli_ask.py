@@ -147,23 +147,18 @@ def test_ask_empty_question_is_a_message_not_a_crash(cli_cache, capsys):
     assert "error: Please type a question" in captured.err
 
 
-def test_ask_with_the_local_model_waits_for_it_to_read_the_questions_article(cache_root, capsys, tmp_path):
+def test_ask_with_the_local_model_waits_for_its_article_to_be_read(
+    cache_root, capsys, tmp_path, two_articles
+):
     """`rag ask` is one question and then the process ends: a reading left in the background would
     die with it, so every later `rag ask` would be told "ask again in a minute" and quoted at.
     It waits instead, for the article the question is about (not the corpus's first article)."""
-    import shutil
-
     from backend_helpers import SMOLLM2
-    from conftest import ARTICLE_PATH, SAMPLE_ARTICLES
 
     from rag.assistant import QUOTED_WHILE_READING
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
-    shutil.copy(SAMPLE_ARTICLES / "seoul-subway.md", corpus / "seoul-subway.md")
     cache = linked_cache(tmp_path / "cache", cache_root)  # nothing read before
-    flags = ["--model", SMOLLM2, "--json", "--corpus", str(corpus), "--cache-dir", str(cache)]
+    flags = ["--model", SMOLLM2, "--json", "--corpus", str(two_articles), "--cache-dir", str(cache)]
     assert main(["ask", "How often do the driverless trains run during rush hour?", *flags]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["backend"].startswith("llama-cpp"), data  # the model answered, not the quoting path
