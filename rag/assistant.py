@@ -30,7 +30,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -511,18 +511,23 @@ class Assistant:
             return None
         return self.backend.prime(with_tail(self._head(doc, article), PRIME_MARKER), PRIME_MARKER)
 
-    def warm_all(self, limit: int | None = None) -> dict[str, float | None]:
-        """Let the model read every article now: the first ``limit`` of the corpus (default: as
-        many as the backend keeps saved readings of). Returns the seconds each took, ``None`` for
-        one with nothing to read (too long to be read whole). The first article is read last, so
-        its reading is the one left in memory.
+    def warm_all(
+        self, limit: int | None = None, on_read: Callable[[str, float | None], None] | None = None
+    ) -> dict[str, float | None]:
+        """Let the model read every article now, in corpus order: the first ``limit`` (default:
+        as many as the backend keeps saved readings of). Returns the seconds each took, ``None``
+        for one with nothing to read (too long to be read whole); ``on_read(doc, seconds)`` is
+        called as each is done.
         """
         if not isinstance(self.backend, PrefixCache):
             return {}
         keep = limit if limit is not None else getattr(self.backend, "keep_states", None)
-        docs = [d.id for d in self.retriever.corpus.documents[:keep]]
-        seconds = {doc: self.warm(doc) for doc in reversed(docs)}
-        return {doc: seconds[doc] for doc in docs}
+        read: dict[str, float | None] = {}
+        for document in self.retriever.corpus.documents[:keep]:
+            read[document.id] = self.warm(document.id)
+            if on_read is not None:
+                on_read(document.id, read[document.id])
+        return read
 
     def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
         """``passages`` ordered by the model's probability that each holds the answer.

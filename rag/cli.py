@@ -86,15 +86,16 @@ def _cmd_warm(args: argparse.Namespace) -> int:
     bot = Assistant.from_corpus(
         retriever=retriever, backend=settings.LOCAL, **settings.backend_options(settings.LOCAL, args, cache)
     )
-    read = bot.warm_all()
+
+    def say(doc: str, seconds: float | None) -> None:
+        if seconds is None:
+            print(f"{doc}: too long to be read whole (answered from its best sentences)", flush=True)
+        else:
+            print(f"{doc}: the model's reading is ready in the cache ({seconds:.1f} s)", flush=True)
+
+    read = bot.warm_all(on_read=say)
     if not any(s is not None for s in read.values()):
         print("nothing to prepare: no article is short enough to be read whole")
-        return 0
-    for doc, seconds in read.items():
-        if seconds is None:
-            print(f"{doc}: too long to be read whole (answered from its best sentences)")
-        else:
-            print(f"{doc}: the model's reading is ready in the cache ({seconds:.1f} s)")
     left = len(retriever.corpus.documents) - len(read)
     if left > 0:
         print(f"{left} more article(s): read when a question first needs one (the cache keeps {len(read)})")

@@ -477,7 +477,10 @@ def test_warm_all_reads_the_corpus_articles_up_to_a_limit(embedder, tmp_path, tw
     first, second = (d.id for d in retriever.corpus.documents)
     read = bot.warm_all(limit=1)
     assert list(read) == [first] and read[first] is not None
-    assert list(bot.warm_all()) == [first, second]  # default: as many as the backend keeps
+    done = []
+    read = bot.warm_all(on_read=lambda doc, seconds: done.append((doc, seconds)))
+    assert list(read) == [first, second]  # default: as many as the backend keeps
+    assert done == list(read.items())  # told as each is read
     assert Assistant(retriever, None, AssistantConfig()).warm_all() == {}  # nothing reads
 
 

@@ -120,13 +120,9 @@ class Service:
             return
         try:
             retriever = self.retriever()
-            read = self.assistant(Settings(LOCAL), retriever).warm_all()
+            self.assistant(Settings(LOCAL), retriever).warm_all(on_read=_log_reading)
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
-            return
-        for doc, seconds in read.items():
-            if seconds is not None:
-                log.info("the model's reading of %s is ready (%.1f s)", doc, seconds)
 
     def retriever(self, timeout: float | None = None):
         """The retriever, waiting up to ``timeout`` seconds; ``None`` if not ready yet."""
@@ -186,12 +182,9 @@ class Service:
 
         def read() -> None:
             try:
-                seconds = self.assistant(Settings(LOCAL), self.ready_retriever()).warm(doc_id)
+                _log_reading(doc_id, self.assistant(Settings(LOCAL), self.ready_retriever()).warm(doc_id))
             except Exception as exc:  # the first question about it starts the reading again
                 log.warning("could not read the added article %s: %s", doc_id, exc)
-                return
-            if seconds is not None:
-                log.info("the model's reading of %s is ready (%.1f s)", doc_id, seconds)
 
         threading.Thread(target=read, name="rag-read-added", daemon=True).start()
 
@@ -482,3 +475,8 @@ def parse_history(history: object) -> tuple[list[dict], str | None]:
 def answer_json(answer: Answer) -> dict[str, Any]:
     """An :class:`Answer` as plain JSON data (what ``/ask`` returns)."""
     return answer.to_dict()
+
+
+def _log_reading(doc: str, seconds: float | None) -> None:
+    if seconds is not None:
+        log.info("the model's reading of %s is ready (%.1f s)", doc, seconds)
