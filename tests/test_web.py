@@ -647,21 +647,19 @@ def test_the_page_keeps_the_model_state_where_rag_warm_does(tmp_path, monkeypatc
     assert service.cache_root == (tmp_path / "elsewhere" if chosen else tmp_path / "work" / ".cache")
 
 
-def test_an_added_article_is_read_by_the_loaded_model_before_anyone_asks(tmp_path, cache_root, embedder):
+def test_an_added_article_is_read_by_the_loaded_model_before_anyone_asks(
+    tmp_path, article_corpus, cache_root, embedder
+):
     """Reading a new article takes the local model a while; it starts when the article is added,
     not at the first question about it (which is quoted at until the reading is done)."""
-    import shutil
     import time
 
     from backend_helpers import SMOLLM2, linked_cache
-    from conftest import ARTICLE_PATH
 
     from rag import Retriever
     from rag.articles import from_fields
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(ARTICLE_PATH, corpus / ARTICLE_PATH.name)
+    corpus = article_corpus
     cache = linked_cache(tmp_path / "cache", cache_root)
     retriever = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(cache))
     config = WebConfig(backend="llama-cpp", model=SMOLLM2, threads=1)
