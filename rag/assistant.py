@@ -477,14 +477,14 @@ class Assistant:
                 document.paragraphs
             )
             shown = [(p, strip_injections(p.text)) for p in paragraphs]
-            self._load_tokenizer()
+            self._finish_loading()
             tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
             fits = tokens <= min(limit, self.backend.context_window // 2)
             self._articles[doc] = shown if fits else None
         return self._articles[doc]
 
-    def _load_tokenizer(self) -> None:
-        """Let a local model that is still loading finish, so that it counts with its own tokenizer.
+    def _finish_loading(self) -> None:
+        """Wait for a local model that is still loading, so that it counts with its own tokenizer.
 
         Until then it counts with an estimate, a few percent off: an article near the limit
         would be read whole or not depending on whether the model had loaded before the first
