@@ -1,18 +1,21 @@
 # Two commands do all the set-up on a fresh machine:
-#   make chat   - install what is missing, then start the web chat on http://127.0.0.1:7860
+#   make chat   - install what the page needs, then start the web chat on http://127.0.0.1:7860;
+#                 the local model is set up in the background (the page quotes the article meanwhile)
 #   make test   - install what is missing (Chromium too), then run the whole test suite
+# Each set-up step prints its time (scripts/setup.sh; logs in .cache/setup/); the test run ends
+# with its 25 slowest tests and writes test-output/junit.xml (docs/setup-profile.md).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
 .PHONY: chat test setup lint eval bench
 chat:
-	./scripts/setup.sh
+	./scripts/setup.sh --chat
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
 
 test:
 	./scripts/setup.sh --test
 	$(VENV)/bin/ruff check rag app.py tests benchmarks scripts
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=25 --junitxml=test-output/junit.xml
 
 setup:
 	./scripts/setup.sh --test

