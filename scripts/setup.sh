@@ -65,7 +65,7 @@ LLAMA_CFLAGS=""
 [ "$(uname -m)" = x86_64 ] && LLAMA_CFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 # A wheel built with -march=native fits this CPU only: its cache key holds the CPU's features.
 CPU_FLAGS=$(grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null || uname -m)
-WHEEL_KEY=$(printf '%s|%s|%s|%s|%s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" "$LLAMA_CFLAGS" "$CPU_FLAGS" \
+WHEEL_KEY=$(printf '%s|%s|%s|%s|%s|no-common' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" "$LLAMA_CFLAGS" "$CPU_FLAGS" \
   "$("$PY" -c 'import sys; print(sys.version_info[:2])')" | sha256sum | cut -c1-16)
 WHEELS=.cache/wheels/$WHEEL_KEY
 # Also kept per user, so another clone on the same machine does not build it again
@@ -94,14 +94,24 @@ fi
 # -- the lanes -----------------------------------------------------------------------------------
 wheel_file() { ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl 2>/dev/null | head -n 1; }
 build_llama() {  # the CPU lane: build the wheel once, keep it (with the build's progress in its log)
-  local tmp
+  local tmp src
   tmp=$(mktemp -d "$STATE/wheel.XXXXXX")
+  "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$tmp" "llama-cpp-python==$LLAMA_VERSION"
+  tar -xzf "$tmp"/llama_cpp_python-"$LLAMA_VERSION".tar.gz -C "$tmp"
+  src="$tmp/llama_cpp_python-$LLAMA_VERSION"
+  # llama-cpp-python forces llama.cpp's "common" library on (a third of the build: chat parsers,
+  # argument parsing, downloads), which its Python code never loads; build without it.
+  sed -i 's/set(LLAMA_BUILD_COMMON ON CACHE BOOL "Build llama.cpp common library" FORCE)/set(LLAMA_BUILD_COMMON OFF CACHE BOOL "" FORCE)/' \
+    "$src/CMakeLists.txt"
+  grep -q 'LLAMA_BUILD_COMMON OFF' "$src/CMakeLists.txt" || echo "note: llama.cpp's common library is built too"
+  # --no-cache-dir: pip's own wheel cache knows nothing of CMAKE_ARGS and could hand back a
+  # wheel built earlier with other flags.
   CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CFLAGS="$LLAMA_CFLAGS" CXXFLAGS="$LLAMA_CFLAGS" \
     CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    "$VENV/bin/pip" wheel -v --no-deps --no-binary llama-cpp-python -w "$tmp" "llama-cpp-python==$LLAMA_VERSION"
+    "$VENV/bin/pip" wheel -v --no-cache-dir --no-deps -w "$tmp" "$src"
   mkdir -p "$WHEELS"
   mv "$tmp"/llama_cpp_python-*.whl "$WHEELS/"
-  rmdir "$tmp"
+  rm -rf "$tmp"
   if [ -n "$SHARED_WHEELS" ] && mkdir -p "$SHARED_WHEELS" 2>/dev/null; then
     cp "$(wheel_file)" "$SHARED_WHEELS/" 2>/dev/null || true
   fi
