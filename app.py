@@ -8,10 +8,12 @@ sign-in (user ``RAG_USER``, default ``reader``).
 
 import os
 import sys
+from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
 
 from rag.web.server import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `make chat` may still be setting up the local model in the background (scripts/setup.sh).
+    sys.exit(main(setup_folder=Path(__file__).resolve().parent / ".cache" / "setup"))

@@ -197,8 +197,10 @@ install_local_model() {  # the models and llama-cpp-python (once the build lane 
 
 # -- --background: the rest of a --chat set-up ------------------------------------------------------
 if [ "$MODE" = background ]; then
-  exec 9>"$STATE/lock"
-  flock 9
+  if [ "${SETUP_LOCK_HELD:-0}" != 1 ]; then  # else fd 9 came locked from the --chat set-up
+    exec 9>"$STATE/lock"
+    flock 9
+  fi
   BUILD_PID=""
   if [ -f "$STATE/llama-build.pid" ] && kill -0 "$(cat "$STATE/llama-build.pid")" 2>/dev/null; then
     BUILD_PID=$(cat "$STATE/llama-build.pid")  # started by the foreground set-up
@@ -253,9 +255,8 @@ if [ "$MODE" = chat ]; then
   if [ -f "$STAMP" ]; then
     status "ready"
   else
-    status "waiting for the set-up"
-    flock -u 9
-    SETUP_START=$START nohup "$0" --background >"$STATE/background.log" 2>&1 &
+    # The lock goes with it (fd 9, inherited): the app sees the set-up running until it ends.
+    SETUP_LOCK_HELD=1 SETUP_START=$START nohup "$0" --background >"$STATE/background.log" 2>&1 &
     log "the local model is set up in the background (log: $STATE/background.log)"
   fi
   log "ready for the page in $(elapsed $((SECONDS - START)))"

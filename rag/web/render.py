@@ -343,6 +343,8 @@ def render_status(status: Mapping[str, str]) -> str:
     if backend == LOCAL:
         if model in ("loading", "not loaded"):
             items.append(("busy", f"Local model {name}: loading… (questions wait for it)"))
+        elif model and model.startswith("setting up"):
+            items.append(("busy", f"Local model {name}: {model}. Answers quote the article meanwhile."))
         elif model == "ready":
             took = status.get("load_seconds")
             items.append(("ok", f"Local model {name}: ready" + (f" (loaded in {took} s)" if took else "")))
@@ -365,7 +367,12 @@ def render_status(status: Mapping[str, str]) -> str:
 
 
 def status_busy(status: Mapping[str, str]) -> bool:
-    return status.get("index") == "opening" or status.get("model") in ("loading", "not loaded")
+    model = status.get("model") or ""
+    return (
+        status.get("index") == "opening"
+        or model in ("loading", "not loaded")
+        or model.startswith("setting up")
+    )
 
 
 @dataclass

@@ -14,7 +14,8 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,11 +26,18 @@ from ..settings import WebConfig
 from . import api
 from .app import build_app, mount_page
 from .service import Service
+from .setup_watch import SetupWatch
 
 log = logging.getLogger(__name__)
 
 
-def make_service(args: argparse.Namespace, config: WebConfig) -> Service:
+def make_service(
+    args: argparse.Namespace,
+    config: WebConfig,
+    *,
+    local_setup: SetupWatch | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Service:
     """Read the corpus now (fast, for the page) and prepare to open the index in the background."""
     folder = flags.corpus_path(args)
     corpus = load_corpus(folder)
@@ -48,6 +56,8 @@ def make_service(args: argparse.Namespace, config: WebConfig) -> Service:
         cache_root=flags.cache_root(args, folder),  # the CLI's, so `rag warm` prepares the page's
         corpus_folder=folder if folder.is_dir() else None,
         read_only_reason=read_only,
+        local_setup=local_setup,
+        say=say,
     )
 
 
@@ -83,10 +93,22 @@ def uvicorn_server(app: FastAPI, config: WebConfig) -> uvicorn.Server:
     )
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Serve the page and the API and block until interrupted (``rag serve`` / ``python app.py``)."""
+def say(text: str) -> None:
+    """One line of start-up progress on the terminal, with the seconds since the process began."""
+    print(f"[chat {time.monotonic() - _STARTED:5.1f} s] {text}", flush=True)
+
+
+_STARTED = time.monotonic()
+
+
+def serve(args: argparse.Namespace, local_setup: SetupWatch | None = None) -> int:
+    """Serve the page and the API and block until interrupted (``rag serve`` / ``python app.py``).
+
+    ``local_setup``: the local model's set-up, which may still run in the background (``make
+    chat``); the page quotes the article until it is done.
+    """
     config = flags.web_config(args)
-    service = make_service(args, config)
+    service = make_service(args, config, local_setup=local_setup, say=say)
     server = uvicorn_server(create_app(service, config), config)
     where = f"http://{config.host}:{config.port}"
 
@@ -101,6 +123,7 @@ def serve(args: argparse.Namespace) -> int:
         log.info("serving on %s (backend %s)", where, config.backend)
         user = f" (user {config.user!r})" if config.password else ""
         print(f"Ask the article: {where}{user}; API: {where}/v1", flush=True)
+        say("the page is up; it answers once the article index is open (seconds)")
 
     threading.Thread(target=when_up, name="rag-start", daemon=True).start()
     server.run()
@@ -138,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python app.py``: the same as ``rag serve``."""
+def main(argv: list[str] | None = None, setup_folder: Path | None = None) -> int:
+    """``python app.py``: the same as ``rag serve``; ``setup_folder`` holds the state of a set-up
+    that may still be finishing the local model (``scripts/setup.sh --chat``)."""
     args = build_parser().parse_args(argv)
     flags.setup_logging(args.verbose)
     try:
-        return serve(args)
+        return serve(args, SetupWatch(setup_folder) if setup_folder is not None else None)
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError, RuntimeError) as exc:

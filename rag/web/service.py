@@ -29,6 +29,7 @@ from ..models import DEFAULT_LOCAL_MODEL
 from ..retriever import default_cache_root
 from ..settings import LOCAL, MAX_K, REMOTE, WebConfig
 from ..types import Answer, Document, StreamEvent, Timings
+from .setup_watch import SetupWatch
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,12 @@ class Service:
         cache_root: Path | None = None,
         corpus_folder: Path | None = None,
         read_only_reason: str | None = None,
+        local_setup: SetupWatch | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self.local_setup = local_setup  # the local model's set-up, if still running (`make chat`)
+        self.say = say or log.info  # start-up progress: the index, the model, its reading
         self.corpus_folder = corpus_folder  # where added articles go (None: the retriever's)
         self.read_only_reason = read_only_reason  # why articles cannot be added here, if so
         self.documents = tuple(documents)
@@ -87,11 +92,26 @@ class Service:
             self._retriever_thread = threading.Thread(target=self._open, name="rag-index", daemon=True)
             self._retriever_thread.start()
         if self.config.backend == LOCAL:
-            threading.Thread(target=self.preload_local, name="rag-model", daemon=True).start()
+            threading.Thread(target=self._preload_after_setup, name="rag-model", daemon=True).start()
+
+    def setup_pending(self) -> str | None:
+        """What the local model's set-up is doing while it still runs, else ``None``."""
+        return self.local_setup.pending() if self.local_setup is not None else None
+
+    def _preload_after_setup(self) -> None:
+        pending = self.setup_pending()
+        if pending is not None:
+            self.say(f"the local model is still being set up: {pending}; the page quotes the article")
+            while not self.local_setup.wait(timeout=30):
+                self.say(f"the local model's set-up: {self.setup_pending() or 'finishing'}")
+            self.say("the local model's set-up is done")
+        self.preload_local()
 
     def _open(self) -> None:
+        start = time.perf_counter()
         try:
             self._retriever = self._open_retriever()
+            self.say(f"the article index is open ({time.perf_counter() - start:.1f} s): the page can answer")
         except Exception as exc:  # shown on the page and in every answer
             log.exception("cannot open the index")
             self._retriever_error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
@@ -107,6 +127,7 @@ class Service:
             return
         loader = getattr(backend, "start_loading", None)
         if loader is not None:
+            self.say(f"loading the local model {self.config.model or _default_local_model()}")
             loader()
             threading.Thread(target=self._warm_local, args=(backend,), name="rag-warm", daemon=True).start()
 
@@ -116,11 +137,20 @@ class Service:
         answered from the article's best sentences and say so (see :meth:`Assistant.stream`)."""
         with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
             backend.load()
-        if getattr(backend, "status", "ready") != "ready":
+        status = getattr(backend, "status", "ready")
+        if status != "ready":
+            self.say(f"the local model did not load: {status}")
             return
+        seconds = getattr(backend, "load_seconds", None)
+        took = f" ({seconds:.1f} s)" if seconds is not None else ""
+        self.say(
+            f"the local model is loaded{took}; it reads the articles now (about half a minute each on "
+            "2 cores; questions meanwhile are answered from the article's best sentences)"
+        )
         try:
             retriever = self.retriever()
-            self.assistant(Settings(LOCAL), retriever).warm_all(on_read=_log_reading)
+            self.assistant(Settings(LOCAL), retriever).warm_all(on_read=self._said_reading)
+            self.say("ready: the local model answers")
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
 
@@ -337,6 +367,11 @@ class Service:
                 self._assistants[key] = Assistant(retriever, backend, AssistantConfig(k=settings.k))
             return self._assistants[key]
 
+    def _said_reading(self, doc: str, seconds: float | None) -> None:
+        _log_reading(doc, seconds)
+        if seconds is not None:
+            self.say(f"the local model has read {doc} ({seconds:.1f} s)")
+
     def local_status(self) -> str | None:
         """Status of the local model if one was created: ``loading``, ``ready``, ``failed: ...``."""
         with self._lock:
@@ -357,7 +392,10 @@ class Service:
         out = {"index": index, "backend": settings.backend}
         if settings.backend == LOCAL:
             model = self.local_status()
-            if model is None:
+            pending = self.setup_pending() if model is None else None
+            if pending is not None:
+                model = f"setting up: {pending}"
+            elif model is None:
                 model = "loading" if self.config.backend == LOCAL else "not loaded"
             out["model"] = model
             out["model_name"] = self.config.model or _default_local_model()
@@ -393,6 +431,13 @@ class Service:
                         "status", f"Opening the article index… {time.perf_counter() - start:.0f} s"
                     )
             note = None
+            extra_notes: tuple[str, ...] = ()
+            pending = self.setup_pending() if settings.backend == LOCAL else None
+            if pending is not None:  # no model yet: quote the article at once, as while it reads
+                settings = replace(settings, backend=EXTRACTIVE)
+                extra_notes = (
+                    f"The local model is still being set up ({pending}); this answer quotes the article.",
+                )
             backend = self.backend(settings)
             if getattr(backend, "status", "ready") != "ready" and hasattr(backend, "start_loading"):
                 ready = yield from self._wait_for_model(backend)
@@ -406,6 +451,9 @@ class Service:
             for event in assistant.stream(question, history, doc=doc or None):
                 if event.kind == "final" and note and event.answer is not None:
                     event = StreamEvent("final", answer=replace(event.answer, fallback=True, error=note))
+                if event.kind == "final" and extra_notes and event.answer is not None:
+                    notes = (*event.answer.notes, *extra_notes)
+                    event = StreamEvent("final", answer=replace(event.answer, notes=notes))
                 warning = self.corpus_warning
                 if event.kind == "final" and warning and event.answer is not None:
                     notes = (*event.answer.notes, f"{warning}; answering from the previous version.")
