@@ -175,13 +175,14 @@ def test_extractive_answer_with_sources(page, echo_app):
 
 
 def test_the_default_app_answers_with_its_local_model_and_screenshot(page, tmp_path):
-    # `make chat` as a reader starts it: `python app.py`, its packaged model and the warmed cache.
+    # `make chat` as a reader starts it: `python app.py` and its packaged model, which reads the
+    # article in the background (or loads its reading from .cache/kv, kept from an earlier start).
     port = free_port()
     with app_process(["--port", str(port)], log=tmp_path / "app.log") as url:
         open_page(page, url)
         status = page.locator("#rag-status")
         expect(status).to_contain_text("Local model", timeout=TIMEOUT)
-        expect(status).to_contain_text("ready", timeout=MODEL_TIMEOUT)  # so no fallback is asked for
+        expect(status).to_contain_text("ready", timeout=MODEL_TIMEOUT)  # loaded, and the article read
         answer = ask(page, QUESTION, timeout=MODEL_TIMEOUT)
         expect(answer.locator(".rag-meta")).to_contain_text("llama-cpp")
         expect(answer).to_have_class(re.compile(r"\brag-ok\b"))  # not a fallback, error or refusal

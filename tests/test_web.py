@@ -43,6 +43,7 @@ from rag.web.render import (
     render_pending,
     render_sources,
     render_status,
+    status_busy,
 )
 from rag.web.service import Service, parse_history
 
@@ -289,6 +290,8 @@ def test_status_reports_the_index_and_the_local_model(article_documents, retriev
     local = service.status(service.settings(backend="llama-cpp"))
     assert local["backend"] == "llama-cpp" and local["model"] == "not loaded"
     assert "loading" in render_status({"index": "ready", "backend": "llama-cpp", "model": "loading"})
+    reading = {"index": "ready", "backend": "llama-cpp", "model": "reading"}
+    assert "reading the article" in render_status(reading) and status_busy(reading)
     failed = render_status({"index": "ready", "backend": "llama-cpp", "model": "failed: no such file"})
     assert "failed: no such file" in failed and "rag-pill-bad" in failed
 

@@ -345,6 +345,8 @@ def render_status(status: Mapping[str, str]) -> str:
             items.append(("busy", f"Local model {name}: loading… (questions wait for it)"))
         elif model and model.startswith("setting up"):
             items.append(("busy", f"Local model {name}: {model}. Answers quote the article meanwhile."))
+        elif model == "reading":
+            items.append(("busy", f"Local model {name}: reading the article… (answers quote it meanwhile)"))
         elif model == "ready":
             took = status.get("load_seconds")
             items.append(("ok", f"Local model {name}: ready" + (f" (loaded in {took} s)" if took else "")))
@@ -370,7 +372,7 @@ def status_busy(status: Mapping[str, str]) -> bool:
     model = status.get("model") or ""
     return (
         status.get("index") == "opening"
-        or model in ("loading", "not loaded")
+        or model in ("loading", "not loaded", "reading")
         or model.startswith("setting up")
     )
 

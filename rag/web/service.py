@@ -83,6 +83,7 @@ class Service:
         self.corpus_warning: str | None = None
         self._lock = threading.Lock()
         self._backends: dict[tuple, Any] = {}
+        self._reading = 0  # articles the local model is reading now (shown as "reading")
         self._assistants: dict[tuple, Any] = {}
 
     # -- start-up ----------------------------------------------------------------------
@@ -149,7 +150,8 @@ class Service:
         )
         try:
             retriever = self.retriever()
-            self.assistant(Settings(LOCAL), retriever).warm_all(on_read=self._said_reading)
+            with self._reading_now():
+                self.assistant(Settings(LOCAL), retriever).warm_all(on_read=self._said_reading)
             self.say("ready: the local model answers")
         except Exception as exc:  # answering still works, only the first answer is slower
             log.warning("could not prepare the article prompt: %s", exc)
@@ -212,7 +214,9 @@ class Service:
 
         def read() -> None:
             try:
-                _log_reading(doc_id, self.assistant(Settings(LOCAL), self.ready_retriever()).warm(doc_id))
+                with self._reading_now():
+                    seconds = self.assistant(Settings(LOCAL), self.ready_retriever()).warm(doc_id)
+                _log_reading(doc_id, seconds)
             except Exception as exc:  # the first question about it starts the reading again
                 log.warning("could not read the added article %s: %s", doc_id, exc)
 
@@ -367,6 +371,16 @@ class Service:
                 self._assistants[key] = Assistant(retriever, backend, AssistantConfig(k=settings.k))
             return self._assistants[key]
 
+    @contextlib.contextmanager
+    def _reading_now(self) -> Iterator[None]:
+        with self._lock:
+            self._reading += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reading -= 1
+
     def _said_reading(self, doc: str, seconds: float | None) -> None:
         _log_reading(doc, seconds)
         if seconds is not None:
@@ -397,6 +411,8 @@ class Service:
                 model = f"setting up: {pending}"
             elif model is None:
                 model = "loading" if self.config.backend == LOCAL else "not loaded"
+            elif model == "ready" and self._reading:
+                model = "reading"
             out["model"] = model
             out["model_name"] = self.config.model or _default_local_model()
             with self._lock:
