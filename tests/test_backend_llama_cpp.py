@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import threading
 
 import pytest
@@ -173,6 +174,20 @@ def primed_backend(cache) -> LlamaCppBackend:
     return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=1024, threads=1)
 
 
+@pytest.fixture(scope="module")
+def saved_state(tmp_path_factory):
+    """A cache folder in which one start read ``primed_prompt()`` and saved its state: read once
+    for the module, copied by :func:`state_from_an_earlier_start`."""
+    folder = tmp_path_factory.mktemp("primed-once")
+    primed_backend(folder).prime(primed_prompt(), MARKER)
+    return folder
+
+
+def state_from_an_earlier_start(saved, cache) -> None:
+    """Put the state file (and its checksum) that an earlier start saved into ``cache``."""
+    shutil.copytree(saved / "kv", cache / "kv")
+
+
 def evaluated(backend: LlamaCppBackend, run) -> int:
     """Prompt tokens llama.cpp evaluated while ``run()`` ran (what a cache saved shows here)."""
     before = backend.evaluated_tokens
@@ -244,8 +259,8 @@ def test_a_question_asked_while_the_prefix_is_read_in_the_background_does_not_wa
     assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40
 
 
-def test_prepare_says_ready_for_a_state_saved_by_an_earlier_start(tmp_path):
-    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+def test_prepare_says_ready_for_a_state_saved_by_an_earlier_start(tmp_path, saved_state):
+    state_from_an_earlier_start(saved_state, tmp_path)
     backend = primed_backend(tmp_path)
     assert backend.prepare(primed_prompt(), MARKER) == "ready"
     assert evaluated(backend, lambda: reply(backend, "Where did the council meet?")) < 40
@@ -287,8 +302,8 @@ def test_old_saved_states_are_deleted_keeping_the_most_recent(tmp_path):
     assert sorted(p.name for p in kv.glob("*.sha256")) == sorted(f"{name}.sha256" for name in left)
 
 
-def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):
-    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path, saved_state):
+    state_from_an_earlier_start(saved_state, tmp_path)
     (path,) = (tmp_path / "kv").glob("*.bin")
     path.write_bytes(b"not a llama state" * 10)
     backend = primed_backend(tmp_path)
@@ -298,9 +313,9 @@ def test_a_corrupt_state_file_is_ignored_and_rebuilt(tmp_path):
     assert reply(backend, "Where did the council meet?").strip()
 
 
-def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path):
+def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path, saved_state):
     """One flipped byte deep in the KV data would load "fine" and corrupt every answer."""
-    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+    state_from_an_earlier_start(saved_state, tmp_path)
     (path,) = (tmp_path / "kv").glob("*.bin")
     checksum = path.with_name(path.name + ".sha256")
     good = checksum.read_text().strip()
@@ -314,8 +329,8 @@ def test_a_damaged_state_file_with_a_valid_header_is_not_loaded(tmp_path):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == checksum.read_text().strip() == good
 
 
-def test_a_state_file_without_its_checksum_is_not_loaded(tmp_path):
-    primed_backend(tmp_path).prime(primed_prompt(), MARKER)
+def test_a_state_file_without_its_checksum_is_not_loaded(tmp_path, saved_state):
+    state_from_an_earlier_start(saved_state, tmp_path)
     (path,) = (tmp_path / "kv").glob("*.bin")
     path.with_name(path.name + ".sha256").unlink()
     backend = primed_backend(tmp_path)
