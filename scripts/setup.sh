@@ -30,7 +30,7 @@ esac
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 STATE=.cache/setup
 mkdir -p "$STATE" .cache/wheels
-START=${SETUP_START:-$SECONDS}
+START=${SETUP_START:-$(date +%s)}  # epoch seconds: the --background process goes on counting
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 elapsed() { local s=$(($1)); if ((s >= 60)); then printf '%d min %02d s' $((s / 60)) $((s % 60)); else printf '%d s' "$s"; fi; }
@@ -87,7 +87,7 @@ need_chromium() { [ "$MODE" = test ] && [ ! -x /usr/bin/chromium ]; }
 
 if [ -f "$STAMP" ] && ! need_chromium && [ "$MODE" != background ]; then
   status "ready"
-  log "up to date ($(elapsed $((SECONDS - START))))"
+  log "up to date ($(elapsed $(($(date +%s) - START))))"
   exit 0
 fi
 
@@ -209,7 +209,7 @@ if [ "$MODE" = background ]; then
   fi
   install_local_model
   status "ready"
-  log "the local model is installed, $(elapsed $((SECONDS - START))) after the set-up started"
+  log "the local model is installed, $(elapsed $(($(date +%s) - START))) after the set-up started"
   exit 0
 fi
 
@@ -259,7 +259,7 @@ if [ "$MODE" = chat ]; then
     SETUP_LOCK_HELD=1 SETUP_START=$START nohup "$0" --background >"$STATE/background.log" 2>&1 &
     log "the local model is set up in the background (log: $STATE/background.log)"
   fi
-  log "ready for the page in $(elapsed $((SECONDS - START)))"
+  log "ready for the page in $(elapsed $(($(date +%s) - START)))"
   exit 0
 fi
 
@@ -270,4 +270,4 @@ if [ -n "$CHROMIUM_PID" ]; then
   log "chromium: installed (waited $(elapsed $((SECONDS - t))) for it at the end)"
 fi
 status "ready"
-log "ready in $(elapsed $((SECONDS - START))); step times in $STATE/times.tsv"
+log "ready in $(elapsed $(($(date +%s) - START))); step times in $STATE/times.tsv"
