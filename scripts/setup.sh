@@ -215,6 +215,10 @@ fi
 
 exec 9>"$STATE/lock"
 if ! flock -n 9; then
+  if [ "$MODE" = chat ] && [ -f "$BASE_STAMP" ]; then  # the page need not wait for the model
+    log "the local model is still being set up in the background ($(cat "$STATE/status" 2>/dev/null))"
+    exit 0
+  fi
   log "another set-up is running in this checkout (the local model's, in the background?): waiting for it"
   flock 9
   if [ -f "$STAMP" ] && ! need_chromium; then log "up to date"; exit 0; fi
