@@ -96,8 +96,16 @@ def documents():
 
 @pytest.fixture(scope="module")
 def echo_app(documents, retriever):
-    """The page with a deterministic streaming model (and every other backend in Settings)."""
-    backends = registered(echo=lambda **_: EchoBackend(delay=0.05), failing=lambda **_: FailingBackend())
+    """The page with a deterministic streaming model, and in Settings every other backend: the
+    stand-ins of the tests below (one app for all of them: each test has its own browser session,
+    whose settings start from the default)."""
+    backends = registered(
+        echo=lambda **_: EchoBackend(delay=0.05),
+        failing=lambda **_: FailingBackend(),
+        endless=lambda **_: EndlessBackend(),
+        hostile=lambda **_: HostileBackend(),
+        **{"slow-echo": lambda **_: EchoBackend(delay=0.5)},
+    )
     with backends, app_in_process(documents, retriever, backend="echo") as (url, _):
         yield url
 
@@ -245,58 +253,55 @@ def test_retry_clear_and_examples(page, echo_app):
     expect(page.locator("#rag-article .rag-cited")).to_have_count(0)
 
 
-def test_stop_ends_a_reply_and_the_chat_goes_on(page, documents, retriever):
-    slow = registered(**{"slow-echo": lambda **_: EchoBackend(delay=0.5)})
-    with slow, app_in_process(documents, retriever, backend="slow-echo") as (url, _):
-        open_page(page, url)
+def test_stop_ends_a_reply_and_the_chat_goes_on(page, echo_app):
+    open_page(page, echo_app)
+    choose_backend(page, "slow-echo")
+    page.locator("#rag-input textarea").fill(QUESTION)
+    page.locator("#rag-send").click()
+    expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
+    page.locator("#rag-stop").click()
+    expect(page.locator("#rag-chat .rag-stopped")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#rag-chat .rag-pending")).to_have_count(0)
+    choose_backend(page, "Extractive")
+    answer = ask(page, "Who is Victor Cha?", answers_before=1)  # after the stopped one
+    expect(answer).to_contain_text("Victor Cha")
+    assert not page.errors
+
+
+def test_no_draft_lands_after_stop_or_clear(page, echo_app):
+    # Stop's event and the cancel of the reply travel side by side; with a draft every 10 ms,
+    # one sent just before the cancel would land after "Stopped." and stay on the page.
+    open_page(page, echo_app)
+    choose_backend(page, "endless")
+    for stops in range(1, 6):
         page.locator("#rag-input textarea").fill(QUESTION)
         page.locator("#rag-send").click()
         expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
         page.locator("#rag-stop").click()
-        expect(page.locator("#rag-chat .rag-stopped")).to_have_count(1, timeout=TIMEOUT)
-        expect(page.locator("#rag-chat .rag-pending")).to_have_count(0)
-        choose_backend(page, "Extractive")
-        answer = ask(page, "Who is Victor Cha?", answers_before=1)  # after the stopped one
-        expect(answer).to_contain_text("Victor Cha")
-    assert not page.errors
-
-
-def test_no_draft_lands_after_stop_or_clear(page, documents, retriever):
-    # Stop's event and the cancel of the reply travel side by side; with a draft every 10 ms,
-    # one sent just before the cancel would land after "Stopped." and stay on the page.
-    endless = registered(endless=lambda **_: EndlessBackend())
-    with endless, app_in_process(documents, retriever, backend="endless") as (url, _):
-        open_page(page, url)
-        for stops in range(1, 6):
-            page.locator("#rag-input textarea").fill(QUESTION)
-            page.locator("#rag-send").click()
-            expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
-            page.locator("#rag-stop").click()
-            expect(page.locator("#rag-chat .rag-stopped")).to_have_count(stops, timeout=TIMEOUT)
-            page.wait_for_timeout(300)  # time for a late draft to arrive
-            expect(page.locator("#rag-chat .rag-pending")).to_have_count(0, timeout=1)
-            expect(page.locator("#rag-input textarea")).to_be_editable()
-        page.locator("#rag-input textarea").fill(QUESTION)  # and Clear in the middle of a reply
-        page.locator("#rag-send").click()
-        expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
-        page.locator("#rag-clear").click()
-        expect(page.locator("#rag-chat .rag-q")).to_have_count(0, timeout=TIMEOUT)
-        page.wait_for_timeout(300)
-        expect(page.locator("#rag-chat .rag-q, #rag-chat .rag-answer")).to_have_count(0, timeout=1)
+        expect(page.locator("#rag-chat .rag-stopped")).to_have_count(stops, timeout=TIMEOUT)
+        page.wait_for_timeout(300)  # time for a late draft to arrive
+        expect(page.locator("#rag-chat .rag-pending")).to_have_count(0, timeout=1)
         expect(page.locator("#rag-input textarea")).to_be_editable()
+    page.locator("#rag-input textarea").fill(QUESTION)  # and Clear in the middle of a reply
+    page.locator("#rag-send").click()
+    expect(page.locator("#rag-chat .rag-pending .rag-text")).to_contain_text("NATO", timeout=TIMEOUT)
+    page.locator("#rag-clear").click()
+    expect(page.locator("#rag-chat .rag-q")).to_have_count(0, timeout=TIMEOUT)
+    page.wait_for_timeout(300)
+    expect(page.locator("#rag-chat .rag-q, #rag-chat .rag-answer")).to_have_count(0, timeout=1)
+    expect(page.locator("#rag-input textarea")).to_be_editable()
     assert not page.errors
 
 
-def test_hostile_model_reply_cannot_run_script(page, documents, retriever):
-    hostile = registered(hostile=lambda **_: HostileBackend())
-    with hostile, app_in_process(documents, retriever, backend="hostile") as (url, _):
-        open_page(page, url)
-        page.evaluate(WATCH)
-        answer = ask(page, QUESTION)
-        page.wait_for_timeout(500)
-        drafts = page.evaluate("window.__drafts")
-        result = page.evaluate(INJECTED)
-        expect(answer.locator(".rag-meta")).to_be_visible()
+def test_hostile_model_reply_cannot_run_script(page, echo_app):
+    open_page(page, echo_app)
+    choose_backend(page, "hostile")
+    page.evaluate(WATCH)
+    answer = ask(page, QUESTION)
+    page.wait_for_timeout(500)
+    drafts = page.evaluate("window.__drafts")
+    result = page.evaluate(INJECTED)
+    expect(answer.locator(".rag-meta")).to_be_visible()
     assert any("<img src=x onerror=" in d for d in drafts), "the hostile text was not shown as text"
     assert result == {"bad": [], "xss": None}
     assert page.dialogs == []
