@@ -602,12 +602,7 @@ class Assistant:
         signals: Signals | None = None,
         confidence: float | None = None,
     ) -> StreamEvent:
-        closest = self.evidence.rank_paragraphs(step.scored)[:2]
-        sources = SourceMap.build(closest)
-        text = NOT_IN_ARTICLE
-        if closest:
-            labels = " and ".join(f"[{sources.label(p)}]" for p in closest)
-            text += f" The closest paragraphs are {labels}."
+        text = NOT_IN_ARTICLE + closest_text(step.scored, self.evidence.rank_paragraphs(step.scored)[:2])
         elapsed = time.perf_counter() - step.start
         answer = Answer(
             text=text,
@@ -666,6 +661,27 @@ class _Step:
 class _Confidence:
     value: float
     decline: bool
+
+
+QUOTE_WORDS = 40  # a decline quotes at most this many words of the closest sentence
+_NESTED = str.maketrans({"“": "‘", "”": "’", '"': "'"})
+
+
+def closest_text(scored: Sequence[ScoredSentence], closest: Sequence[Paragraph]) -> str:
+    """What follows a decline: the article's closest sentence, quoted with its paragraph, and the
+    next closest paragraph, so a reader who asked a near-miss question sees what it does say."""
+    if not scored or not closest:
+        return ""
+    best = scored[0]
+    sources = SourceMap.build([best.paragraph, *(p for p in closest if p != best.paragraph)])
+    words = strip_markers(best.text).split()
+    quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+    quote = quote.translate(_NESTED)  # quotes inside the quote become single quotes
+    text = f" The closest it comes is [{sources.label(best.paragraph)}]: “{quote}”"
+    others = [p for p in closest if p != best.paragraph][:1]
+    if others:
+        text += f" See also [{sources.label(others[0])}]."
+    return text
 
 
 def _drop_prompt_echo(reply: str, rules: str) -> str:

@@ -8,6 +8,7 @@ half-way, a leaked system prompt): what the pipeline must survive from any real 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import FrozenInstanceError
 
 import pytest
@@ -155,9 +156,17 @@ def test_question_about_someone_the_article_never_names_is_declined_with_closest
     answer = bot.ask("What did Zelensky say?")
     assert answer.refused and answer.citations == ()
     assert answer.text.startswith(NOT_IN_ARTICLE)
-    assert "closest paragraphs" in answer.text
+    assert "closest it comes" in answer.text
     offered = marker_numbers(answer.text)
     assert offered and {(ARTICLE_ID, n) for n in offered} <= retrieved_paragraphs(answer)
+    # the closest sentence is quoted verbatim from the first paragraph offered
+    quoted = re.search(r": “(.+)”", answer.text).group(1).rstrip("…")
+    first = bot.retriever.paragraph(ARTICLE_ID, offered[0]).text
+
+    def unquoted(text: str) -> str:
+        return re.sub("[“”‘’\"']", "", text)
+
+    assert len(quoted.split()) >= 5 and unquoted(quoted) in unquoted(first)
     assert any("Zelensky" in note for note in answer.notes)
 
 
