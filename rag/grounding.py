@@ -199,7 +199,7 @@ class Grounder:
         similarity: list[float] = []
         refusal = False
         for sentence in sentences:
-            plain = strip_markers(sentence)
+            plain = _as_reader_reads(strip_markers(sentence))
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
             if is_refusal(sentence):
                 if invented:  # "does not say, but 50,000 died": an invented fact in disguise
@@ -370,6 +370,16 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     top = max(n for n, _ in clauses)
     negated = bool(_NEGATION.search(sentence))
     return all(negated != neg for n, neg in clauses if n == top)
+
+
+# "the context" and "the passage" are the prompt's words; the reader only knows the article.
+_PROMPT_WORDS = re.compile(r"\bthe\s+(?:given\s+|provided\s+)?(?:context|passages?)(?:\s+(?:provided|given))?\b", re.I)
+
+
+def _as_reader_reads(sentence: str) -> str:
+    """``sentence`` with the prompt's own words ("According to the context, …") put as the reader
+    knows them ("According to the article, …")."""
+    return _PROMPT_WORDS.sub(lambda m: "The article" if m.group(0)[0] == "T" else "the article", sentence)
 
 
 def _has_words(text: str) -> bool:
