@@ -15,8 +15,10 @@ import bisect
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from spacy.tokens import Span, Token
+if TYPE_CHECKING:  # spaCy is imported only when an article is parsed
+    from spacy.tokens import Span, Token
 
 # Words before a name that are not part of it ("Mr. Tedeschi", "President Biden").
 HONORIFICS = frozenset("mr mrs ms miss mx dr prof sir dame lord lady rev fr".split())
