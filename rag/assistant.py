@@ -34,10 +34,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .attribution import Attributions, reader_text
 from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
 from .calibration import Calibrator, Signals, load_calibrators
-from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
+from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
 from .embeddings import EncodeCache
 from .evidence import (
     EvidenceConfig,
@@ -54,6 +55,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .text import NOT_IN_ARTICLE, content_words, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
+from .who_said import SpeakerAnswer, WhoSaid, WhoSaidConfig
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,11 @@ class Checks:
     (acronyms count by their long form) is declined before the model is asked. ``grounding``:
     the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
     asked whether the article answers the question (its probability of "yes" is a signal).
-    ``calibrator``: the calibrated probability decides answer or decline. Checks that did not
-    pay on the outside benchmark were removed (docs/grounding.md).
+    ``calibrator``: the calibrated probability decides answer or decline. ``who_said``: a
+    who-said question gets the speaker the article gives for the statement it matches
+    (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
+    speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
+    Checks that did not pay were removed (docs/grounding.md).
     """
 
     injection: bool = True
@@ -95,6 +100,8 @@ class Checks:
     unknown_names: bool = True
     verifier: bool = True
     calibrator: bool = True
+    who_said: bool = True
+    speaker_context: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:
@@ -137,6 +144,7 @@ class AssistantConfig:
     article_context_tokens: int = 3000
     while_reading: str = "quote"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
     checks: Checks = field(default_factory=Checks)
     calibrators: Mapping[str, Calibrator] | None = None
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
@@ -163,12 +171,23 @@ class Assistant:
         self.checks = self.config.checks
         self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
         self._heads: dict[str, Prompt] = {}
-        self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
+        self.attributions: dict[str, Attributions] = retriever.attributions()
+        self.people = list(dict.fromkeys(
+            form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
+        ))  # fmt: skip
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
+        texts = {(p.doc, p.number): p.text for d in retriever.corpus.documents for p in d.paragraphs}
+        self.who_said = WhoSaid(self.attributions, encode, self.config.who_said, texts)
         spelled = retriever.acronyms.knows if retriever.acronyms else None
         self.grounder = Grounder(
-            encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled
+            encode,
+            self.config.grounding,
+            strip_injections,
+            self.checks.grounding,
+            spelled=spelled,
+            speakers=self._speakers,
+            misattributed=self._misattributed,
         )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
@@ -294,6 +313,49 @@ class Assistant:
         spelled = self.retriever.acronyms.knows if self.retriever.acronyms else None
         return unknown_names(question, self.evidence.vocabulary, all_names=all_names, spelled=spelled)
 
+    def _speakers(self, paragraph: Paragraph) -> tuple[str, ...]:
+        """Who speaks in ``paragraph``, as the attribution step resolved it."""
+        found = self.attributions.get(paragraph.doc)
+        return found.speakers(paragraph.number) if found else ()
+
+    def _misattributed(self, sentence: str, paragraphs: Sequence[Paragraph]) -> bool:
+        """Whether ``sentence`` gives a statement of the article to someone who did not make it."""
+        docs = dict.fromkeys(p.doc for p in paragraphs)
+        return any(self.who_said.misattributed(sentence, doc) for doc in docs)
+
+    def _speaker_answer(self, step: _Step) -> SpeakerAnswer | None:
+        """For a who-said question: the speaker of the statement it matches, if one stands out."""
+        if not self.checks.who_said or not step.scored:
+            return None
+        return self.who_said.speaker_for(step.question, step.scored[0].paragraph.doc)
+
+    def _attributed(
+        self, step: _Step, found: SpeakerAnswer, timings: Timings, draft: str = ""
+    ) -> StreamEvent:
+        """The answer to a who-said question: the article's speaker and the statement, cited."""
+        statement = found.statement
+        paragraph = self.retriever.paragraph(statement.doc, statement.paragraph)
+        label = SourceMap.build([paragraph]).label(paragraph)
+        words = statement.text.split()
+        said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+        if statement.kind == "quote":
+            text = f"{found.name} said it: “{said.translate(_NESTED)}” [{label}]"
+        else:
+            text = f"{found.name} said that {said.rstrip('.')} [{label}]."
+        answer = Answer(
+            text=text,
+            refused=False,
+            citations=(Citation(paragraph.doc, paragraph.number, paragraph.text),),
+            passages=tuple(step.passages),
+            backend=self.backend_name,
+            query=step.query,
+            notes=(f"Speaker from the article's attribution of {label}.",),
+            draft=draft,
+            timings=timings,
+            signals=tuple(step.signals.as_dict().items()),
+        )
+        return StreamEvent("final", answer=answer)
+
     def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
         """What retrieval and the evidence say before any answer is written."""
         names = self._unknown(question, all_names=True)
@@ -338,6 +400,11 @@ class Assistant:
         # contain words of the answer.
         checked = self.grounder.check(reply, prompt.sources, question=step.question)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
+        found = self._speaker_answer(step)
+        if found is not None and not self._names_speaker(checked, found):
+            # A who-said question: the article's own speaker, not the model's guess.
+            yield self._attributed(step, found, timings, draft=reply)
+            return
         signals = self._answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
             # The model declined, or wrote nothing the article supports: decline and show the
@@ -376,6 +443,16 @@ class Assistant:
             signals=tuple(signals.as_dict().items()),
         )
         yield StreamEvent("final", answer=answer)
+
+    def _names_speaker(self, checked: CheckedAnswer, found: SpeakerAnswer) -> bool:
+        """Whether a checked reply already gives ``found``'s speaker, citing the statement."""
+        cited = {(c.doc, c.paragraph) for c in checked.citations}
+        named = {p.name for p in self.who_said.named(checked.text, found.statement.doc)}
+        return (
+            checked.supported > 0
+            and found.name in named
+            and (found.statement.doc, found.statement.paragraph) in cited
+        )
 
     @staticmethod
     def _answer_signals(before: Signals, checked: CheckedAnswer, kind: str | None) -> Signals:
@@ -476,7 +553,8 @@ class Assistant:
             paragraphs = ([self.retriever.paragraph(doc, 0)] if document.caption else []) + list(
                 document.paragraphs
             )
-            shown = [(p, strip_injections(p.text)) for p in paragraphs]
+            found = self.attributions.get(doc) if self.checks.speaker_context else None
+            shown = [(p, strip_injections(reader_text(p, found) if found else p.text)) for p in paragraphs]
             self._finish_loading()
             tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
             fits = tokens <= min(limit, self.backend.context_window // 2)
@@ -552,6 +630,11 @@ class Assistant:
     def _extractive(self, step: _Step) -> StreamEvent:
         elapsed = time.perf_counter() - step.start
         timings = Timings(step.retrieve_s, elapsed, elapsed)
+        found = self._speaker_answer(step)
+        if found is not None:
+            event = self._attributed(step, found, timings)
+            assert event.answer is not None
+            return replace(event, answer=replace(event.answer, backend=EXTRACTIVE))
         extract = choose_sentences(step.query, step.scored, self.config.extractive)
         if not extract.sentences:
             return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
