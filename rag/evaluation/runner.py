@@ -50,7 +50,7 @@ DEFAULT_BACKENDS = ("extractive",)
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
 CORPORA = "corpora"  # folder beside a dataset holding the corpora its items name
 # The checks the extractive backend goes through (the others act on a model's reply).
-EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator")
+EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator", "who_said")
 
 
 def add_parser(sub) -> None:
@@ -86,7 +86,8 @@ def add_parser(sub) -> None:
         default=[],
         metavar="CHECK",
         help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
-        "facts, polarity, restates, together, placement",
+        "who_said, speaker_context, "
+        "facts, polarity, restates, together, placement, speakers, joint",
     )
     p.add_argument(
         "--rerank",
