@@ -71,6 +71,7 @@ QUOTED_WHILE_READING = (
 )
 WAITING_TO_READ = "The model is reading this article for the first time (later questions reuse its reading)…"
 WHILE_READING = ("quote", "sentences", "wait")
+CITATIONS = ("aligner", "model")
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -133,6 +134,9 @@ class AssistantConfig:
     taking its turn between the reading's steps. Both answers carry a note saying so.
     ``"wait"`` has the question wait until the model has read the article (what a one-shot
     program wants, such as ``rag ask``: it would exit before a background reading ends).
+    ``citations``: ``"aligner"`` (default) shows the model plain paragraphs and the sentence
+    checks cite the paragraph that states each sentence; ``"model"`` labels the paragraphs
+    (``[¶3]``) and asks the model to cite, keeping its markers where they back the sentence.
     """
 
     k: int = 4
@@ -143,6 +147,7 @@ class AssistantConfig:
     context_sentences: int = 4
     article_context_tokens: int = 3000
     while_reading: str = "quote"
+    citations: str = "aligner"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
     checks: Checks = field(default_factory=Checks)
@@ -152,6 +157,8 @@ class AssistantConfig:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        if self.citations not in CITATIONS:
+            raise ValueError(f"citations must be one of {CITATIONS}, not {self.citations!r}")
         if self.while_reading not in WHILE_READING:
             raise ValueError(f"while_reading must be one of {WHILE_READING}, not {self.while_reading!r}")
 
@@ -520,6 +527,7 @@ class Assistant:
                 max_answer_tokens=self.config.max_answer_tokens,
                 max_context_tokens=None if article else self.config.max_context_tokens,
                 conversation=conversation,
+                labels=self.config.citations == "model",
             )
         except ValueError as exc:  # the question alone does not fit the model's window
             raise BackendError(str(exc), setting="--n-ctx") from exc
@@ -535,6 +543,7 @@ class Assistant:
                 count_tokens=self.backend.count_tokens,
                 context_window=self.backend.context_window,
                 max_answer_tokens=self.config.max_answer_tokens,
+                labels=self.config.citations == "model",
             )
         return self._heads[doc]
 

@@ -75,6 +75,13 @@ def add_parser(sub) -> None:
         help="what a language model reads: the whole article when it fits (default) or the best sentences",
     )
     p.add_argument(
+        "--citations",
+        choices=["aligner", "model"],
+        default="aligner",
+        help="who places the [¶N] markers: the sentence checks (default) or the model, from "
+        "labelled paragraphs",
+    )
+    p.add_argument(
         "--corpora",
         metavar="DIR",
         help="folder of the corpora that items name with their `corpus` key "
@@ -671,6 +678,8 @@ def assistant_config(args: argparse.Namespace):
     config = AssistantConfig()
     if getattr(args, "context", "article") == "sentences":
         config = replace(config, article_context_tokens=0)
+    if getattr(args, "citations", "aligner") != "aligner":
+        config = replace(config, citations=args.citations)
     if getattr(args, "without", None):
         config = replace(config, checks=config.checks.without(*args.without))
     return config
