@@ -55,6 +55,18 @@ _ASKS = re.compile(
     rf"(?:(?:also|first|further|publicly|later|then|once)\s+)?(?:{_SPEECH})\b",
     re.IGNORECASE,
 )
+# After a name: an appositive or a few words (no full stop), then a verb of saying ("Cha, Korea
+# chair at CSIS, stated"); before a name: the verb or "according to" ("said Nelson").
+_SUBJECT_OF = re.compile(rf"^(?:,[^.;]{{0,120}}?,)?(?:\s+[\w’'-]+){{0,3}}?\s+(?:{_SPEECH})\b", re.I)
+_PASSIVE = re.compile(r"\b(?:was|were|is|are|been|be|being|get|got)\s+(?:\w+\s+)?\w+$", re.I)
+# The verbs that come before their speaker ("said Nelson"); "told Becker" and "ask Becker" name
+# whom one speaks to.
+_INVERTED = (
+    r"said|says|added|adds|explained|noted|wrote|continued|recalled|stated|remarked|argued|warned|insisted"
+)
+_VERB_BEFORE = re.compile(  # the words between are a title ("said Environment Minister John Baird")
+    rf"\b(?i:{_INVERTED}|according\s+to|in\s+the\s+words\s+of)(?:\s+(?:the\s+)?[A-Z][\w’'.-]*){{0,3}},?\s*$"
+)
 # The words of a who-said question that name no content ("which expert said", "according to").
 _ROLE_WORDS = frozenset(
     content_words("who which what expert analyst official person fellow scholar researcher adviser advisor "
@@ -166,9 +178,25 @@ class WhoSaid:
                 return found
         return None
 
+    def speaking(self, sentence: str, doc: str | None = None) -> list[Person]:
+        """The people ``sentence`` has say something: the subject of a verb of saying ("Cha, a
+        Korea chair, warned …", "said Nelson", "according to Hong"); not "Gloria was told …"."""
+        plain = plain_text(sentence)
+        found = []
+        for start, end, person in self._mentions(sentence, doc):
+            after, before = plain[end:], plain[:start]
+            subject = _SUBJECT_OF.match(after)
+            if (subject and not _PASSIVE.search(subject.group(0))) or _VERB_BEFORE.search(before):
+                found.append(person)
+        return list(dict.fromkeys(found))
+
     def named(self, text: str, doc: str | None = None) -> list[Person]:
         """The people ``text`` names (full name or an alias), in order of mention."""
-        folded = _fold(text)
+        return list(dict.fromkeys(p for _, _, p in self._mentions(text, doc)))
+
+    def _mentions(self, text: str, doc: str | None = None) -> list[tuple[int, int, Person]]:
+        """Where ``text`` names whom: ``(start, end, person)`` in ``plain_text(text)``, in order."""
+        plain = plain_text(text)
         found = []
         people = self.people(doc)
         # A word of one person's name that no one else's name has stands for them ("Lopez").
@@ -179,10 +207,10 @@ class WhoSaid:
         for person in people:
             own = [w for w in _fold(person.name).split() if len(w) > 2 and owners[w] == {person.name}]
             forms = [re.escape(f) for f in dict.fromkeys([*map(_fold, (person.name, *person.aliases)), *own])]
-            spots = [m.start() for f in forms for m in re.finditer(rf"(?<![\w-]){f}(?![\w-])", folded)]
-            if spots:
-                found.append((min(spots), person))
-        return [p for _, p in sorted(found, key=lambda t: t[0])]
+            spots = [(m.start(), m.end()) for f in forms
+                     for m in re.finditer(rf"(?<![\w-]){f}(?![\w-])", plain, re.IGNORECASE)]  # fmt: skip
+            found.extend((a, b, person) for a, b in spots)
+        return sorted(found, key=lambda t: (t[0], -t[1]))
 
     def misattributed(self, sentence: str, doc: str | None = None) -> StatementMatch | None:
         """The statement ``sentence`` gives to the wrong person, or ``None``.
@@ -191,11 +219,12 @@ class WhoSaid:
         clears the bar and leads every statement of the people it names) attributes it wrongly
         when none of the people it names is that statement's speaker.
         """
-        named = {p.name for p in self.named(sentence, doc)}
-        if not named or (not SPEECH_VERB.search(sentence) and "according to" not in sentence.lower()):
+        people = self.speaking(sentence, doc)
+        named = {p.name for p in people}
+        if not named:
             return None
-        people = self.named(sentence, doc)
-        ignore = {w for p in people for form in (p.name, *p.aliases) for w in content_words(form)}
+        everyone = self.named(sentence, doc)
+        ignore = {w for p in everyone for form in (p.name, *p.aliases) for w in content_words(form)}
         matches = self.match(sentence, doc, ignore=ignore)
         if not matches or matches[0].score < self.config.min_score:
             return None

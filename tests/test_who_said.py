@@ -114,3 +114,23 @@ def test_people_and_their_forms(who):
     assert lopez is not None and lopez.name == "Maria Lopez"
     named = who.named("Becker and Lopez disagreed.", "harbour")
     assert [p.name for p in named] == ["Tom Becker", "Maria Lopez"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "speaking"),
+    [
+        ("Maria Lopez, a marine biologist, warned that the seagrass would go.", ["Maria Lopez"]),
+        ("“It pays for itself,” said Becker.", ["Tom Becker"]),
+        ("According to Lopez, the beds will not come back.", ["Maria Lopez"]),
+        ("The council was told to ask Becker about the fees.", []),  # Becker says nothing here
+        ("Becker was told the plan would cost 40 million dollars.", []),  # passive: told, not telling
+        ("Lopez studies seagrass and Becker runs the finances.", []),
+    ],
+)
+def test_who_a_sentence_has_speak(who, sentence, speaking):
+    assert [p.name for p in who.speaking(sentence, "harbour")] == speaking
+
+
+def test_a_passive_sentence_naming_someone_gives_them_no_words(who):
+    sentence = "Becker was told the dredging would destroy the seagrass beds."
+    assert who.misattributed(sentence, "harbour") is None
