@@ -160,6 +160,7 @@ class SpeechReader:
         self.parts: list[tuple[Any, int]] = []
         self.token_starts: list[list[int]] = []  # per part, each token's global offset
         self.sentence: dict[tuple[int, int], int] = {}  # (part, sentence start) -> sentence number
+        self.orgs: list[tuple[int, str, str]] = []  # organisations named: position, name, last word
 
     # --- positions -----------------------------------------------------------------------------
     def par_index(self, pos: int) -> int:
@@ -229,7 +230,9 @@ class SpeechReader:
             sentence = self.sentence[(part, token.sent.start)]
             span = starts.get(token.i)
             if span is not None:
-                if self._is_person(part, span, pos):
+                if span.label_ == "ORG" and not self._is_person(part, span, pos):
+                    self.orgs.append((pos, clean_name(span.text)[0], span[-1].lower_))
+                elif self._is_person(part, span, pos):
                     key, how = self.people.add(self._title(span) + span.text, pos, par, in_quote, sentence)
                     title = clean_name(span.text)[1]
                     if title and title.rstrip(".").casefold() not in HONORIFICS:
@@ -375,6 +378,9 @@ class SpeechReader:
             key = self.people.by_description(token.lemma_, pos)  # "the prosecutor said"
             if key is not None:
                 return self.people.name(key), "description", (pos, pos + len(token))
+            for at, name, last in reversed(self.orgs):  # "the association" for "… Fishermen's Association"
+                if at < pos and last == token.lower_:
+                    return name, "description", (pos, pos + len(token))
         return None
 
     # --- statements ----------------------------------------------------------------------------
