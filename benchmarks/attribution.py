@@ -296,7 +296,8 @@ def run(repeat: int = 5) -> dict:
 def render(report: dict) -> list[str]:
     lines = [
         f"Gold: {report['gold_items']} items (`eval/attribution/quotes.jsonl`). Speaker accuracy counts "
-        "every gold item (a missed item is wrong); found = recall of the statements.",
+        "every gold item (a missed item is wrong); found = recall of the statements. Why each miss happens, "
+        "and the libraries tried: [docs/attribution.md](../../docs/attribution.md).",
         "",
         "| method | quotes: right speaker | quotes found | claims: right speaker | claims found | all right |"
         " extra statements |",
