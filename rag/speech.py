@@ -1,24 +1,13 @@
 """Quotations, reported claims and their speakers, read off one spaCy parse of an article.
 
-The article's paragraphs are joined by blank lines and parsed as one document (in pieces of at
-most ``PART_CHARS`` characters for a very long article), with a sentence break forced at every
-paragraph break, so names, pronouns and continuing quotes resolve across paragraphs while no parse
-tree spans two paragraphs. From the parse:
-
-- quotations are the spans between quotation marks (curly, straight, low-9 or guillemets; single
-  quotes only at word edges); a quote left open at a paragraph's end runs to that end, as news
-  prints a quote that goes on in the next paragraph;
-- a cue is a speech verb ("said", "noted", "pointed out", "told") outside any quote, or "according
-  to X" / "in the words of X"; a quote takes the cue its words hang under in the parse, else the
-  nearest cue in its sentence ("“…,” Cha said", "said Nelson", "He said, “…”"), else the subject
-  of a clause ending in a colon just before it ("X was blunt: “…”");
-- the speaker is the cue's subject (the appositive name of "the prosecutor, Mark Tedeschi"; the
-  name a "who" clause hangs on), resolved by :mod:`rag.people`: a surname or a title form to the
-  full name given earlier, a pronoun to the most recent person it can stand for, "the coach" to
-  the one person the article called a coach;
-- a quote with no cue continues the speaker of the quote before it in its paragraph, or, when
-  the paragraph opens with it, the last speaker of the paragraph before;
-- a reported claim is the content clause of a cue ("Hong noted that …", "…, experts said").
+The paragraphs are joined by blank lines and parsed as one document (in pieces for a very long
+article), with a sentence break forced at each paragraph break. Quotations are the spans between
+quotation marks (a quote left open runs to its paragraph's end); a cue is a speech verb outside
+quotes, "according to X" or "in the words of X"; a quote takes the cue its words hang under in the
+parse, else the nearest cue in its sentence, else the subject of a clause ending in a colon before
+it; with no cue it continues the speaker before it. The speaker is the cue's subject, resolved to
+a full name by :mod:`rag.people`. A claim is a cue's content clause. Details and measurements:
+docs/attribution.md.
 """
 
 from __future__ import annotations
