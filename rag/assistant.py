@@ -343,12 +343,25 @@ class Assistant:
         statement = found.statement
         paragraph = self.retriever.paragraph(statement.doc, statement.paragraph)
         label = SourceMap.build([paragraph]).label(paragraph)
-        words = statement.text.split()
-        said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
-        if statement.kind == "quote":
-            text = f"{found.name} said it: “{said.translate(_NESTED)}” [{label}]"
+        if statement.speaker_start >= 0 and statement.speaker_end <= statement.start:
+            # The article's own words from the speaker to the end of the sentence ("Hong noted
+            # that …"), a surname or pronoun standing for one person put as the full name.
+            mention = paragraph.text[statement.speaker_start : statement.speaker_end]
+            one = found.person is not None and (
+                self.who_said.person(mention, statement.doc) == found.person or mention.lower() in _PRONOUNS
+            )
+            end = _sentence_end(paragraph.text, statement.end)
+            words = paragraph.text[statement.speaker_end : end].split()
+            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+            who = found.name if one else mention
+            text = f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')} [{label}]."
         else:
-            text = f"{found.name} said that {said.rstrip('.')} [{label}]."
+            words = statement.text.split()
+            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+            if statement.kind == "quote":
+                text = f"{found.name} said: “{said.translate(_NESTED).strip('‘’')}” [{label}]"
+            else:
+                text = f"{found.name} {statement.cue or 'said'} {said.rstrip('.')} [{label}]."
         answer = Answer(
             text=text,
             refused=False,
@@ -757,6 +770,15 @@ class _Confidence:
 
 QUOTE_WORDS = 40  # a decline quotes at most this many words of the closest sentence
 _NESTED = str.maketrans({"“": "‘", "”": "’", '"': "'"})
+
+
+_PRONOUNS = frozenset({"he", "she", "they"})
+
+
+def _sentence_end(text: str, start: int) -> int:
+    """Where the sentence running at ``start`` ends in ``text`` (after its closing quote)."""
+    found = re.search(r"[.!?][’”\"']?(?=\s|$)", text[start:])
+    return start + found.end() if found else len(text)
 
 
 def closest_text(scored: Sequence[ScoredSentence], closest: Sequence[Paragraph]) -> str:

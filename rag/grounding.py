@@ -198,7 +198,9 @@ class Grounder:
         spoken = self.speakers if self.speakers is not None and self.checks.speakers else None
         para_words = [content_words(" ".join([p.text, *(spoken(p) if spoken else ())])) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
-        semantic = self._semantic(claims, [split_sentences(p.text) for p in paragraphs])
+        para_sents = [split_sentences(p.text) for p in paragraphs]
+        semantic = self._semantic(claims, para_sents)
+        asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
 
         kept: list[str] = []
@@ -264,7 +266,9 @@ class Grounder:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
             if self.checks.placement and not joint:
                 if short:
-                    chosen = _in_context(chosen, backing, words | question_words, labels, para_words)
+                    if asked is None:
+                        asked = self._semantic([question], para_sents).get(question, [0.0] * len(paragraphs))
+                    chosen = _in_context(chosen, backing, words | question_words, labels, para_words, asked)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
@@ -329,11 +333,14 @@ def _cover(new_words: set[str], para_words: Sequence[set[str]], share: float) ->
     return []
 
 
-def _in_context(chosen, backing, context, labels, para_words) -> list[str]:
+def _in_context(chosen, backing, context, labels, para_words, asked=None) -> list[str]:
     """For a short answer ("Seiler said."), cite where the question's matter is: a name alone is
     "supported" by every paragraph naming the person; the reader needs the one that also holds
-    what the question is about."""
-    share = {lab: len(context & para_words[labels.index(lab)]) / len(context) for lab in backing}
+    what the question is about (its words, and the question's best cosine to one of its
+    sentences, ``asked``)."""
+    asked = asked or [0.0] * len(labels)
+    share = {lab: len(context & para_words[labels.index(lab)]) / len(context) + asked[labels.index(lab)]
+             for lab in backing}  # fmt: skip
     best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
     if max((share[lab] for lab in chosen), default=0.0) + CONTEXT_MARGIN <= share[best]:
         return [best]
