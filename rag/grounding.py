@@ -260,6 +260,7 @@ class Grounder:
             refs = [ref for _, _, found in find_markers(sentence) for ref in found]
             marked = [sources.resolve(letter, n) for letter, n in refs]
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
+            own = not chosen  # no marker of the model's backs the sentence: the checks cite it
             if joint:
                 chosen = joint
             elif not chosen:
@@ -268,7 +269,9 @@ class Grounder:
                 if short:
                     if asked is None:
                         asked = self._semantic([question], para_sents).get(question, [0.0] * len(paragraphs))
-                    chosen = _in_context(chosen, backing, words | question_words, labels, para_words, asked)
+                    margin = 0.0 if own else CONTEXT_MARGIN
+                    context = words | question_words
+                    chosen = _in_context(chosen, backing, context, labels, para_words, asked, margin)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
@@ -333,16 +336,17 @@ def _cover(new_words: set[str], para_words: Sequence[set[str]], share: float) ->
     return []
 
 
-def _in_context(chosen, backing, context, labels, para_words, asked=None) -> list[str]:
+def _in_context(chosen, backing, context, labels, para_words, asked=None, margin=CONTEXT_MARGIN) -> list[str]:
     """For a short answer ("Seiler said."), cite where the question's matter is: a name alone is
     "supported" by every paragraph naming the person; the reader needs the one that also holds
     what the question is about (its words, and the question's best cosine to one of its
-    sentences, ``asked``)."""
+    sentences, ``asked``). A marker the model wrote is moved only for a paragraph ``margin``
+    better; a citation the checks chose goes to the best one."""
     asked = asked or [0.0] * len(labels)
     share = {lab: len(context & para_words[labels.index(lab)]) / len(context) + asked[labels.index(lab)]
              for lab in backing}  # fmt: skip
     best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
-    if max((share[lab] for lab in chosen), default=0.0) + CONTEXT_MARGIN <= share[best]:
+    if max((share[lab] for lab in chosen), default=0.0) + margin < share[best] or not margin:
         return [best]
     return chosen
 
