@@ -271,7 +271,11 @@ class Grounder:
                         asked = self._semantic([question], para_sents).get(question, [0.0] * len(paragraphs))
                     margin = 0.0 if own else CONTEXT_MARGIN
                     context = words | question_words
-                    chosen = _in_context(chosen, backing, context, labels, para_words, asked, margin)
+                    # Where the question is, and where the sentence is as far as it restates the
+                    # question: "Paul Dewar." alone only says where he is named.
+                    said = len(words & question_words) / len(words)
+                    near = [a + said * b for a, b in zip(asked, sims, strict=True)]
+                    chosen = _in_context(chosen, backing, context, labels, para_words, near, margin)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
