@@ -53,7 +53,7 @@ from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thre
 from .prompt import Prompt, build_prompt, check_messages, passage_check_messages, with_tail
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
-from .text import NOT_IN_ARTICLE, content_words, strip_markers
+from .text import NOT_IN_ARTICLE, content_words, split_sentences, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid, WhoSaidConfig
 
@@ -334,10 +334,24 @@ class Assistant:
         """For a who-said question: the speaker of the statement it matches, if one stands out."""
         if not self.checks.who_said or not step.scored:
             return None
-        return self.who_said.speaker_for(step.question, step.scored[0].paragraph.doc)
+        return self.who_said.speaker_for(step.query, step.scored[0].paragraph.doc)
+
+    def _gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
+        """Whether an answer already names ``found``'s speaker and cites the statement."""
+        cited = {(c.doc, c.paragraph) for c in citations}
+        if (found.statement.doc, found.statement.paragraph) not in cited:
+            return False
+        if found.person is not None:
+            return found.person in self.who_said.named(text, found.statement.doc)
+        return content_words(found.name) <= content_words(text)  # a source that is no person
 
     def _attributed(
-        self, step: _Step, found: SpeakerAnswer, timings: Timings, draft: str = ""
+        self,
+        step: _Step,
+        found: SpeakerAnswer,
+        timings: Timings,
+        draft: str = "",
+        removed: tuple[str, ...] = (),
     ) -> StreamEvent:
         """The answer to a who-said question: the article's speaker and the statement, cited."""
         statement = found.statement
@@ -354,14 +368,16 @@ class Assistant:
             words = paragraph.text[statement.speaker_end : end].split()
             said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
             who = found.name if one else mention
-            text = f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')} [{label}]."
+            text = f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
         else:
-            words = statement.text.split()
-            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+            first = split_sentences(statement.text)[:1] or [statement.text]
+            words = first[0].split()
+            more = len(words) > QUOTE_WORDS or first[0] != statement.text.strip()
+            said = " ".join(words[:QUOTE_WORDS]).rstrip(",;:") + ("…" if more else "")
             if statement.kind == "quote":
                 text = f"{found.name} said: “{said.translate(_NESTED).strip('‘’')}” [{label}]"
             else:
-                text = f"{found.name} {statement.cue or 'said'} {said.rstrip('.')} [{label}]."
+                text = f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"
         answer = Answer(
             text=text,
             refused=False,
@@ -371,6 +387,7 @@ class Assistant:
             query=step.query,
             notes=(f"Speaker from the article's attribution of {label}.",),
             draft=draft,
+            removed=removed,
             timings=timings,
             signals=tuple(step.signals.as_dict().items()),
         )
@@ -421,9 +438,9 @@ class Assistant:
         checked = self.grounder.check(reply, prompt.sources, question=step.question)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         found = self._speaker_answer(step)
-        if found is not None and not self._names_speaker(checked, found):
+        if found is not None and not self._gives_speaker(checked.text, checked.citations, found):
             # A who-said question: the article's own speaker, not the model's guess.
-            yield self._attributed(step, found, timings, draft=reply)
+            yield self._attributed(step, found, timings, draft=reply, removed=checked.removed)
             return
         signals = self._answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
@@ -463,16 +480,6 @@ class Assistant:
             signals=tuple(signals.as_dict().items()),
         )
         yield StreamEvent("final", answer=answer)
-
-    def _names_speaker(self, checked: CheckedAnswer, found: SpeakerAnswer) -> bool:
-        """Whether a checked reply already gives ``found``'s speaker, citing the statement."""
-        cited = {(c.doc, c.paragraph) for c in checked.citations}
-        named = {p.name for p in self.who_said.named(checked.text, found.statement.doc)}
-        return (
-            checked.supported > 0
-            and found.name in named
-            and (found.statement.doc, found.statement.paragraph) in cited
-        )
 
     @staticmethod
     def _answer_signals(before: Signals, checked: CheckedAnswer, kind: str | None) -> Signals:
@@ -652,12 +659,14 @@ class Assistant:
     def _extractive(self, step: _Step) -> StreamEvent:
         elapsed = time.perf_counter() - step.start
         timings = Timings(step.retrieve_s, elapsed, elapsed)
+        extract = choose_sentences(step.query, step.scored, self.config.extractive)
         found = self._speaker_answer(step)
         if found is not None:
-            event = self._attributed(step, found, timings)
-            assert event.answer is not None
-            return replace(event, answer=replace(event.answer, backend=EXTRACTIVE))
-        extract = choose_sentences(step.query, step.scored, self.config.extractive)
+            cited = tuple(Citation(s.paragraph.doc, s.paragraph.number, "") for s in extract.sentences)
+            if not self._gives_speaker(" ".join(s.text for s in extract.sentences), cited, found):
+                event = self._attributed(step, found, timings)
+                assert event.answer is not None
+                return replace(event, answer=replace(event.answer, backend=EXTRACTIVE))
         if not extract.sentences:
             return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
         sources = SourceMap.build([s.paragraph for s in extract.sentences])
