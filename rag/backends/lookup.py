@@ -40,20 +40,26 @@ def greedy_tokens(
     """Yield the greedy reply to ``prompt`` token by token (end-of-generation token included).
 
     ``llm`` is a ``llama_cpp.Llama`` whose cache may already hold a prefix of ``prompt`` (it is
-    reused). ``stats`` (optional) gets ``steps`` and ``tokens``: batches evaluated and tokens kept.
+    reused). ``stats`` (optional) counts ``steps`` and ``tokens``: batches evaluated and tokens given.
     """
     n_vocab = llm.n_vocab()
+    from .llama_cpp import _common
+
     held = _common(llm.input_ids[: llm.n_tokens], prompt)
     llm.n_tokens = min(held, len(prompt) - 1)
     llm.eval(list(prompt[llm.n_tokens :]))
     choice = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))))
     history = list(prompt)
-    produced = steps = 0
+    stats = stats if stats is not None else {}
+    stats.setdefault("steps", 0)
+    stats.setdefault("tokens", 0)
+    produced = 0
     while True:
+        stats["tokens"] += 1
         yield choice
         produced += 1
         history.append(choice)
-        if produced >= max_tokens or _end(llm, choice):
+        if produced >= max_tokens or ends_reply(llm, choice):
             break
         drafted = propose(history, ngram, draft)[: max_tokens - produced]
         batch = [choice, *drafted]
@@ -62,7 +68,7 @@ def greedy_tokens(
         llm._batch.set_batch(batch, past, logits_all=True)
         llm._ctx.decode(llm._batch)
         llm.input_ids[past : past + len(batch)] = batch
-        steps += 1
+        stats["steps"] += 1
         kept = 0
         for i in range(len(batch)):
             row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(i), shape=(n_vocab,))
@@ -76,30 +82,19 @@ def greedy_tokens(
         llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
         stop = False
         for token in drafted[:kept]:
+            stats["tokens"] += 1
             yield token
             produced += 1
             history.append(token)
-            if produced >= max_tokens or _end(llm, token):
+            if produced >= max_tokens or ends_reply(llm, token):
                 stop = True
                 break
         if stop:
             break
-    if stats is not None:
-        stats["steps"] = stats.get("steps", 0) + steps
-        stats["tokens"] = stats.get("tokens", 0) + produced
 
 
-def _end(llm, token: int) -> bool:
+def ends_reply(llm, token: int) -> bool:
     """Whether ``token`` ends the reply (end of generation: end of turn, end of text)."""
     from llama_cpp import llama_cpp
 
     return bool(llama_cpp.llama_vocab_is_eog(llm._model.vocab, token))
-
-
-def _common(held: Sequence[int], tokens: Sequence[int]) -> int:
-    n = 0
-    for a, b in zip(held, tokens, strict=False):
-        if int(a) != int(b):
-            break
-        n += 1
-    return n
