@@ -69,6 +69,10 @@ QUOTED_WHILE_READING = (
     "The model is still reading this article for the first time; meanwhile this answer quotes "
     "the article's best-matching sentences. Ask again in a minute for the model's answer."
 )
+SECOND_LOOK_NOTE = (
+    "The model found no answer, but judged that the article likely has one: these are the article's "
+    "best-matching sentences, quoted."
+)
 WAITING_TO_READ = "The model is reading this article for the first time (later questions reuse its reading)…"
 WHILE_READING = ("quote", "sentences", "wait")
 CITATIONS = ("aligner", "model")
@@ -93,6 +97,8 @@ class Checks:
     who-said question gets the speaker the article gives for the statement it matches
     (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
     speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
+    ``second_look``: after the model declines, its P(yes) that the article answers the question
+    decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -103,6 +109,7 @@ class Checks:
     calibrator: bool = True
     who_said: bool = True
     speaker_context: bool = True
+    second_look: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:
@@ -151,6 +158,7 @@ class AssistantConfig:
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
     checks: Checks = field(default_factory=Checks)
+    second_look: float | None = 0.4
     calibrators: Mapping[str, Calibrator] | None = None
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
     grounding: Thresholds = field(default_factory=Thresholds)
@@ -336,6 +344,30 @@ class Assistant:
             return None
         return self.who_said.speaker_for(step.query, step.scored[0].paragraph.doc)
 
+    def _second_look(
+        self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]
+    ) -> StreamEvent | None:
+        """After the model's own decline: when the model still finds it likely that the article
+        answers the question (its P(yes) at least ``second_look``) and the article's best sentences
+        answer it by the extractive path's own checks, those sentences, quoted and marked so."""
+        threshold = self.config.second_look
+        if not self.checks.second_look or threshold is None or not isinstance(self.backend, Verifier):
+            return None
+        try:
+            check = check_messages(prompt, step.question, conversation=conversation)
+            p_yes = self.backend.yes_probability(check)
+        except BackendError:
+            return None
+        if p_yes < threshold:
+            return None
+        event = self._extractive(step)
+        answer = event.answer
+        if answer is None or answer.refused:
+            return None
+        notes = (SECOND_LOOK_NOTE, *answer.notes)
+        signals = (*answer.signals, ("answerable", p_yes))
+        return replace(event, answer=replace(answer, notes=notes, signals=signals))
+
     def _gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement."""
         cited = {(c.doc, c.paragraph) for c in citations}
@@ -447,6 +479,10 @@ class Assistant:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
+            second = self._second_look(step, prompt, conversation) if checked.refusal else None
+            if second is not None:
+                yield second
+                return
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return

@@ -93,7 +93,7 @@ def add_parser(sub) -> None:
         default=[],
         metavar="CHECK",
         help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
-        "who_said, speaker_context, "
+        "who_said, speaker_context, second_look, "
         "facts, polarity, restates, together, placement, speakers, joint",
     )
     p.add_argument(
