@@ -141,6 +141,9 @@ class AssistantConfig:
     taking its turn between the reading's steps. Both answers carry a note saying so.
     ``"wait"`` has the question wait until the model has read the article (what a one-shot
     program wants, such as ``rag ask``: it would exit before a background reading ends).
+    ``speaker_notes``: how the article's speakers are written into the paragraphs the model reads
+    (``"implicit"``: only where the text names nobody, "she (Kim Du-yeon) said"; ``"inline"``: a
+    surname too, "Cha (Victor Cha) said"; see :func:`rag.attribution.reader_text`).
     ``citations``: ``"aligner"`` (default) shows the model plain paragraphs and the sentence
     checks cite the paragraph that states each sentence; ``"model"`` labels the paragraphs
     (``[¶3]``) and asks the model to cite, keeping its markers where they back the sentence.
@@ -155,6 +158,7 @@ class AssistantConfig:
     article_context_tokens: int = 3000
     while_reading: str = "quote"
     citations: str = "aligner"
+    speaker_notes: str = "implicit"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
     checks: Checks = field(default_factory=Checks)
@@ -619,7 +623,9 @@ class Assistant:
                 document.paragraphs
             )
             found = self.attributions.get(doc) if self.checks.speaker_context else None
-            shown = [(p, strip_injections(reader_text(p, found) if found else p.text)) for p in paragraphs]
+            style = self.config.speaker_notes
+            shown = [(p, strip_injections(reader_text(p, found, style) if found else p.text))
+                     for p in paragraphs]  # fmt: skip
             self._finish_loading()
             tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
             fits = tokens <= min(limit, self.backend.context_window // 2)

@@ -115,7 +115,9 @@ def reader_notes(
     """``(offset, text)`` insertions that name each speaker the paragraph does not name in full.
 
     ``inline``: the full name in brackets after a pronoun, surname or title form (``she (Kim
-    Du-yeon) said``), and before a quote with no cue (``(Sydney Seiler:) “…”``). ``lead``: one note
+    Du-yeon) said``), and before a quote with no cue (``(Sydney Seiler:) “…”``). ``implicit``: the
+    same, but only where the text does not name the speaker at all (a pronoun, a description such
+    as "the coach", a quote with no cue); a surname or title is left as it is. ``lead``: one note
     before the paragraph listing its speakers (``(Speaking: Kim Du-yeon) ``)."""
     statements = [s for s in attributions.in_paragraph(paragraph.number) if s.speaker]
     text = paragraph.text
@@ -124,11 +126,13 @@ def reader_notes(
         names = [s.speaker for s in statements if not _named_in_full(text, s)]
         names = list(dict.fromkeys(n for n in names if n))
         return [(0, f"(Speaking: {'; '.join(names)}) ")] if names else []
-    if style != "inline":
-        raise ValueError(f"unknown reader_text style {style!r}: use 'inline' or 'lead'")
+    if style not in ("inline", "implicit"):
+        raise ValueError(f"unknown reader_text style {style!r}: use 'inline', 'implicit' or 'lead'")
     for s in statements:
         if _named_in_full(text, s):
             continue
+        if s.speaker_start >= 0 and style == "implicit" and s.how not in ("pronoun", "description"):
+            continue  # "Cha said": named, if not in full
         if s.speaker_start >= 0:
             notes.setdefault(s.speaker_end, f" ({s.speaker})")
         elif not any(t.speaker == s.speaker and t.speaker_start >= 0 for t in statements):
