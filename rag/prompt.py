@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .grounding import SourceMap
-from .text import strip_markers
+from .text import NOT_IN_ARTICLE, strip_markers
 from .types import ChatMessage, Paragraph
 
 # The naive baseline's prompt (LlamaIndex's starter pipeline, which may say the article does not say).
@@ -127,10 +127,19 @@ def question_tail(question: str, conversation: Sequence[ChatMessage] = ()) -> st
     """The question, after the conversation so far (for a follow-up)."""
     tail = ""
     if conversation:
-        # Earlier answers without their markers: they are no part of the context.
-        turns = "\n".join(f"{m.role}: {_plain(strip_markers(m.content))}" for m in conversation)
+        # Earlier answers without their markers: they are no part of the context. A decline is
+        # only its first sentence: the article it quoted is in the context already, and a small
+        # model copies a long decline into its next reply.
+        turns = "\n".join(f"{m.role}: {_plain(_gist(m))}" for m in conversation)
         tail = f"Conversation so far:\n{turns}\n\n"
     return tail + f"Question: {_plain(question)}"
+
+
+def _gist(message: ChatMessage) -> str:
+    text = strip_markers(message.content)
+    if message.role == "assistant" and text.startswith(NOT_IN_ARTICLE):
+        return NOT_IN_ARTICLE
+    return text
 
 
 def with_tail(prompt: Prompt, tail: str) -> tuple[ChatMessage, ...]:

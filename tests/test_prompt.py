@@ -232,3 +232,11 @@ def test_labelled_paragraphs_ask_the_model_to_cite(paragraphs):
     assert "label" in prompt.messages[0].content
     plain = build(paragraphs)
     assert not find_markers(plain.messages[-1].content) and "label" not in plain.messages[0].content
+
+
+def test_an_earlier_decline_reaches_the_model_as_its_first_sentence_only(paragraphs):
+    decline = "The article does not say. The closest it comes is [¶3]: “NATO and the US …” See also [¶2]."
+    history = [ChatMessage("user", "Who moderated the talk?"), ChatMessage("assistant", decline)]
+    user = build_prompt("What did he say?", paragraphs, count_tokens=count, context_window=4096,
+                        max_answer_tokens=120, conversation=history).messages[-1].content  # fmt: skip
+    assert "assistant: The article does not say.\n" in user and "closest it comes" not in user
