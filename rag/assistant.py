@@ -350,27 +350,28 @@ class Assistant:
 
     def _second_look(
         self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]
-    ) -> StreamEvent | None:
+    ) -> tuple[StreamEvent | None, float | None]:
         """After the model's own decline: when the model still finds it likely that the article
         answers the question (its P(yes) at least ``second_look``) and the article's best sentences
-        answer it by the extractive path's own checks, those sentences, quoted and marked so."""
+        answer it by the extractive path's own checks, those sentences, quoted and marked so.
+        Also the P(yes) asked, if it was."""
         threshold = self.config.second_look
         if not self.checks.second_look or threshold is None or not isinstance(self.backend, Verifier):
-            return None
+            return None, None
         try:
             check = check_messages(prompt, step.question, conversation=conversation)
             p_yes = self.backend.yes_probability(check)
         except BackendError:
-            return None
+            return None, None
         if p_yes < threshold:
-            return None
+            return None, p_yes
         event = self._extractive(step)
         answer = event.answer
         if answer is None or answer.refused:
-            return None
+            return None, p_yes
         notes = (SECOND_LOOK_NOTE, *answer.notes)
         signals = (*answer.signals, ("answerable", p_yes))
-        return replace(event, answer=replace(answer, notes=notes, signals=signals))
+        return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
 
     def _gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement."""
@@ -483,10 +484,12 @@ class Assistant:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
-            second = self._second_look(step, prompt, conversation) if checked.refusal else None
+            second, p_yes = self._second_look(step, prompt, conversation) if checked.refusal else (None, None)
             if second is not None:
                 yield second
                 return
+            if p_yes is not None:  # kept with the decline, to see where the threshold falls
+                signals = replace(signals, answerable=p_yes)
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return
