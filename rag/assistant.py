@@ -34,10 +34,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .attribution import Attributions, reader_text
 from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
 from .calibration import Calibrator, Signals, load_calibrators
-from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history, speakers
+from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
 from .embeddings import EncodeCache
 from .evidence import (
     EvidenceConfig,
@@ -52,8 +53,9 @@ from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thre
 from .prompt import Prompt, build_prompt, check_messages, passage_check_messages, with_tail
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
-from .text import NOT_IN_ARTICLE, content_words, strip_markers
+from .text import NOT_IN_ARTICLE, content_words, split_sentences, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
+from .who_said import SpeakerAnswer, WhoSaid, WhoSaidConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,13 @@ QUOTED_WHILE_READING = (
     "The model is still reading this article for the first time; meanwhile this answer quotes "
     "the article's best-matching sentences. Ask again in a minute for the model's answer."
 )
+SECOND_LOOK_NOTE = (
+    "The model found no answer, but judged that the article likely has one: these are the article's "
+    "best-matching sentences, quoted."
+)
 WAITING_TO_READ = "The model is reading this article for the first time (later questions reuse its reading)…"
 WHILE_READING = ("quote", "sentences", "wait")
+CITATIONS = ("aligner", "model")
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -86,8 +93,13 @@ class Checks:
     (acronyms count by their long form) is declined before the model is asked. ``grounding``:
     the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
     asked whether the article answers the question (its probability of "yes" is a signal).
-    ``calibrator``: the calibrated probability decides answer or decline. Checks that did not
-    pay on the outside benchmark were removed (docs/grounding.md).
+    ``calibrator``: the calibrated probability decides answer or decline. ``who_said``: a
+    who-said question gets the speaker the article gives for the statement it matches
+    (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
+    speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
+    ``second_look``: after the model declines, its P(yes) that the article answers the question
+    decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
+    Checks that did not pay were removed (docs/grounding.md).
     """
 
     injection: bool = True
@@ -95,6 +107,9 @@ class Checks:
     unknown_names: bool = True
     verifier: bool = True
     calibrator: bool = True
+    who_said: bool = True
+    speaker_context: bool = True
+    second_look: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:
@@ -126,6 +141,12 @@ class AssistantConfig:
     taking its turn between the reading's steps. Both answers carry a note saying so.
     ``"wait"`` has the question wait until the model has read the article (what a one-shot
     program wants, such as ``rag ask``: it would exit before a background reading ends).
+    ``speaker_notes``: how the article's speakers are written into the paragraphs the model reads
+    (``"implicit"``: only where the text names nobody, "she (Kim Du-yeon) said"; ``"inline"``: a
+    surname too, "Cha (Victor Cha) said"; see :func:`rag.attribution.reader_text`).
+    ``citations``: ``"aligner"`` (default) shows the model plain paragraphs and the sentence
+    checks cite the paragraph that states each sentence; ``"model"`` labels the paragraphs
+    (``[¶3]``) and asks the model to cite, keeping its markers where they back the sentence.
     """
 
     k: int = 4
@@ -136,14 +157,20 @@ class AssistantConfig:
     context_sentences: int = 4
     article_context_tokens: int = 3000
     while_reading: str = "quote"
+    citations: str = "aligner"
+    speaker_notes: str = "implicit"
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
     checks: Checks = field(default_factory=Checks)
+    second_look: float | None = 0.4
     calibrators: Mapping[str, Calibrator] | None = None
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
     grounding: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        if self.citations not in CITATIONS:
+            raise ValueError(f"citations must be one of {CITATIONS}, not {self.citations!r}")
         if self.while_reading not in WHILE_READING:
             raise ValueError(f"while_reading must be one of {WHILE_READING}, not {self.while_reading!r}")
 
@@ -163,12 +190,23 @@ class Assistant:
         self.checks = self.config.checks
         self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
         self._heads: dict[str, Prompt] = {}
-        self.people = speakers(p.text for d in retriever.corpus.documents for p in d.paragraphs)
+        self.attributions: dict[str, Attributions] = retriever.attributions()
+        self.people = list(dict.fromkeys(
+            form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
+        ))  # fmt: skip
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
         encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
+        texts = {(p.doc, p.number): p.text for d in retriever.corpus.documents for p in d.paragraphs}
+        self.who_said = WhoSaid(self.attributions, encode, self.config.who_said, texts)
         spelled = retriever.acronyms.knows if retriever.acronyms else None
         self.grounder = Grounder(
-            encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled
+            encode,
+            self.config.grounding,
+            strip_injections,
+            self.checks.grounding,
+            spelled=spelled,
+            speakers=self._speakers,
+            misattributed=self._misattributed,
         )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
@@ -294,6 +332,104 @@ class Assistant:
         spelled = self.retriever.acronyms.knows if self.retriever.acronyms else None
         return unknown_names(question, self.evidence.vocabulary, all_names=all_names, spelled=spelled)
 
+    def _speakers(self, paragraph: Paragraph) -> tuple[str, ...]:
+        """Who speaks in ``paragraph``, as the attribution step resolved it."""
+        found = self.attributions.get(paragraph.doc)
+        return found.speakers(paragraph.number) if found else ()
+
+    def _misattributed(self, sentence: str, paragraphs: Sequence[Paragraph]) -> bool:
+        """Whether ``sentence`` gives a statement of the article to someone who did not make it."""
+        docs = dict.fromkeys(p.doc for p in paragraphs)
+        return any(self.who_said.misattributed(sentence, doc) for doc in docs)
+
+    def _speaker_answer(self, step: _Step) -> SpeakerAnswer | None:
+        """For a who-said question: the speaker of the statement it matches, if one stands out."""
+        if not self.checks.who_said or not step.scored:
+            return None
+        return self.who_said.speaker_for(step.query, step.scored[0].paragraph.doc)
+
+    def _second_look(
+        self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]
+    ) -> tuple[StreamEvent | None, float | None]:
+        """After the model's own decline: when the model still finds it likely that the article
+        answers the question (its P(yes) at least ``second_look``) and the article's best sentences
+        answer it by the extractive path's own checks, those sentences, quoted and marked so.
+        Also the P(yes) asked, if it was."""
+        threshold = self.config.second_look
+        if not self.checks.second_look or threshold is None or not isinstance(self.backend, Verifier):
+            return None, None
+        try:
+            check = check_messages(prompt, step.question, conversation=conversation)
+            p_yes = self.backend.yes_probability(check)
+        except BackendError:
+            return None, None
+        if p_yes < threshold:
+            return None, p_yes
+        event = self._extractive(step)
+        answer = event.answer
+        if answer is None or answer.refused:
+            return None, p_yes
+        notes = (SECOND_LOOK_NOTE, *answer.notes)
+        signals = (*answer.signals, ("answerable", p_yes))
+        return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
+
+    def _gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
+        """Whether an answer already names ``found``'s speaker and cites the statement."""
+        cited = {(c.doc, c.paragraph) for c in citations}
+        if (found.statement.doc, found.statement.paragraph) not in cited:
+            return False
+        if found.person is not None:
+            return found.person in self.who_said.named(text, found.statement.doc)
+        return content_words(found.name) <= content_words(text)  # a source that is no person
+
+    def _attributed(
+        self,
+        step: _Step,
+        found: SpeakerAnswer,
+        timings: Timings,
+        draft: str = "",
+        removed: tuple[str, ...] = (),
+    ) -> StreamEvent:
+        """The answer to a who-said question: the article's speaker and the statement, cited."""
+        statement = found.statement
+        paragraph = self.retriever.paragraph(statement.doc, statement.paragraph)
+        label = SourceMap.build([paragraph]).label(paragraph)
+        if statement.speaker_start >= 0 and statement.speaker_end <= statement.start:
+            # The article's own words from the speaker to the end of the sentence ("Hong noted
+            # that …"), a surname or pronoun standing for one person put as the full name.
+            mention = paragraph.text[statement.speaker_start : statement.speaker_end]
+            one = found.person is not None and (
+                self.who_said.person(mention, statement.doc) == found.person or mention.lower() in _PRONOUNS
+            )
+            end = _sentence_end(paragraph.text, statement.end)
+            words = paragraph.text[statement.speaker_end : end].split()
+            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+            who = found.name if one else mention
+            text = f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
+        else:
+            first = split_sentences(statement.text)[:1] or [statement.text]
+            words = first[0].split()
+            more = len(words) > QUOTE_WORDS or first[0] != statement.text.strip()
+            said = " ".join(words[:QUOTE_WORDS]).rstrip(",;:") + ("…" if more else "")
+            if statement.kind == "quote":
+                text = f"{found.name} said: “{said.translate(_NESTED).strip('‘’')}” [{label}]"
+            else:
+                text = f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"
+        answer = Answer(
+            text=text,
+            refused=False,
+            citations=(Citation(paragraph.doc, paragraph.number, paragraph.text),),
+            passages=tuple(step.passages),
+            backend=self.backend_name,
+            query=step.query,
+            notes=(f"Speaker from the article's attribution of {label}.",),
+            draft=draft,
+            removed=removed,
+            timings=timings,
+            signals=tuple(step.signals.as_dict().items()),
+        )
+        return StreamEvent("final", answer=answer)
+
     def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
         """What retrieval and the evidence say before any answer is written."""
         names = self._unknown(question, all_names=True)
@@ -338,11 +474,22 @@ class Assistant:
         # contain words of the answer.
         checked = self.grounder.check(reply, prompt.sources, question=step.question)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
+        found = self._speaker_answer(step)
+        if found is not None and not self._gives_speaker(checked.text, checked.citations, found):
+            # A who-said question: the article's own speaker, not the model's guess.
+            yield self._attributed(step, found, timings, draft=reply, removed=checked.removed)
+            return
         signals = self._answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
+            second, p_yes = self._second_look(step, prompt, conversation) if checked.refusal else (None, None)
+            if second is not None:
+                yield second
+                return
+            if p_yes is not None:  # kept with the decline, to see where the threshold falls
+                signals = replace(signals, answerable=p_yes)
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return
@@ -443,6 +590,7 @@ class Assistant:
                 max_answer_tokens=self.config.max_answer_tokens,
                 max_context_tokens=None if article else self.config.max_context_tokens,
                 conversation=conversation,
+                labels=self.config.citations == "model",
             )
         except ValueError as exc:  # the question alone does not fit the model's window
             raise BackendError(str(exc), setting="--n-ctx") from exc
@@ -458,6 +606,7 @@ class Assistant:
                 count_tokens=self.backend.count_tokens,
                 context_window=self.backend.context_window,
                 max_answer_tokens=self.config.max_answer_tokens,
+                labels=self.config.citations == "model",
             )
         return self._heads[doc]
 
@@ -476,7 +625,10 @@ class Assistant:
             paragraphs = ([self.retriever.paragraph(doc, 0)] if document.caption else []) + list(
                 document.paragraphs
             )
-            shown = [(p, strip_injections(p.text)) for p in paragraphs]
+            found = self.attributions.get(doc) if self.checks.speaker_context else None
+            style = self.config.speaker_notes
+            shown = [(p, strip_injections(reader_text(p, found, style) if found else p.text))
+                     for p in paragraphs]  # fmt: skip
             self._finish_loading()
             tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
             fits = tokens <= min(limit, self.backend.context_window // 2)
@@ -553,6 +705,13 @@ class Assistant:
         elapsed = time.perf_counter() - step.start
         timings = Timings(step.retrieve_s, elapsed, elapsed)
         extract = choose_sentences(step.query, step.scored, self.config.extractive)
+        found = self._speaker_answer(step)
+        if found is not None:
+            cited = tuple(Citation(s.paragraph.doc, s.paragraph.number, "") for s in extract.sentences)
+            if not self._gives_speaker(" ".join(s.text for s in extract.sentences), cited, found):
+                event = self._attributed(step, found, timings)
+                assert event.answer is not None
+                return replace(event, answer=replace(event.answer, backend=EXTRACTIVE))
         if not extract.sentences:
             return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
         sources = SourceMap.build([s.paragraph for s in extract.sentences])
@@ -602,12 +761,7 @@ class Assistant:
         signals: Signals | None = None,
         confidence: float | None = None,
     ) -> StreamEvent:
-        closest = self.evidence.rank_paragraphs(step.scored)[:2]
-        sources = SourceMap.build(closest)
-        text = NOT_IN_ARTICLE
-        if closest:
-            labels = " and ".join(f"[{sources.label(p)}]" for p in closest)
-            text += f" The closest paragraphs are {labels}."
+        text = NOT_IN_ARTICLE + closest_text(step.scored, self.evidence.rank_paragraphs(step.scored)[:2])
         elapsed = time.perf_counter() - step.start
         answer = Answer(
             text=text,
@@ -666,6 +820,36 @@ class _Step:
 class _Confidence:
     value: float
     decline: bool
+
+
+QUOTE_WORDS = 40  # a decline quotes at most this many words of the closest sentence
+_NESTED = str.maketrans({"“": "‘", "”": "’", '"': "'"})
+
+
+_PRONOUNS = frozenset({"he", "she", "they"})
+
+
+def _sentence_end(text: str, start: int) -> int:
+    """Where the sentence running at ``start`` ends in ``text`` (after its closing quote)."""
+    found = re.search(r"[.!?][’”\"']?(?=\s|$)", text[start:])
+    return start + found.end() if found else len(text)
+
+
+def closest_text(scored: Sequence[ScoredSentence], closest: Sequence[Paragraph]) -> str:
+    """What follows a decline: the article's closest sentence, quoted with its paragraph, and the
+    next closest paragraph, so a reader who asked a near-miss question sees what it does say."""
+    if not scored or not closest:
+        return ""
+    best = scored[0]
+    sources = SourceMap.build([best.paragraph, *(p for p in closest if p != best.paragraph)])
+    words = strip_markers(best.text).split()
+    quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+    quote = quote.translate(_NESTED)  # quotes inside the quote become single quotes
+    text = f" The closest it comes is [{sources.label(best.paragraph)}]: “{quote}”"
+    others = [p for p in closest if p != best.paragraph][:1]
+    if others:
+        text += f" See also [{sources.label(others[0])}]."
+    return text
 
 
 def _drop_prompt_echo(reply: str, rules: str) -> str:

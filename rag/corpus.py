@@ -23,7 +23,7 @@ from .types import Document, Paragraph
 
 log = logging.getLogger(__name__)
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 SUFFIXES = (".txt", ".md", ".markdown", ".json")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -35,7 +35,11 @@ _DEBRIS_BLOCK = re.compile(
     re.IGNORECASE,
 )
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE = re.compile(rf"^(?:(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$")
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+# A dateline: "October 24, 2024", "Friday, August 15, 2008" (Wikinews) or "2024-10-24".
+_DATE = re.compile(
+    rf"^(?:(?:(?:{_WEEKDAYS}),\s+)?(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$"
+)
 _PUBLISHER_WORDS = re.compile(
     r"\b(?:Herald|Times|Post|News|Press|Journal|Agency|Tribune|Gazette|Reuters|Yonhap|"
     r"Associated|Guardian|Daily|Telegraph|Chronicle|Observer|Media|Broadcasting)\b"
@@ -185,12 +189,16 @@ def _strip_debris(blocks: list[str]) -> list[str]:
 
 
 def _is_heading(block: str) -> bool:
-    return len(block.split()) <= 8 and not _SENTENCE_END.search(block) and not block[:1].islower()
+    """A short block that is no sentence: a section heading. Dashes and scores' punctuation are no
+    words ("Group F — Sweden 1 – 0 Korea Republic" is seven)."""
+    n_words = sum(any(c.isalnum() for c in w) for w in block.split())
+    return n_words <= 8 and not _SENTENCE_END.search(block) and not block[:1].islower()
 
 
 def _parse_date(block: str) -> str | None:
     if not _DATE.match(block):
         return None
+    block = re.sub(rf"^(?:{_WEEKDAYS}),\s+", "", block)
     for fmt in ("%B %d, %Y", "%b. %d, %Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(block, fmt).date().isoformat()

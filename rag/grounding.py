@@ -72,6 +72,8 @@ class GroundingChecks:
     restates: bool = True
     together: bool = True
     placement: bool = True
+    speakers: bool = True
+    joint: bool = True
 
 
 @dataclass
@@ -171,9 +173,13 @@ class Grounder:
         clean: Callable[[str], str] | None = None,
         checks: GroundingChecks | None = None,
         spelled: Callable[[str], bool] | None = None,
+        speakers: Callable[[Paragraph], Sequence[str]] | None = None,
+        misattributed: Callable[[str, Sequence[Paragraph]], bool] | None = None,
     ) -> None:
         self.encode = encode
         self.spelled = spelled
+        self.speakers = speakers
+        self.misattributed = misattributed
         self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
@@ -187,9 +193,14 @@ class Grounder:
             replace(sources.paragraphs[lab], text=self.clean(sources.paragraphs[lab].text)) for lab in labels
         ]
         haystack = " ".join(p.text for p in paragraphs) + " " + question
-        para_words = [content_words(p.text) for p in paragraphs]
+        # A paragraph holds its speakers too: "…,” she said" backs "Kim Du-yeon said …" once the
+        # attribution step has resolved "she" (switch ``speakers``).
+        spoken = self.speakers if self.speakers is not None and self.checks.speakers else None
+        para_words = [content_words(" ".join([p.text, *(spoken(p) if spoken else ())])) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
-        semantic = self._semantic(claims, [split_sentences(p.text) for p in paragraphs])
+        para_sents = [split_sentences(p.text) for p in paragraphs]
+        semantic = self._semantic(claims, para_sents)
+        asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
 
         kept: list[str] = []
@@ -199,7 +210,7 @@ class Grounder:
         similarity: list[float] = []
         refusal = False
         for sentence in sentences:
-            plain = strip_markers(sentence)
+            plain = _as_reader_reads(strip_markers(sentence))
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
             if is_refusal(sentence):
                 if invented:  # "does not say, but 50,000 died": an invented fact in disguise
@@ -224,13 +235,23 @@ class Grounder:
                 )
                 scores.append((supported, lexical + sims[i], labels[i], lexical))
             backing = [lab for ok, _, lab, _ in scores if ok]
+            joint: list[str] = []
+            if self.checks.joint and max((s[3] for s in scores), default=0.0) < self.thresholds.lexical:
+                # A sentence joining two facts ("two trips to the surface and one to the Gateway")
+                # is backed by the few paragraphs that together hold what it adds, and cites them.
+                joint = [labels[i] for i in _cover(new_words, para_words, self.thresholds.lexical)]
+                backing = joint or backing
             sourced = [sources.paragraphs[lab].text for lab in backing]
             if backing and self.checks.polarity and _flips_polarity(plain, sourced):
                 backing = []
-            if not backing or (self.checks.restates and restates(words, question_words)):
+            if not backing or (self.checks.restates and restates(words, question_words)
+                               and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)
                 continue
-            short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS
+            if spoken and self.misattributed is not None and self.misattributed(plain, paragraphs):
+                removed.append(plain)  # one person's words given to another
+                continue
+            short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS and not joint
             if short and self.checks.together:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]
                 if not _together(holders, question_words, paragraphs, para_words):
@@ -239,11 +260,22 @@ class Grounder:
             refs = [ref for _, _, found in find_markers(sentence) for ref in found]
             marked = [sources.resolve(letter, n) for letter, n in refs]
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
-            if not chosen:
+            own = not chosen  # no marker of the model's backs the sentence: the checks cite it
+            if joint:
+                chosen = joint
+            elif not chosen:
                 chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
-            if self.checks.placement:
+            if self.checks.placement and not joint:
                 if short:
-                    chosen = _in_context(chosen, backing, words | question_words, labels, para_words)
+                    if asked is None:
+                        asked = self._semantic([question], para_sents).get(question, [0.0] * len(paragraphs))
+                    margin = 0.0 if own else CONTEXT_MARGIN
+                    context = words | question_words
+                    # Where the question is, and where the sentence is as far as it restates the
+                    # question: "Paul Dewar." alone only says where he is named.
+                    said = len(words & question_words) / len(words)
+                    near = [a + said * b for a, b in zip(asked, sims, strict=True)]
+                    chosen = _in_context(chosen, backing, context, labels, para_words, near, margin)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
@@ -282,13 +314,43 @@ class Grounder:
         return out
 
 
-def _in_context(chosen, backing, context, labels, para_words) -> list[str]:
+def _numbers(text: str) -> set[str]:
+    """The numbers ``text`` states, in digits or words ("two", "1958"): an answer giving one the
+    question does not is no restatement, though number words are no content words."""
+    return {m.group(0).lower().rstrip(".,") for m in NUMBER.finditer(strip_markers(text))}
+
+
+JOINT_MAX = 3  # a sentence is backed by at most this many paragraphs together
+
+
+def _cover(new_words: set[str], para_words: Sequence[set[str]], share: float) -> list[int]:
+    """The fewest paragraphs (at most JOINT_MAX, each adding at least two of the sentence's words
+    the others lack) that together hold ``share`` of ``new_words``; ``[]`` if there are none."""
+    chosen: list[int] = []
+    covered: set[str] = set()
+    while len(chosen) < JOINT_MAX and new_words:
+        gain, best = max(((len((new_words & pw) - covered), i) for i, pw in enumerate(para_words)
+                          if i not in chosen), default=(0, -1))  # fmt: skip
+        if gain < 2:
+            return []
+        chosen.append(best)
+        covered |= new_words & para_words[best]
+        if len(chosen) > 1 and len(covered) / len(new_words) >= share:
+            return sorted(chosen)
+    return []
+
+
+def _in_context(chosen, backing, context, labels, para_words, asked=None, margin=CONTEXT_MARGIN) -> list[str]:
     """For a short answer ("Seiler said."), cite where the question's matter is: a name alone is
     "supported" by every paragraph naming the person; the reader needs the one that also holds
-    what the question is about."""
-    share = {lab: len(context & para_words[labels.index(lab)]) / len(context) for lab in backing}
+    what the question is about (its words, and the question's best cosine to one of its
+    sentences, ``asked``). A marker the model wrote is moved only for a paragraph ``margin``
+    better; a citation the checks chose goes to the best one."""
+    asked = asked or [0.0] * len(labels)
+    share = {lab: len(context & para_words[labels.index(lab)]) / len(context) + asked[labels.index(lab)]
+             for lab in backing}  # fmt: skip
     best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
-    if max((share[lab] for lab in chosen), default=0.0) + CONTEXT_MARGIN <= share[best]:
+    if max((share[lab] for lab in chosen), default=0.0) + margin < share[best] or not margin:
         return [best]
     return chosen
 
@@ -366,10 +428,23 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway
     # joined in 1972 (though Norway did not end up joining)"): compare with the clause that
     # holds most of the claim.
-    clauses = [(len(words & content_words(c)), bool(_NEGATION.search(c))) for c in _CLAUSE.split(best)]
+    clauses = [(len(words & content_words(c)), bool(_NEGATION.search(plain_text(c))))
+               for c in _CLAUSE.split(best)]  # fmt: skip
     top = max(n for n, _ in clauses)
-    negated = bool(_NEGATION.search(sentence))
+    negated = bool(_NEGATION.search(plain_text(sentence)))
     return all(negated != neg for n, neg in clauses if n == top)
+
+
+# "the context" and "the passage" are the prompt's words; the reader only knows the article.
+_PROMPT_WORDS = re.compile(
+    r"\bthe\s+(?:given\s+|provided\s+)?(?:context|passages?)(?:\s+(?:provided|given))?\b", re.I
+)
+
+
+def _as_reader_reads(sentence: str) -> str:
+    """``sentence`` with the prompt's own words ("According to the context, …") put as the reader
+    knows them ("According to the article, …")."""
+    return _PROMPT_WORDS.sub(lambda m: "The article" if m.group(0)[0] == "T" else "the article", sentence)
 
 
 def _has_words(text: str) -> bool:

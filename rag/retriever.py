@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 
 from .acronyms import AcronymMap
+from .attribution import Attributions, Attributor
 from .chunking import CAPTION_SECTION, Chunker, ChunkingConfig
 from .corpus import Corpus, load_corpus, signature
 from .embeddings import Embedder, make_embedder
@@ -120,6 +121,8 @@ class Retriever:
         self._checked_at = time.monotonic()
         self._bm25 = BM25Index([c.embed_text for c in chunks])
         self._sentence_chunk = np.array([s.chunk for s in sentences], dtype=np.int64)
+        self._attributions: dict[str, Attributions] = {}
+        self._attributor: Attributor | None = None
 
     def _keywords(self, text: str) -> str:
         return self.acronyms.expand(text) if self.acronyms else text
@@ -182,6 +185,23 @@ class Retriever:
         info = IndexInfo(status, str(folder), len(chunks), kind, time.perf_counter() - start)
         log.info("index %s: %d chunks, %s, %.2fs", status, len(chunks), kind, info.seconds)
         return cls(corpus, chunks, sentences, indexes, embedder, config, info)
+
+    def attributions(self, doc: str | None = None) -> dict[str, Attributions]:
+        """Who says what in each article (or in article ``doc``): its people and every quote and
+        reported claim with its speaker (:mod:`rag.attribution`, spaCy). Resolved once per
+        article and kept in the cache folder beside the index, so it is parsed when the article is
+        first indexed and read back after."""
+        wanted = [doc] if doc is not None else list(self.documents)
+        missing = [d for d in wanted if d in self.documents and d not in self._attributions]
+        if missing:
+            if self._attributor is None:
+                root = Path(self.config.cache_dir) if self.config.cache_dir else default_cache_root(
+                    Path(self.corpus.root)
+                )
+                self._attributor = Attributor(root / "attribution")
+            for name in missing:
+                self._attributions[name] = self._attributor(self.documents[name])
+        return {d: self._attributions[d] for d in wanted if d in self._attributions}
 
     def changed(self, min_interval: float = 2.0) -> bool:
         """True when the corpus folder's files changed since this retriever was opened.

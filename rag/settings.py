@@ -29,6 +29,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 DEFAULT_USER = "reader"
 DEFAULT_N_CTX = 4096
+DEFAULT_LOOKUP = 0  # prompt-lookup drafts of the local model (off until measured: benchmarks/lookup.py)
 DEFAULT_TIMEOUT = 60.0
 MAX_K = 10
 
@@ -58,6 +59,7 @@ class ModelSettings:
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
     repack: bool = False
+    lookup: int = DEFAULT_LOOKUP
     base_url: str | None = None
     openai_model: str | None = None
     api_key: str | None = field(default=None, repr=False)  # the REMOTE server's key
@@ -73,6 +75,8 @@ class ModelSettings:
                 options["threads"] = self.threads
             if self.repack:
                 options["repack"] = True
+            if self.lookup:
+                options["lookup"] = self.lookup
             return options
         if name == REMOTE:
             return {
@@ -101,6 +105,7 @@ class WebConfig:
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
     repack: bool = False
+    lookup: int = DEFAULT_LOOKUP
     k: int = 4
     load_wait: float = 60.0
     concurrency: int = 4
@@ -116,6 +121,7 @@ class WebConfig:
             n_ctx=self.n_ctx,
             threads=self.threads,
             repack=self.repack,
+            lookup=self.lookup,
             base_url=self.base_url,
             openai_model=self.openai_model,
             api_key=self.api_key,
@@ -192,6 +198,14 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         "--repack",
         action="store_true",
         help="let llama.cpp repack the weights at load (slower on 2-core AVX2: benchmarks/repack.py)",
+    )
+    local.add_argument(
+        "--lookup",
+        type=int,
+        default=DEFAULT_LOOKUP,
+        metavar="N",
+        help=f"draft up to N tokens of a greedy reply from the prompt (prompt lookup; {DEFAULT_LOOKUP}; "
+        "0 = off: benchmarks/lookup.py)",
     )
     remote = parser.add_argument_group("openai backend (a remote OpenAI-compatible model server)")
     remote.add_argument(
@@ -313,6 +327,7 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
         n_ctx=args.n_ctx,
         threads=args.threads,
         repack=args.repack,
+        lookup=max(0, args.lookup),
         base_url=args.base_url,
         openai_model=args.openai_model,
         api_key=args.api_key,
@@ -340,6 +355,7 @@ def web_config(args: argparse.Namespace) -> WebConfig:
         n_ctx=models.n_ctx,
         threads=models.threads,
         repack=models.repack,
+        lookup=models.lookup,
         k=max(1, min(MAX_K, args.k)),
         load_wait=max(0.0, args.load_wait),
         concurrency=max(1, args.concurrency),

@@ -80,10 +80,14 @@ def normalize_quotes(text: str) -> str:
     return text.translate(table)
 
 
+_TYPED_APOSTROPHE = re.compile(r"(?<=[A-Za-z])[`´](?=[A-Za-z])")
+
+
 def plain_text(text: str) -> str:
     """``text`` for matching words: typographic apostrophes as ASCII ones ("Kim’s" and "Kim's"
-    alike) and letters without their accents ("Jerónimo" and "Jeronimo" alike)."""
-    text = text.replace("’", "'").replace("‘", "'")
+    alike; a backtick or an acute accent typed for one between letters too, "don`t") and letters
+    without their accents ("Jerónimo" and "Jeronimo" alike)."""
+    text = _TYPED_APOSTROPHE.sub("'", text.replace("’", "'").replace("‘", "'"))
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFKD", text)
@@ -128,7 +132,7 @@ STOP = frozenset(
     could may might must it its it's this that these those there here what which who whom whose when where
     why how i you he she we they me him her us them my your his our their not no nor also just only very
     more most such both each other any all some said says say according article text paragraph paragraphs
-    one two""".split()
+    context passage one two""".split()
 )
 
 

@@ -24,6 +24,8 @@ SPEED_START, SPEED_END = "<!-- SPEED-START -->", "<!-- SPEED-END -->"
 SETS = (
     ("dev", "the article, dev set", "eval/qa.jsonl", "written for this article; rules and thresholds were "
      "chosen on it"),
+    ("news", "4 news articles (news-open)", "eval/news-open/qa.jsonl", "Wikinews and NASA news with "
+     "quotes, attribution, follow-ups and near-miss unanswerables; no rule or threshold fitted on them"),
     ("heldout", "the article, held-out set", "eval/heldout.jsonl", "written separately; run once for "
      "this report, never for tuning"),
     ("squad2", "8 other articles (squad2-open)", "eval/squad2-open/qa-200.jsonl", "SQuAD 2.0 questions "

@@ -8,6 +8,7 @@ half-way, a leaked system prompt): what the pipeline must survive from any real 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import FrozenInstanceError
 
 import pytest
@@ -16,7 +17,14 @@ from conftest import ARTICLE_ID, REPO, eval_items
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.assistant import INJECTION_REPLY, NOT_IN_ARTICLE, Assistant, AssistantConfig
+from rag.assistant import (
+    INJECTION_REPLY,
+    NOT_IN_ARTICLE,
+    SECOND_LOOK_NOTE,
+    Assistant,
+    AssistantConfig,
+    Checks,
+)
 from rag.backends import BackendError, ChatBackend
 from rag.prompt import SYSTEM_PROMPT
 from rag.retriever import RetrieverConfig
@@ -155,9 +163,17 @@ def test_question_about_someone_the_article_never_names_is_declined_with_closest
     answer = bot.ask("What did Zelensky say?")
     assert answer.refused and answer.citations == ()
     assert answer.text.startswith(NOT_IN_ARTICLE)
-    assert "closest paragraphs" in answer.text
+    assert "closest it comes" in answer.text
     offered = marker_numbers(answer.text)
     assert offered and {(ARTICLE_ID, n) for n in offered} <= retrieved_paragraphs(answer)
+    # the closest sentence is quoted verbatim from the first paragraph offered
+    quoted = re.search(r": “(.+)”", answer.text).group(1).rstrip("…")
+    first = bot.retriever.paragraph(ARTICLE_ID, offered[0]).text
+
+    def unquoted(text: str) -> str:
+        return re.sub("[“”‘’\"']", "", text)
+
+    assert len(quoted.split()) >= 5 and unquoted(quoted) in unquoted(first)
     assert any("Zelensky" in note for note in answer.notes)
 
 
@@ -444,3 +460,33 @@ def test_declines_say_why(bot):
 def test_an_unknown_while_reading_mode_is_refused():
     with pytest.raises(ValueError, match="while_reading"):
         AssistantConfig(while_reading="later")
+
+
+class _Judging(ScriptedBackend):
+    """A scripted model that also gives a fixed P(yes) to the verifier's question."""
+
+    def __init__(self, reply: str, p_yes: float) -> None:
+        super().__init__(reply)
+        self.p_yes = p_yes
+        self.checks = 0
+
+    def yes_probability(self, messages) -> float:
+        self.checks += 1
+        return self.p_yes
+
+
+@pytest.mark.parametrize(
+    ("p_yes", "switch", "rescued"), [(0.9, True, True), (0.1, True, False), (0.9, False, False)]
+)
+def test_a_second_look_after_the_model_declines(retriever, p_yes, switch, rescued):
+    question = "On what day did NATO and the United States confirm evidence of the troops?"
+    backend = _Judging("The article does not say.", p_yes)
+    checks = Checks() if switch else Checks().without("second_look")
+    answer = Assistant(retriever, backend, AssistantConfig(checks=checks)).ask(question)
+    assert answer.refused is not rescued
+    if rescued:
+        assert SECOND_LOOK_NOTE in answer.notes and "Wednesday" in answer.text and 3 in cited(answer)
+        assert_grounded(answer, retriever)
+    else:
+        assert answer.decline_reason == "model declined"
+    assert backend.checks == (1 if switch else 0)  # the verifier is asked only for the second look

@@ -553,3 +553,25 @@ def test_a_follow_up_through_the_assistant_does_not_make_the_model_read_the_arti
     cost = evaluated(article_llama, lambda: bot.ask("What did she accuse them of?", history=history))
     # The question, the conversation and the two yes/no checks: a few hundred tokens at most.
     assert 0 < cost < article / 3, (cost, article)
+
+
+# -- prompt lookup: the same greedy reply, written in fewer steps -----------------------------
+def test_propose_takes_what_followed_the_last_words_earlier():
+    from rag.backends.lookup import propose
+
+    assert propose([1, 2, 3, 4, 5, 9, 2, 3], ngram=2, draft=3) == [4, 5, 9]
+    assert propose([1, 2, 3, 4, 5, 9, 7, 3], ngram=2, draft=2) == [4, 5]  # falls back to one token
+    assert propose([1, 2, 3], ngram=2, draft=3) == []
+
+
+def test_lookup_gives_the_greedy_reply_and_copies_in_fewer_steps(llama):
+    text = "The treaty commits both countries to provide military and other assistance without delay."
+    messages = ask(f"Repeat this sentence exactly: {text}")
+    plain = "".join(llama.stream(messages, max_tokens=40))
+    with_lookup = LlamaCppBackend(SMOLLM2, cache_dir=llama.cache_dir, n_ctx=512, threads=1, lookup=6)
+    drafted = "".join(with_lookup.stream(messages, max_tokens=40))
+    assert drafted == plain
+    stats = with_lookup.lookup_stats
+    assert stats["tokens"] > stats["steps"] > 0  # some steps kept drafted tokens
+    stopped = "".join(with_lookup.stream(messages, max_tokens=40, stop=["military"]))
+    assert "military" not in stopped and plain.startswith(stopped)

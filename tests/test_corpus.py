@@ -330,3 +330,27 @@ def test_project_corpus_folder_loads_without_skips():
     corpus = load_corpus(CORPUS_DIR)
     assert corpus.skipped == ()
     assert len(corpus.fingerprint) == 64
+
+
+def test_weekday_dateline_is_the_date_not_a_section():
+    """Wire and Wikinews stories open with "Friday, August 15, 2008": the date, not a heading."""
+    text = (
+        "Storm closes harbour\n\nFriday, August 15, 2008\n\n"
+        "A storm closed the harbour on Thursday, officials said.\n\nShips waited offshore for a day.\n"
+    )
+    doc = parse_document(text, doc_id="storm")
+    assert doc.date == "2008-08-15"
+    assert doc.sections == ()
+    assert [p.text[:7] for p in doc.paragraphs] == ["A storm", "Ships w"]
+
+
+def test_heading_words_do_not_count_dashes_or_score_marks():
+    """A sports subheading ("Group A — Spain 2 – 1 Chile") is a heading like its shorter siblings."""
+    text = (
+        "Day one\n\nJune 1, 2018\n\nTwo matches were played.\n\n"
+        "Group A — Spain 2 – 1 Chile Republic\n\nSpain won late on.\n\n"
+        "Group B — Peru 0 – 0 Iran\n\nNobody scored.\n"
+    )
+    doc = parse_document(text, doc_id="cup")
+    assert doc.sections == ("Group A — Spain 2 – 1 Chile Republic", "Group B — Peru 0 – 0 Iran")
+    assert [p.section for p in doc.paragraphs] == [None, doc.sections[0], doc.sections[1]]

@@ -7,7 +7,7 @@ from conftest import ARTICLE_ID
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.grounding import Grounder, SourceMap, novel_facts
+from rag.grounding import Grounder, GroundingChecks, SourceMap, novel_facts
 from rag.text import content_words, find_markers, is_refusal, strip_markers
 from rag.types import Paragraph
 
@@ -495,3 +495,68 @@ def test_the_together_check_has_a_switch(embedder):
     question = "Who said the harbour plan would fail?"
     checked = loose.check("Tom Reed.", SourceMap.build(SPEAKERS), question=question)
     assert checked.supported == 1
+
+
+# -- news structure: two-paragraph claims, numbers, typed apostrophes, speakers ----------------
+def _paragraphs(*texts: str, doc: str = "story") -> SourceMap:
+    return SourceMap.build([Paragraph(doc, i, t) for i, t in enumerate(texts, start=1)])
+
+
+def test_a_sentence_joining_two_paragraphs_is_backed_by_both(embedder):
+    sources = _paragraphs(
+        "The agency will fly two crews to the lunar surface on later missions.",
+        "Officials praised the deal at a ceremony in the capital.",
+        "Separately, one engineer will join the orbiting station's maintenance team.",
+    )
+    question = "What will the agency do under the deal?"
+    reply = (
+        "It will fly two crews to the lunar surface and send one engineer to the station's maintenance team."
+    )
+    plain = Grounder(embedder.encode, checks=GroundingChecks(joint=False))
+    joined = Grounder(embedder.encode).check(reply, sources, question=question)
+    assert joined.supported == 1 and {c.paragraph for c in joined.citations} == {1, 3}
+    alone = plain.check(reply, sources, question=question)
+    assert [c.paragraph for c in alone.citations] == [1]  # switched off: half the claim goes uncited
+
+
+def test_an_answer_that_only_adds_numbers_is_no_restatement(embedder):
+    sources = _paragraphs("Each crew gets two trips to the surface and one seat on the station.")
+    question = "How many trips to the surface and how many seats on the station does each crew get?"
+    reply = "Each crew gets two trips to the surface and one seat on the station."
+    checked = Grounder(embedder.encode).check(reply, sources, question=question)
+    assert checked.supported == 1
+
+
+def test_a_backtick_typed_for_an_apostrophe_does_not_flip_polarity(embedder):
+    sources = _paragraphs("Staff complained that they can`t share the files with their own colleagues.")
+    checked = Grounder(embedder.encode).check(
+        "Staff complained that they can't share the files with their colleagues.", sources,
+        question="What did staff complain about?",
+    )  # fmt: skip
+    assert checked.supported == 1
+
+
+def test_a_paragraph_holds_the_speaker_the_attribution_step_resolved(embedder):
+    sources = _paragraphs(
+        "Ana Ruiz, a harbour pilot, described the night of the storm.",
+        "“We lost three boats before midnight,” she said.",
+    )
+
+    def speakers(p: Paragraph) -> tuple[str, ...]:
+        return ("Ana Ruiz",) if p.number == 2 else ()
+
+    reply = "Ana Ruiz said they lost three boats before midnight."
+    question = "How many boats were lost?"
+    with_speakers = Grounder(embedder.encode, speakers=speakers).check(reply, sources, question=question)
+    assert [c.paragraph for c in with_speakers.citations] == [2] and with_speakers.support == 1.0
+    off = Grounder(embedder.encode, speakers=speakers, checks=GroundingChecks(speakers=False))
+    assert off.check(reply, sources, question=question).support < 1.0  # "Ana Ruiz" is not in ¶2's words
+
+
+def test_words_given_to_the_wrong_speaker_are_removed(embedder):
+    sources = _paragraphs("“We lost three boats before midnight,” said Ana Ruiz.")
+    wrong = Grounder(embedder.encode, speakers=lambda p: ("Ana Ruiz",),
+                     misattributed=lambda sentence, paragraphs: "Ben" in sentence)  # fmt: skip
+    reply = "Ben Ortiz said they lost three boats before midnight."
+    checked = wrong.check(reply, sources, question="What happened?")
+    assert checked.supported == 0 and checked.removed

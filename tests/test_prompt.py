@@ -217,3 +217,26 @@ def test_prompt_never_exceeds_the_budget(sizes, window, answer, words, context):
         assert data == ""
     for p in kept:
         assert f"end {p.number - 1}." in data  # whole: the paragraph's last words are there
+
+
+def test_labelled_paragraphs_ask_the_model_to_cite(paragraphs):
+    """``labels=True``: each paragraph after its label, letters for a second article, and a rule."""
+    other = Paragraph("other", 2, "A second article says something else.")
+    count = TiktokenCounter().count
+    first, last = paragraphs[0], paragraphs[-1]
+    prompt = build_prompt(QUESTION, [first, other, last], count_tokens=count,
+                          context_window=4096, max_answer_tokens=120, labels=True)  # fmt: skip
+    user = prompt.messages[-1].content
+    assert f"[A¶{first.number}] {first.text[:20]}" in user and "[B¶2] A second article" in user
+    assert f"[A¶{last.number}] {last.text[:20]}" in user
+    assert "label" in prompt.messages[0].content
+    plain = build(paragraphs)
+    assert not find_markers(plain.messages[-1].content) and "label" not in plain.messages[0].content
+
+
+def test_an_earlier_decline_reaches_the_model_as_its_first_sentence_only(paragraphs):
+    decline = "The article does not say. The closest it comes is [¶3]: “NATO and the US …” See also [¶2]."
+    history = [ChatMessage("user", "Who moderated the talk?"), ChatMessage("assistant", decline)]
+    user = build_prompt("What did he say?", paragraphs, count_tokens=count, context_window=4096,
+                        max_answer_tokens=120, conversation=history).messages[-1].content  # fmt: skip
+    assert "assistant: The article does not say.\n" in user and "closest it comes" not in user

@@ -168,7 +168,7 @@ def five_word_runs(text: str) -> set[tuple[str, ...]]:
 
 
 # The product's own decline ("The article does not say. The closest ...") is no leak.
-SYSTEM_RUNS = five_word_runs(SYSTEM_PROMPT) - five_word_runs(f"{NOT_IN_ARTICLE} The closest paragraphs")
+SYSTEM_RUNS = five_word_runs(SYSTEM_PROMPT) - five_word_runs(f"{NOT_IN_ARTICLE} The closest it comes is")
 
 
 def check_reply(answer: Answer, item: dict, retriever) -> None:

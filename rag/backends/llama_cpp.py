@@ -84,7 +84,9 @@ class LlamaCppBackend:
     idle and one fewer while other processes are busy (see :class:`CpuShare`). ``repack``: let
     llama.cpp copy the weights into its interleaved CPU layout at load (off by default: on a
     2-core AVX2 machine it made loading 5x slower and reading a prompt 1.4x slower, see
-    ``benchmarks/repack.py``). ``cache_dir``
+    ``benchmarks/repack.py``). ``lookup``: greedy replies draft up to this many tokens from the
+    prompt and check them in one batch (:mod:`rag.backends.lookup`; 0, the default, is off: see
+    ``benchmarks/lookup.py``). ``cache_dir``
     keeps the saved prompt states; ``model_dir`` a packaged model joined from its parts
     (default ``~/.cache/korea-herald-rag``, shared by every corpus, else ``cache_dir``).
     """
@@ -102,6 +104,7 @@ class LlamaCppBackend:
         keep_states: int = KEEP_STATES,
         model_dir: str | os.PathLike | None = None,
         repack: bool = False,
+        lookup: int = 0,
     ) -> None:
         self.model = str(model) if model else DEFAULT_LOCAL_MODEL
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "korea-herald-rag"
@@ -111,6 +114,8 @@ class LlamaCppBackend:
         self.seed = seed
         self.keep_states = keep_states
         self.repack = repack
+        self.lookup = lookup
+        self.lookup_stats: dict[str, int] = {}
         self._cpu = CpuShare()
         self._llm = None
         self._error: BackendError | None = None
@@ -171,6 +176,9 @@ class LlamaCppBackend:
             try:
                 self._restore(llm, tokens)
                 self._count_new(llm, tokens)
+                if self.lookup > 0 and temperature == 0 and compiled is None:
+                    yield from self._stream_lookup(llm, tokens, max_tokens, stop or ())
+                    return
                 chunks = llm.create_completion(
                     tokens,
                     max_tokens=max_tokens,
@@ -188,6 +196,31 @@ class LlamaCppBackend:
                 raise BackendError(f"the local model rejected the prompt: {exc}", setting="--n-ctx") from exc
             except RuntimeError as exc:
                 raise BackendError(f"the local model failed: {exc}") from exc
+
+    def _stream_lookup(self, llm, tokens: list[int], max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        """The greedy reply with prompt-lookup drafts, as text pieces (whole UTF-8 characters;
+        the text stops before a ``stop`` string, as ``create_completion`` does)."""
+        from .lookup import ends_reply, greedy_tokens
+
+        pending = b""
+        text = ""
+        for token in greedy_tokens(llm, tokens, max_tokens, draft=self.lookup, stats=self.lookup_stats):
+            if ends_reply(llm, token):
+                break
+            pending += llm.detokenize([token], prev_tokens=None)
+            try:
+                piece = pending.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # a character split over tokens: wait for the rest
+            pending = b""
+            cut = min((i for i in ((text + piece).find(s) for s in stop if s) if i >= 0), default=-1)
+            if cut >= 0:
+                if cut > len(text):
+                    yield (text + piece)[len(text) : cut]
+                return
+            text += piece
+            if piece:
+                yield piece
 
     def yes_probability(self, messages: Sequence[ChatMessage]) -> float:
         """P("yes") / (P("yes") + P("no")) for the first token of the reply, from the logits.

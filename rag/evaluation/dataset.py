@@ -17,6 +17,8 @@ TYPES = (
     "factoid",
     "attribution",
     "multi-paragraph",
+    "multi",  # news-open's name for multi-paragraph
+    "number",  # an amount, a date or a duration (news-open)
     "definition",
     "noisy",
     "unanswerable",

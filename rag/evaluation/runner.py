@@ -50,7 +50,7 @@ DEFAULT_BACKENDS = ("extractive",)
 Ask = Callable[[str, list[dict[str, str]]], Any]  # (question, history) -> Answer
 CORPORA = "corpora"  # folder beside a dataset holding the corpora its items name
 # The checks the extractive backend goes through (the others act on a model's reply).
-EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator")
+EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator", "who_said")
 
 
 def add_parser(sub) -> None:
@@ -75,6 +75,13 @@ def add_parser(sub) -> None:
         help="what a language model reads: the whole article when it fits (default) or the best sentences",
     )
     p.add_argument(
+        "--citations",
+        choices=["aligner", "model"],
+        default="aligner",
+        help="who places the [¶N] markers: the sentence checks (default) or the model, from "
+        "labelled paragraphs",
+    )
+    p.add_argument(
         "--corpora",
         metavar="DIR",
         help="folder of the corpora that items name with their `corpus` key "
@@ -86,7 +93,8 @@ def add_parser(sub) -> None:
         default=[],
         metavar="CHECK",
         help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
-        "facts, polarity, restates, together, placement",
+        "who_said, speaker_context, second_look, "
+        "facts, polarity, restates, together, placement, speakers, joint",
     )
     p.add_argument(
         "--rerank",
@@ -670,6 +678,8 @@ def assistant_config(args: argparse.Namespace):
     config = AssistantConfig()
     if getattr(args, "context", "article") == "sentences":
         config = replace(config, article_context_tokens=0)
+    if getattr(args, "citations", "aligner") != "aligner":
+        config = replace(config, citations=args.citations)
     if getattr(args, "without", None):
         config = replace(config, checks=config.checks.without(*args.without))
     return config

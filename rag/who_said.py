@@ -1,0 +1,269 @@
+"""Who said it: the article's own speakers, in the answers.
+
+News is made of statements: quotes and reported claims, each with a speaker that the article
+names before or after the words, by a pronoun, or in an earlier paragraph
+(:mod:`rag.attribution` resolves them when an article is indexed). A small model mixes the
+experts up. So the pipeline uses the statements it has resolved:
+
+* **who-said questions** ("Who argued that …?", "Which coach said …?") are answered with the
+  speaker of the statement that matches the question best, when one statement stands out;
+  the model's own choice of person is kept only when it agrees (:meth:`WhoSaid.speaker_for`);
+* **every answer sentence** that gives words to a person is checked: when the statement it
+  restates belongs to someone else, the sentence gives one person's words to another and is
+  removed (:meth:`WhoSaid.misattributed`).
+
+A statement matches a text by meaning (cosine of their sentence vectors) and by words (the share
+of the text's content words that the statement, its paragraph and its speaker hold). Nothing here
+knows any article's names: people, aliases and speakers all come from the attribution step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .attribution import Attributions, Person, Statement
+from .text import content_words, plain_text, strip_markers
+
+# Verbs of saying, as a question or an answer uses them ("Who argued …?", "Cha warned that …").
+_SPEECH = (
+    r"s(?:ay|ays|aid)|t(?:ell|ells|old)|stat(?:e|es|ed)|not(?:e|es|ed)|add(?:s|ed)?|explain(?:s|ed)?|"
+    r"argu(?:e|es|ed)|warn(?:s|ed)?|claim(?:s|ed)?|stress(?:es|ed)?|suggest(?:s|ed)?|describ(?:e|es|ed)|"
+    r"call(?:s|ed)?|accus(?:e|es|ed)|interpret(?:s|ed)?|predict(?:s|ed)?|insist(?:s|ed)?|admit(?:s|ted)?|"
+    r"den(?:y|ies|ied)|announc(?:e|es|ed)|confirm(?:s|ed)?|wr(?:ite|ites|ote)|point(?:s|ed)?\s+out|"
+    r"highlight(?:s|ed)?|emphasi[sz](?:e|es|ed)|caution(?:s|ed)?|conced(?:e|es|ed)|contend(?:s|ed)?|"
+    r"maintain(?:s|ed)?|observ(?:e|es|ed)|remark(?:s|ed)?|repl(?:y|ies|ied)|respond(?:s|ed)?|urg(?:e|es|ed)|"
+    r"beg(?:s|ged)?|plead(?:s|ed)?|complain(?:s|ed)?|critici[sz](?:e|es|ed)|condemn(?:s|ed)?|"
+    r"acknowledg(?:e|es|ed)|believ(?:e|es|ed)|think(?:s)?|thought|characteri[sz](?:e|es|ed)|"
+    r"dismiss(?:es|ed)?|reject(?:s|ed)?|question(?:s|ed)?|doubt(?:s|ed)?|express(?:es|ed)?|voic(?:e|es|ed)|"
+    r"recall(?:s|ed)?|reveal(?:s|ed)?|assert(?:s|ed)?|frame(?:s|d)?|compar(?:e|es|ed)|quot(?:e|es|ed)|"
+    r"concur(?:s|red)?|agree(?:s|d)?|disagree(?:s|d)?|assess(?:es|ed)?|estimat(?:e|es|ed)|forecast(?:s|ed)?|"
+    r"propos(?:e|es|ed)|recommend(?:s|ed)?|advis(?:e|es|ed)|ask(?:s|ed)?|demand(?:s|ed)?|"
+    r"refer(?:s|red)?\s+to|sp(?:eak|oke|eaks)|testif(?:y|ies|ied)"
+)
+SPEECH_VERB = re.compile(rf"\b(?:{_SPEECH})\b", re.IGNORECASE)
+# "Who (also) said …", "Which expert said …", "Which Ottawa MP accused …", "What official warned …";
+# not "Who is …" (a description) nor "Who ordered …" (the one who ordered is not the one quoted).
+# The words between "which"/"what" and the verb name the speaker ("which Ottawa MP"), never an
+# auxiliary: "What did he say …?" asks what was said, not who said it.
+_AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|would|can|could|should|might|may|must)"
+_ASKS = re.compile(
+    rf"(?:^|[,;:]\s*|\b(?:and|so|then)\s+)(?:who|(?:which|what)(?:\s+(?!{_AUX}\b)[\w’'-]+){{1,3}}?)\s+"
+    rf"(?:(?:also|first|further|publicly|later|then|once)\s+)?(?:{_SPEECH})\b",
+    re.IGNORECASE,
+)
+# After a name: an appositive or a few words (no full stop), then a verb of saying ("Cha, Korea
+# chair at CSIS, stated"); before a name: the verb or "according to" ("said Nelson").
+_SUBJECT_OF = re.compile(rf"^(?:,[^.;]{{0,120}}?,)?(?:\s+[\w’'-]+){{0,3}}?\s+(?:{_SPEECH})\b", re.I)
+_PASSIVE = re.compile(r"\b(?:was|were|is|are|been|be|being|get|got)\s+(?:\w+\s+)?\w+$", re.I)
+# The verbs that come before their speaker ("said Nelson"); "told Becker" and "ask Becker" name
+# whom one speaks to.
+_INVERTED = (
+    r"said|says|added|adds|explained|noted|wrote|continued|recalled|stated|remarked|argued|warned|insisted"
+)
+_VERB_BEFORE = re.compile(  # the words between are a title ("said Environment Minister John Baird")
+    rf"\b(?i:{_INVERTED}|according\s+to|in\s+the\s+words\s+of)(?:\s+(?:the\s+)?[A-Z][\w’'.-]*){{0,3}},?\s*$"
+)
+# The words of a who-said question that name no content ("which expert said", "according to").
+_ROLE_WORDS = frozenset(
+    content_words("who which what expert analyst official person fellow scholar researcher adviser advisor "
+                  "spokesperson spokeswoman spokesman coach minister lawyer prosecutor")
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StatementMatch:
+    """A statement of the article and how well it matches a text."""
+
+    statement: Statement
+    score: float  # cosine + lexical
+    cosine: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class SpeakerAnswer:
+    """The article's speaker for a who-said question, and where it says so."""
+
+    person: Person | None  # None for a source that is no person (a newspaper, an agency)
+    name: str
+    statement: Statement
+    score: float
+    margin: float  # over the best statement of another speaker
+
+
+@dataclass(frozen=True)
+class WhoSaidConfig:
+    """When a statement is taken to be the one a text restates.
+
+    ``min_score``: cosine + lexical share of the best statement; ``margin``: how far it must lead
+    the best statement of another speaker. Chosen on the article's dev set and checked on
+    news-open (docs/grounding.md)."""
+
+    min_score: float = 0.9
+    margin: float = 0.1
+
+
+def asks_speaker(question: str) -> bool:
+    """Whether ``question`` asks who said (argued, warned …) something."""
+    return bool(_ASKS.search(plain_text(question)))
+
+
+class WhoSaid:
+    """The statements of a corpus, matched to questions and answer sentences."""
+
+    def __init__(
+        self,
+        attributions: Mapping[str, Attributions],
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+        config: WhoSaidConfig | None = None,
+        texts: Mapping[tuple[str, int], str] | None = None,
+    ) -> None:
+        self.attributions = dict(attributions)
+        self.texts = texts or {}
+        self.encode = encode
+        self.config = config or WhoSaidConfig()
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def people(self, doc: str | None = None) -> list[Person]:
+        """Everyone the articles (or article ``doc``) name."""
+        docs = [doc] if doc is not None else list(self.attributions)
+        return [p for d in docs if d in self.attributions for p in self.attributions[d].people]
+
+    def statements(self, doc: str | None = None) -> list[Statement]:
+        docs = [doc] if doc is not None else list(self.attributions)
+        return [s for d in docs if d in self.attributions for s in self.attributions[d].statements]
+
+    def match(self, text: str, doc: str | None = None, *, ignore: Iterable[str] = ()) -> list[StatementMatch]:
+        """The statements with a speaker, best match for ``text`` first. ``ignore``: words that
+        say nothing about the content (the question's "who said")."""
+        statements = [s for s in self.statements(doc) if s.speaker]
+        words = content_words(text) - set(ignore)
+        if not statements or not words:
+            return []
+        cosines = self._cosines(strip_markers(text), statements)
+        out = []
+        for statement, cosine in zip(statements, cosines, strict=True):
+            held = content_words(self._said(statement))
+            out.append(StatementMatch(statement, cosine + len(words & held) / len(words), cosine,
+                                      len(words & held) / len(words)))  # fmt: skip
+        out.sort(key=lambda m: -m.score)
+        return out
+
+    def speaker_for(self, question: str, doc: str | None = None) -> SpeakerAnswer | None:
+        """The speaker of what a who-said ``question`` quotes, when one statement stands out and
+        its speaker is not someone the question names; else ``None``."""
+        if not asks_speaker(question):
+            return None
+        named = {p.name for p in self.named(question, doc)}
+        matches = self.match(question, doc, ignore=_ROLE_WORDS)
+        matches = [m for m in matches if m.statement.speaker not in named]
+        if not matches or matches[0].score < self.config.min_score:
+            return None
+        best = matches[0]
+        rival = next((m.score for m in matches if m.statement.speaker != best.statement.speaker), 0.0)
+        if best.score - rival < self.config.margin:
+            return None
+        speaker = best.statement.speaker or ""
+        person = self.person(speaker, best.statement.doc)
+        return SpeakerAnswer(person, speaker, best.statement, best.score, best.score - rival)
+
+    def person(self, name: str, doc: str | None = None) -> Person | None:
+        docs = [doc] if doc is not None else list(self.attributions)
+        for d in docs:
+            if d in self.attributions and (found := self.attributions[d].person(name)):
+                return found
+        return None
+
+    def speaking(self, sentence: str, doc: str | None = None) -> list[Person]:
+        """The people ``sentence`` has say something: the subject of a verb of saying ("Cha, a
+        Korea chair, warned …", "said Nelson", "according to Hong"); not "Gloria was told …"."""
+        plain = plain_text(sentence)
+        found = []
+        for start, end, person in self._mentions(sentence, doc):
+            after, before = plain[end:], plain[:start]
+            subject = _SUBJECT_OF.match(after)
+            if (subject and not _PASSIVE.search(subject.group(0))) or _VERB_BEFORE.search(before):
+                found.append(person)
+        return list(dict.fromkeys(found))
+
+    def named(self, text: str, doc: str | None = None) -> list[Person]:
+        """The people ``text`` names (full name or an alias), in order of mention."""
+        return list(dict.fromkeys(p for _, _, p in self._mentions(text, doc)))
+
+    def _mentions(self, text: str, doc: str | None = None) -> list[tuple[int, int, Person]]:
+        """Where ``text`` names whom: ``(start, end, person)`` in ``plain_text(text)``, in order."""
+        plain = plain_text(text)
+        found = []
+        people = self.people(doc)
+        # A word of one person's name that no one else's name has stands for them ("Lopez").
+        owners: dict[str, set[str]] = {}
+        for person in people:
+            for word in _fold(person.name).split():
+                owners.setdefault(word, set()).add(person.name)
+        for person in people:
+            own = [w for w in _fold(person.name).split() if len(w) > 2 and owners[w] == {person.name}]
+            forms = [re.escape(f) for f in dict.fromkeys([*map(_fold, (person.name, *person.aliases)), *own])]
+            spots = [(m.start(), m.end()) for f in forms
+                     for m in re.finditer(rf"(?<![\w-]){f}(?![\w-])", plain, re.IGNORECASE)]  # fmt: skip
+            found.extend((a, b, person) for a, b in spots)
+        return sorted(found, key=lambda t: (t[0], -t[1]))
+
+    def misattributed(self, sentence: str, doc: str | None = None) -> StatementMatch | None:
+        """The statement ``sentence`` gives to the wrong person, or ``None``.
+
+        A sentence that names people and restates a statement of the article (the best match
+        clears the bar and leads every statement of the people it names) attributes it wrongly
+        when none of the people it names is that statement's speaker.
+        """
+        people = self.speaking(sentence, doc)
+        named = {p.name for p in people}
+        if not named:
+            return None
+        everyone = self.named(sentence, doc)
+        ignore = {w for p in everyone for form in (p.name, *p.aliases) for w in content_words(form)}
+        matches = self.match(sentence, doc, ignore=ignore)
+        if not matches or matches[0].score < self.config.min_score:
+            return None
+        best = matches[0]
+        if best.statement.speaker in named:
+            return None
+        theirs = max((m.score for m in matches if m.statement.speaker in named), default=0.0)
+        return best if best.score - theirs >= self.config.margin else None
+
+    def _said(self, statement: Statement) -> str:
+        """What a statement says, as it is matched: its words with the cue that gives them to the
+        speaker ("Kim Yo-jong, …, who condemned … “military provocations”"), when the paragraph
+        names the speaker; a quoted fragment alone says little."""
+        paragraph = self.texts.get((statement.doc, statement.paragraph))
+        if not paragraph or statement.speaker_start < 0:
+            return statement.text
+        start, end = min(statement.start, statement.speaker_start), max(statement.end, statement.speaker_end)
+        # A statement reported inside another one ("Hong noted that … a statement by Kim Yo-jong,
+        # who condemned …"): the words from the inner speaker on are the inner speaker's.
+        for other in self.attributions[statement.doc].in_paragraph(statement.paragraph):
+            if other.speaker == statement.speaker or other.speaker_start < 0:
+                continue
+            if start < other.speaker_start < end and start <= other.start < end:
+                end = other.speaker_start  # the outer statement stops where the inner one starts
+            elif other.start <= statement.speaker_start < other.end and other.end > end:
+                end = other.end  # the inner statement runs to the end of the outer one
+        return paragraph[start:end]
+
+    def _cosines(self, text: str, statements: Sequence[Statement]) -> list[float]:
+        if self.encode is None:
+            return [0.0] * len(statements)
+        said = [self._said(s) for s in statements]
+        missing = [t for t in dict.fromkeys(said) if t not in self._vectors]
+        if missing:
+            for t, v in zip(missing, self.encode(missing), strict=True):
+                self._vectors[t] = v
+        query = self.encode([text])[0]
+        return [float(np.dot(query, self._vectors[t])) for t in said]
+
+
+def _fold(text: str) -> str:
+    return plain_text(text).lower()

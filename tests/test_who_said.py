@@ -1,0 +1,136 @@
+"""Who said it: who-said questions and wrong-speaker answers, on small news texts written here.
+
+Real components: spaCy's packaged English pipeline resolves the speakers (rag.attribution) and
+the packaged MiniLM embedder matches statements by meaning.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.attribution import attribute
+from rag.corpus import parse_document
+from rag.who_said import WhoSaid, asks_speaker
+
+STORY = """Harbour plan splits the council
+
+March 3, 2025
+
+The city council voted on Tuesday to widen the harbour, a plan that will cost 40 million dollars.
+
+Maria Lopez, a marine biologist at the Coastal Institute, said the dredging would destroy the
+seagrass beds where young fish grow.
+
+“Once the seagrass is gone, it does not come back in our lifetime,” she said.
+
+Tom Becker, the council's finance chief, argued that the larger port would pay for itself within
+ten years through shipping fees.
+
+“We cannot afford to stand still while other ports grow,” Becker said.
+"""
+
+
+@pytest.fixture(scope="module")
+def who(embedder) -> WhoSaid:
+    doc = parse_document(STORY, doc_id="harbour")
+    texts = {(p.doc, p.number): p.text for p in doc.paragraphs}
+    return WhoSaid({doc.id: attribute(doc)}, embedder.encode, texts=texts)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who said the dredging would harm the seagrass?",
+        "Which scientist warned that the seagrass would not return?",
+        "At the meeting, who argued the port would pay for itself?",
+        "And who said the city cannot afford to stand still?",
+    ],
+)
+def test_questions_that_ask_for_a_speaker(question):
+    assert asks_speaker(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did she say about the seagrass?",  # asks what was said, not who said it
+        "Which plan did the council vote on?",
+        "Who is Maria Lopez?",
+        "Who voted to widen the harbour?",  # voting is no saying
+        "How much will the plan cost?",
+    ],
+)
+def test_questions_that_do_not(question):
+    assert not asks_speaker(question)
+
+
+def test_a_pronoun_speaker_is_found_by_the_words_she_said(who):
+    found = who.speaker_for("Who said the seagrass will not come back in our lifetime?", "harbour")
+    assert found is not None and found.name == "Maria Lopez"
+    assert found.statement.paragraph == 3 and found.statement.kind == "quote"
+
+
+def test_a_surname_speaker_is_given_by_full_name(who):
+    question = "Who said the town cannot afford to stand still while other ports grow?"
+    found = who.speaker_for(question, "harbour")
+    assert found is not None and found.name == "Tom Becker" and found.statement.paragraph == 5
+
+
+def test_a_paraphrased_claim_finds_its_speaker(who):
+    question = "Which official argued the bigger port would cover its own cost through fees?"
+    found = who.speaker_for(question, "harbour")
+    assert found is not None and found.name == "Tom Becker" and found.statement.paragraph == 4
+
+
+def test_no_speaker_when_the_question_names_the_only_candidate(who):
+    # the question names Becker, so the answer cannot be Becker; nobody else said it
+    assert who.speaker_for("Who said Tom Becker wants shipping fees to pay for the port?", "harbour") is None
+
+
+def test_a_statement_nobody_made_gets_no_speaker(who):
+    assert who.speaker_for("Who said the mayor will resign next year?", "harbour") is None
+
+
+def test_words_given_to_the_wrong_person_are_caught(who):
+    wrong = who.misattributed("Tom Becker said the dredging would destroy the seagrass beds.", "harbour")
+    assert wrong is not None and wrong.statement.speaker == "Maria Lopez"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Maria Lopez said the dredging would destroy the seagrass beds.",
+        "Lopez warned that the seagrass does not come back in a lifetime.",  # surname, her own quote
+        "Becker argued the port would pay for itself within ten years.",
+        "The council voted to widen the harbour.",  # names nobody
+    ],
+)
+def test_words_given_to_their_speaker_pass(who, sentence):
+    assert who.misattributed(sentence, "harbour") is None
+
+
+def test_people_and_their_forms(who):
+    lopez = who.person("Lopez", "harbour")
+    assert lopez is not None and lopez.name == "Maria Lopez"
+    named = who.named("Becker and Lopez disagreed.", "harbour")
+    assert [p.name for p in named] == ["Tom Becker", "Maria Lopez"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "speaking"),
+    [
+        ("Maria Lopez, a marine biologist, warned that the seagrass would go.", ["Maria Lopez"]),
+        ("“It pays for itself,” said Becker.", ["Tom Becker"]),
+        ("According to Lopez, the beds will not come back.", ["Maria Lopez"]),
+        ("The council was told to ask Becker about the fees.", []),  # Becker says nothing here
+        ("Becker was told the plan would cost 40 million dollars.", []),  # passive: told, not telling
+        ("Lopez studies seagrass and Becker runs the finances.", []),
+    ],
+)
+def test_who_a_sentence_has_speak(who, sentence, speaking):
+    assert [p.name for p in who.speaking(sentence, "harbour")] == speaking
+
+
+def test_a_passive_sentence_naming_someone_gives_them_no_words(who):
+    sentence = "Becker was told the dredging would destroy the seagrass beds."
+    assert who.misattributed(sentence, "harbour") is None
