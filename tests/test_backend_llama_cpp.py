@@ -12,6 +12,7 @@ import pytest
 from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
 
 from rag.assistant import Assistant, AssistantConfig
+from rag.attribution import reader_text
 from rag.backends import BackendError, ChatBackend, make_backend
 from rag.backends.kv_states import KEEP_STATES
 from rag.backends.llama_cpp import LlamaCppBackend
@@ -424,7 +425,10 @@ def test_the_model_reads_the_whole_article(retriever, article_llama):
         answer = bot.ask("Who confirmed the troops were in Russia?")
     user = seen[0][-1].content  # the answer's prompt (the verifier's checks follow it)
     document = retriever.corpus.documents[0]
-    assert all(" ".join(p.text.split()) in user for p in document.paragraphs)  # every paragraph
+    said = retriever.attributions(document.id)[document.id]
+    shown = [" ".join(reader_text(p, said, "implicit").split()) for p in document.paragraphs]
+    assert all(text in user for text in shown)  # every paragraph, as the model reads it
+    assert "she (Kim Du-yeon) said" in user  # a speaker the paragraph names only by a pronoun
     assert document.caption in user  # the photo caption too
     assert user.endswith("Question: Who confirmed the troops were in Russia?")
     assert answer.error is None
