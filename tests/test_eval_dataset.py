@@ -26,7 +26,8 @@ def items(request) -> list[EvalItem]:
 
 # The article's own sets use these eight types; news-open adds "multi" and "number".
 ARTICLE_TYPES = {
-    "factoid", "attribution", "multi-paragraph", "definition", "noisy", "unanswerable", "injection", "followup",
+    "factoid", "attribution", "multi-paragraph", "definition",
+    "noisy", "unanswerable", "injection", "followup",
 }  # fmt: skip
 
 
