@@ -389,6 +389,7 @@ class Assistant:
         timings: Timings,
         draft: str = "",
         removed: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (),
     ) -> StreamEvent:
         """The answer to a who-said question: the article's speaker and the statement, cited."""
         statement = found.statement
@@ -422,7 +423,7 @@ class Assistant:
             passages=tuple(step.passages),
             backend=self.backend_name,
             query=step.query,
-            notes=(f"Speaker from the article's attribution of {label}.",),
+            notes=(*notes, f"Speaker from the article's attribution of {label}."),
             draft=draft,
             removed=removed,
             timings=timings,
@@ -477,7 +478,7 @@ class Assistant:
         found = self._speaker_answer(step)
         if found is not None and not self._gives_speaker(checked.text, checked.citations, found):
             # A who-said question: the article's own speaker, not the model's guess.
-            yield self._attributed(step, found, timings, draft=reply, removed=checked.removed)
+            yield self._attributed(step, found, timings, draft=reply, removed=checked.removed, notes=notes)
             return
         signals = self._answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
