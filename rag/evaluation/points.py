@@ -9,7 +9,8 @@ keywords or phrases (any one will do) and the verbatim article text that states 
 An alternative written ``"Cha & Strategic and International Studies"`` needs every part in one
 sentence (or line) of the reply: a name with its affiliation, not the name in one place and the
 affiliation in another. Matching is on normalised text (SQuAD normalisation, typographic quotes
-and dashes as ASCII), on word boundaries.
+and dashes as ASCII), from the start of a word; a keyword of three letters or more that is not an
+acronym may end inside a word ("owe" holds "owes").
 
 - **Key-point recall**: the share of an item's points the reply holds (a refusal holds none).
 - **Citation precision by point**: each sentence or line of the reply that holds a point is
@@ -93,13 +94,20 @@ def _norm(text: str) -> str:
 
 def _holds(unit: str, alternative: str) -> bool:
     text = _norm(unit)
-    return all(_norm(part) in text for part in alternative.split("&") if part.strip())
+    return all(_found(part.strip(), text) for part in alternative.split("&") if part.strip())
+
+
+def _found(keyword: str, text: str) -> bool:
+    """``keyword`` in normalised ``text`` from a word's start; a keyword of three letters or more
+    (not an acronym) may end inside a word ("owe" in "owes", "homeopath" in "homeopathy")."""
+    key = _norm(keyword)
+    whole = len(keyword) < 3 or keyword.isupper()
+    return key in text if whole else key.rstrip() in text
 
 
 def point_held(reply: str, point: Point) -> bool:
     """Whether one sentence or line of ``reply`` holds one of the point's alternatives."""
-    pieces = units(reply) + [line for line in (reply or "").splitlines() if line.strip()]
-    return any(_holds(u, alt) for alt in point.any for u in pieces)
+    return any(_holds(u, alt) for alt in point.any for u in units(reply))
 
 
 def points_held(reply: str, points: Sequence[Point]) -> list[bool]:
