@@ -1,0 +1,371 @@
+"""The people an article names: their fullest name, the shorter forms and pronouns that stand for
+them, and their roles as the article words them.
+
+Nothing here knows any article's names. A person is found from spaCy's parse: a PERSON entity,
+or a proper name with a role beside it ("Hong Min, a senior research fellow at ..."). A shorter
+form ("Cha", "Hong", "Mr. Tedeschi") is matched to a fuller name the article gave, whichever end
+of the name it is (family name first or last); when several fit ("Kim"), the one mentioned most
+recently wins. A pronoun takes the most recent person it can stand for; a person's pronoun is
+learnt from the article's own use, never guessed from the name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from spacy.tokens import Span, Token
+
+# Words before a name that are not part of it ("Mr. Tedeschi", "President Biden").
+HONORIFICS = frozenset("mr mrs ms miss mx dr prof sir dame lord lady rev fr".split())
+TITLES = frozenset(
+    """
+    president vice prime premier chancellor minister senator sen rep representative gov governor mayor
+    judge justice general gen col capt captain lt sgt adm admiral ambassador secretary chairman
+    chairwoman king queen prince princess pope cardinal bishop rabbi imam sheikh coach commissioner
+    inspector detective officer director administrator chief deputy councillor councilman speaker
+    """.split()
+)
+# Head nouns of a role that only a person has: a proper name described by one is a person even
+# when the entity recogniser calls it a place or an organisation.
+ROLE_NOUNS = frozenset(
+    """
+    fellow adviser advisor analyst spokesperson spokesman spokeswoman minister president director
+    chair chairman chairwoman professor researcher scholar expert official officer coach captain
+    manager prosecutor lawyer attorney judge senator lawmaker mp legislator ambassador secretary chief
+    executive ceo founder head leader commander general economist scientist author editor reporter
+    correspondent administrator governor mayor premier chancellor envoy diplomat negotiator deputy
+    candidate player striker defender goalkeeper midfielder doctor nurse physician surgeon teacher
+    student witness father mother sister brother son daughter wife husband widow colleague counsel
+    barrister solicitor qc sc king queen prince princess bishop priest activist campaigner worker
+    owner historian commentator strategist consultant engineer astronaut pilot soldier citizen
+    resident homeopath partner associate lecturer inspector detective agent
+    """.split()
+)
+PRONOUN_GENDER = {
+    "he": "he", "him": "he", "his": "he", "himself": "he",
+    "she": "she", "her": "she", "hers": "she", "herself": "she",
+}  # fmt: skip
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT"})
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_FOLD = str.maketrans({"’": "'", "‘": "'", "`": "'", "‐": "-", "‑": "-", "–": "-"})
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person the article names, with every form it uses for them."""
+
+    doc: str
+    name: str  # fullest form the article gives ("Sydney Seiler")
+    aliases: tuple[str, ...]  # other forms the article uses ("Seiler",)
+    descriptions: tuple[str, ...]  # role/affiliation as worded ("a senior adviser to the Korea Chair")
+    pronoun: str | None  # "she"/"he" only if the article refers to them so
+    paragraphs: tuple[int, ...]  # paragraphs naming them (any form)
+
+
+def fold(text: str) -> str:
+    """Case, accents, curly quotes and dashes folded, spaces collapsed: for comparing names."""
+    text = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(text.casefold().split())
+
+
+def clean_name(text: str) -> tuple[str, str]:
+    """``(name, title)``: a name without a possessive ending or the titles before it."""
+    words = _POSSESSIVE.sub("", " ".join(text.split()).strip(" ,;:")).split()
+    title: list[str] = []
+    while len(words) > 1:
+        word = words[0].rstrip(".").casefold()
+        if word == "the":
+            words.pop(0)
+        elif word in HONORIFICS | TITLES | ROLE_NOUNS:
+            title.append(words.pop(0))  # "Engineer Chidi Okafor" when the recogniser took the role in
+        else:
+            break
+    return " ".join(words), " ".join(title)
+
+
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(fold(name).replace(".", "").split())
+
+
+def _contains(full: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return 0 < n < len(full) and any(full[i : i + n] == part for i in range(len(full) - n + 1))
+
+
+@dataclass
+class _Entry:
+    key: int
+    name: str
+    words: tuple[str, ...]
+    aliases: list[str] = field(default_factory=list)
+    descriptions: list[str] = field(default_factory=list)
+    heads: set[str] = field(default_factory=set)  # lemmas of description heads ("prosecutor")
+    pronoun: str | None = None
+    paragraphs: list[int] = field(default_factory=list)
+
+
+class PeopleIndex:
+    """The people of one article, filled in reading order (mentions must come in text order)."""
+
+    def __init__(self, doc: str, window: int = 3) -> None:
+        self.doc = doc
+        self.window = window  # paragraphs back that a pronoun may reach
+        self.entries: list[_Entry] = []
+        # (position, paragraph, key, inside a quote, sentence number), in reading order
+        self.mentions: list[tuple[int, int, int, bool, int]] = []
+        self.positions: dict[int, list[int]] = {}  # key -> positions of its mentions, ascending
+
+    def find(self, name: str, position: int) -> tuple[int | None, str]:
+        """``(key, how)`` of the person ``name`` stands for ("named" or "alias"), or ``(None, "")``."""
+        words = _words(name)
+        if not words:
+            return None, ""
+        for entry in self.entries:
+            if entry.words == words:
+                return entry.key, "named"
+        fits = [e for e in self.entries if _contains(e.words, words)]
+        if not fits:
+            return None, ""
+        return self._most_recent(fits, position).key, "alias"
+
+    def add(
+        self, surface: str, position: int, paragraph: int, in_quote: bool, sentence: int = 0
+    ) -> tuple[int, str]:
+        """Record a mention of a person by name; return ``(key, how)``, creating the person if new."""
+        name, title = clean_name(surface)
+        key, how = self.find(name, position)
+        words = _words(name)
+        if key is None:
+            wider = [e for e in self.entries if _contains(words, e.words)]
+            if wider:  # "Biden" first, "Joe Biden" later: keep the fuller form
+                entry = self._most_recent(wider, position)
+                entry.aliases.append(entry.name)
+                entry.name, entry.words, key, how = name, words, entry.key, "named"
+            else:
+                key, how = len(self.entries), "named"
+                self.entries.append(_Entry(key, name, words))
+        entry = self.entries[key]
+        form = f"{title} {name}" if title and title.rstrip(".").casefold() in HONORIFICS else name
+        if fold(form) != fold(entry.name) and form not in entry.aliases:
+            entry.aliases.append(form)
+        if how == "alias" and title and title.rstrip(".").casefold() in HONORIFICS:
+            how = "title"
+        self._mention(position, paragraph, key, in_quote, sentence)
+        return key, how
+
+    def pronoun(self, word: str, position: int, paragraph: int, sentence: int = 0) -> int | None:
+        """The person a he/she-type pronoun outside quotes stands for.
+
+        In its own or the previous sentence, a person the article already calls by this pronoun
+        comes first; otherwise the most recent person not called by the other one, up to
+        ``window`` paragraphs back. Whoever it resolves to is then known by this pronoun."""
+        gender = PRONOUN_GENDER.get(word.casefold())
+        if gender is None:
+            return None
+        known = fits = None
+        for pos, par, key, in_quote, sent in reversed(self.mentions):
+            if par < paragraph - self.window:
+                break
+            if pos >= position or in_quote:
+                continue
+            other = self.entries[key].pronoun
+            if known is None and sent >= sentence - 1 and other == gender:
+                known = key
+            if fits is None and other in (None, gender):
+                fits = key
+        key = known if known is not None else fits
+        if key is None:
+            return None
+        self.entries[key].pronoun = gender
+        self._mention(position, paragraph, key, False, sentence, named=False)
+        return key
+
+    def describe(self, key: int, text: str, head: str) -> None:
+        """Add a role or affiliation worded by the article."""
+        entry = self.entries[key]
+        text = text.strip(" ,;:–—-")
+        if (
+            any(c.isalpha() for c in text)
+            and fold(text) != fold(entry.name)
+            and text not in entry.descriptions
+        ):
+            entry.descriptions.append(text)
+            entry.heads.add(head.casefold())
+
+    def by_description(self, head: str, position: int) -> int | None:
+        """The person most recently mentioned whose role has head noun ``head`` ("the prosecutor")."""
+        fits = [e for e in self.entries if head.casefold() in e.heads and self._last(e, position) >= 0]
+        return self._most_recent(fits, position).key if fits else None
+
+    def name(self, key: int) -> str:
+        return self.entries[key].name
+
+    def people(self, speakers: frozenset[str] = frozenset()) -> tuple[Person, ...]:
+        """The people in order of first mention: those named outside quotes with a full name, a
+        role, a pronoun, a title or a statement (a lone capitalised word is often not a person)."""
+        shown = [
+            e
+            for e in self.entries
+            if any(k == e.key and not q for _, _, k, q, _ in self.mentions)
+            and (len(e.words) > 1 or e.descriptions or e.pronoun or e.name in speakers
+                 or any(a != e.name and a.endswith(e.name) for a in e.aliases))
+        ]  # fmt: skip
+        return tuple(
+            Person(
+                self.doc,
+                e.name,
+                tuple(a for a in dict.fromkeys(e.aliases) if fold(a) != fold(e.name)),
+                tuple(e.descriptions),
+                e.pronoun,
+                tuple(sorted(set(e.paragraphs))),
+            )
+            for e in shown
+        )
+
+    def _mention(
+        self, position: int, paragraph: int, key: int, in_quote: bool, sentence: int, named: bool = True
+    ) -> None:
+        self.mentions.append((position, paragraph, key, in_quote, sentence))
+        self.positions.setdefault(key, []).append(position)
+        if named:  # Person.paragraphs: where a form of the name occurs
+            self.entries[key].paragraphs.append(paragraph)
+
+    def _last(self, entry: _Entry, position: int) -> int:
+        seen = self.positions.get(entry.key, [])
+        k = bisect.bisect_left(seen, position)
+        return seen[k - 1] if k else -1
+
+    def _most_recent(self, entries: list[_Entry], position: int) -> _Entry:
+        return max(entries, key=lambda e: (self._last(e, position), -e.key))
+
+
+# --- reading names and roles off a spaCy parse -------------------------------------------------
+
+
+def name_spans(doc) -> list[Span]:
+    """Proper names: every named entity of a name-like label, and runs of proper nouns it missed
+    ("Du-yeon" pieces joined), without a trailing possessive."""
+    spans: list[Span] = []
+    covered: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ not in NAME_LABELS:
+            continue
+        start = ent.start
+        while start > 0 and _first_name(doc[start - 1], doc[ent.start : ent.end].root):
+            start -= 1  # "Dries Mertens" when the recogniser took only "Mertens"
+        span = _trim(doc[start : ent.end])
+        if span is not None:
+            spans.append(doc.char_span(span.start_char, span.end_char, label=ent.label_) or span)
+            covered.update(range(start, ent.end))
+    i = 0
+    while i < len(doc):
+        if doc[i].pos_ == "PROPN" and i not in covered and doc[i].text[:1].isupper():
+            j = i + 1
+            while (
+                j < len(doc)
+                and j not in covered
+                and (doc[j].pos_ == "PROPN" or (doc[j].text == "-" and not doc[j - 1].whitespace_))
+            ):
+                j += 1
+            span = _trim(doc[i:j])
+            if span is not None:
+                spans.append(span)
+            i = j
+        else:
+            i += 1
+    return sorted(spans, key=lambda s: s.start)
+
+
+def _first_name(token: Token, root: Token) -> bool:
+    return (
+        token.pos_ == "PROPN"
+        and token.head.i == root.i
+        and token.dep_ == "compound"
+        and not token.ent_type_
+        and token.text[:1].isupper()
+        and not token.text.isupper()
+        and token.lower_.rstrip(".") not in TITLES | HONORIFICS
+    )
+
+
+def _trim(span: Span) -> Span | None:
+    start, end = span.start, span.end
+    doc = span.doc
+    for k in range(start, end - 1):  # "Korea's Kim Shin-Wook": the name is after the possessive
+        if doc[k].tag_ == "POS":
+            start = k + 1
+    while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct):
+        end -= 1
+    while start < end and (doc[start].is_punct or doc[start].lower_ == "the"):
+        start += 1
+    return doc[start:end] if end > start else None
+
+
+def is_role(token: Token) -> bool:
+    """A noun naming a role only a person has ("fellow", "spokesperson", "coach")."""
+    return token.lemma_.casefold() in ROLE_NOUNS or token.lower_ in ROLE_NOUNS
+
+
+def role_descriptions(span: Span) -> list[tuple[str, Token]]:
+    """Roles the parse attaches to a name: appositives ("Victor Cha, Korea chair at CSIS,"), the
+    phrase the name is appositive to ("the Crown prosecutor, Mark Tedeschi") and titles before the
+    name ("Environment Canada spokesperson Julie Hahn"). Each with its head token."""
+    doc, root = span.doc, span.root
+    out: list[tuple[str, Token]] = []
+    for child in root.children:
+        if child.dep_ == "appos" and not (span.start <= child.i < span.end):
+            if child.pos_ == "PROPN" and child.ent_type_ == "PERSON":
+                continue
+            if child.i > span.start and (span.end >= len(doc) or doc[span.end].text not in ",(–—"):
+                continue
+            tokens = [t for t in child.subtree if not _in_clause(t, child)]
+            out.append((_text(doc, tokens), child))
+    if (
+        root.dep_ == "appos"
+        and root.head.pos_ == "NOUN"
+        and span.start
+        and doc[span.start - 1].text in ",(–—"
+    ):
+        head = root.head
+        tokens = [t for t in head.subtree if t.i < span.start and not _in_clause(t, head)]
+        if tokens and tokens[-1].i >= head.i:
+            out.append((_text(doc, tokens), head))
+    before = []
+    k = span.start - 1
+    while k >= 0 and root.is_ancestor(doc[k]) and not _in_clause(doc[k], root):
+        before.append(doc[k])
+        k -= 1
+    before.reverse()
+    while before and (
+        before[0].pos_ in ("DET", "CCONJ", "ADP", "PUNCT") or before[0].lower_.rstrip(".") in HONORIFICS
+    ):
+        before.pop(0)
+    if before and any(t.pos_ in ("NOUN", "PROPN") for t in before):
+        head = next((t for t in reversed(before) if t.pos_ in ("NOUN", "PROPN")), before[-1])
+        out.append((_text(doc, before), head))
+    return out
+
+
+def _in_clause(token: Token, top: Token) -> bool:
+    """Whether ``token`` is inside a relative clause or a quote hanging under ``top``."""
+    t = token
+    while t.i != top.i:
+        if t.dep_ in ("relcl", "acl", "advcl", "ccomp") and t.i != top.i:
+            return True
+        t = t.head
+    return False
+
+
+def _text(doc, tokens: list[Token]) -> str:
+    if not tokens:
+        return ""
+    first, last = min(t.i for t in tokens), max(t.i for t in tokens)
+    while last > first and doc[last].is_punct and doc[last].text not in ")”":
+        last -= 1
+    while first < last and doc[first].is_punct:
+        first += 1
+    return doc[first : last + 1].text
