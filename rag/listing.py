@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .prompt import _plain
 from .router import route as route_of
-from .text import NOT_IN_ARTICLE, content_words, plain_text
+from .text import NOT_IN_ARTICLE, content_words, plain_text, split_sentences
 from .types import Paragraph, StreamEvent
 
 if TYPE_CHECKING:
@@ -67,11 +67,14 @@ ENTITY_KINDS = {
 _NUMBER_WORDS = "no one two three four five six seven eight nine ten eleven twelve".split()
 _SHE = re.compile(r"\b(?:woman|women|female|lady|ladies|girl|she|her)\b", re.IGNORECASE)
 _HE = re.compile(r"\b(?:man|men|male|gentleman|boy|he|him)\b", re.IGNORECASE)
+_APPOSITION = re.compile(r",\s+((?:[^,.;“”\"]|\.(?=\w)){3,80}?)(?:,|\s+who\b|\.\s|\.$)")
+_NOT_APPOSITION = {"said", "says", "who", "which", "that", "and", "but", "or", "then", "he", "she", "they"}
 _FOLLOWUP = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:which|who|what)\s+(?:one\s+|ones\s+)?(?:of|among)\s+"
                        r"(?:them|those|these)\s*", re.IGNORECASE)
 _GENERIC = content_words(
     "which who whom of them those these among one ones is are was were the article say said quoted people "
-    "experts person works work"
+    "experts person works work talk talked talks speak spoke speaks mention mentioned discuss discussed "
+    "comment commented warn warned argue argued about"
 )
 
 
@@ -101,14 +104,14 @@ def people(request: Request, attributions: Any) -> Iterator[StreamEvent]:
     if not entries:
         yield request.answer(NO_ONE, (), refused=True, reason="no people")
         return
-    kind = _kind_of(subject)
-    noun = (KIND_WORDS[kind].split()[0] if kind and not all_quoted else "people") if len(entries) > 1 else (
-        kind or "person")  # fmt: skip
+    kind = _kind(subject)
     names = [f"{e.name} [¶{e.first.number}]" for e in entries]
-    head = f"The article quotes {_count(len(entries))} {noun}: {_join(names)}."
     if kind and all_quoted:
-        plural = KIND_WORDS[kind].split()[0]
-        head = f"The article describes none of the people it quotes as {plural}; it quotes {_join(names)}."
+        head = f"The article describes none of the people it quotes as {kind[0]}; it quotes {_join(names)}."
+    else:
+        plural = kind[0] if kind else "people"
+        noun = plural if len(entries) > 1 else _noun(kind[0] if kind else "person", 1)
+        head = f"The article quotes {_count(len(entries))} {noun}: {_join(names)}."
     lines = [head]
     citations = [request.citation(e.first) for e in entries]
     for e in entries:
@@ -126,27 +129,48 @@ def quoted(request: Request, attributions: Any, subject: str = "") -> tuple[list
     ("experts") when any is described so; and whether the kind matched no one (all are listed)."""
     speaking: dict[str, int] = {}
     for statement in attributions.statements:
-        if statement.speaker:
-            speaking.setdefault(statement.speaker, statement.paragraph)
+        for name in getattr(statement, "speakers", ()) or ([statement.speaker] if statement.speaker else []):
+            speaking.setdefault(name, statement.paragraph)  # each of a joint statement's speakers
     paragraphs = {p.number: p for p in request.paragraphs}
     entries = []
+    seen: set[str] = set()
     for name, first in sorted(speaking.items(), key=lambda kv: kv[1]):
         person = attributions.person(name)
-        if person is None:
+        if person is None or person.name in seen:  # an organisation or a newspaper, not a person
             continue
+        seen.add(person.name)
+        mine = [paragraphs[n] for n in sorted(person.paragraphs) if n in paragraphs]
         described = []
         for d in person.descriptions:
-            mine = [paragraphs[n] for n in sorted(person.paragraphs) if n in paragraphs]
             where = next((p for p in [*mine, *request.paragraphs] if d in p.text), None)
             if where is not None:
                 described.append((d, where))
+        if all(len(d.split()) < 2 for d, _ in described):  # none, or a bare title ("President")
+            described = [c for c in [introduced(person, mine)] if c] or described
         entries.append(Entry(person.name, tuple(described), paragraphs.get(first) or request.paragraphs[0]))
-    kind = _kind_of(subject)
+    kind = _kind(subject)
     if not kind:
         return entries, False
-    pattern = re.compile(KINDS[kind], re.IGNORECASE)
-    kept = [e for e in entries if any(pattern.search(d) for d, _ in e.descriptions)]
+    kept = [e for e in entries if any(kind[1].search(d) for d, _ in e.descriptions)]
     return (kept, False) if kept else (entries, True)
+
+
+def introduced(person: Any, paragraphs: Sequence[Paragraph]) -> tuple[str, Paragraph] | None:
+    """How the article introduces a person it gives no role to, quoted: the apposition after
+    their full name (", Kim Jong-un’s sister,") or else the words before it in its sentence
+    ("… JAXA (Japan Aerospace Exploration Agency) President Hiroshi Yamakawa")."""
+    for paragraph in paragraphs:
+        at = paragraph.text.find(person.name)
+        if at < 0:
+            continue
+        after = _APPOSITION.match(paragraph.text[at + len(person.name) :])
+        if after and after.group(1).split()[0].lower() not in _NOT_APPOSITION:
+            return after.group(1).strip(), paragraph
+        sentences = split_sentences(paragraph.text[:at] + "X")  # the sentence the name stands in
+        before = sentences[-1][:-1].split()[-12:] if sentences else []
+        if before:
+            return f"“…{' '.join(before)} {person.name}”", paragraph
+    return None
 
 
 def _which_of_them(request: Request, attributions: Any, entries: Sequence[Entry]) -> StreamEvent:
@@ -161,57 +185,79 @@ def _which_of_them(request: Request, attributions: Any, entries: Sequence[Entry]
         for e in entries:
             person = attributions.person(e.name)
             if person is not None and person.pronoun == pronoun:
-                found.append((e, _pronoun_paragraph(request, person, pronoun) or e.first))
+                found.append((e, _pronoun_paragraph(request, attributions, person, pronoun) or e.first))
         if not found:
             names = _join([e.name for e in entries])
             text = f"{NOT_IN_ARTICLE} It refers to none of {names} as “{pronoun}”."
             return request.answer(text, (), refused=True, reason="not stated")
-        parts = [f"{e.name} (the article refers to them as “{pronoun}” [¶{p.number}])" for e, p in found]
+        them = "her" if pronoun == "she" else "him"
+        parts = [f"{e.name} (the article refers to {them} as “{pronoun}” [¶{p.number}])" for e, p in found]
         others = [e.name for e in entries if e not in {f for f, _ in found}]
         text = f"{_join(parts)}."
         if others:
             text += f" The article does not say it of {_join(others)}."
         return request.answer(text, [request.citation(p) for _, p in found])
+    names = _names_in(request, question)
     words = content_words(question) - _GENERIC
-    words |= {w for a in _expansions(request, question) for w in content_words(a)}
-    described = [(e, d, p) for e in entries for d, p in e.descriptions if words and words & content_words(d)]
+    if names:  # "works for CSIS": the name (or its long form) must be in the description
+        described = [(e, d, p) for e in entries for d, p in e.descriptions
+                     if any(n.lower() in d.lower() for n in names)]  # fmt: skip
+    else:
+        described = [(e, d, p) for e in entries for d, p in e.descriptions if words & content_words(d)]
     if described:
         parts = [f"{e.name}, {d} [¶{p.number}]" for e, d, p in described]
         return request.answer(f"{_join(parts)}.", [request.citation(p) for _, _, p in described])
-    said = []
+    paragraphs = {p.number: p for p in request.paragraphs}
+    said: list[tuple[Entry, list[int]]] = []
     for e in entries:
-        for statement in attributions.statements:
-            if statement.speaker == e.name and words and len(words & content_words(statement.text)) >= max(
-                1, len(words) // 2
-            ):
-                said.append((e, statement))
-                break
+        where = [s.paragraph for s in attributions.statements
+                 if e.name in (s.speakers or (s.speaker,)) and _about(s.text, names, words)]  # fmt: skip
+        if where:
+            said.append((e, list(dict.fromkeys(where))[:3]))
     if said:
-        paragraphs = {p.number: p for p in request.paragraphs}
-        parts = [f"{e.name} [¶{s.paragraph}]" for e, s in said]
-        cites = [request.citation(paragraphs[s.paragraph]) for _, s in said if s.paragraph in paragraphs]
+        parts = [f"{e.name} {' '.join(f'[¶{n}]' for n in ns)}" for e, ns in said]
+        cites = [request.citation(paragraphs[n]) for _, ns in said for n in ns if n in paragraphs]
         return request.answer(f"{_join(parts)}.", cites)
     rest = _FOLLOWUP.sub("", asked).strip().rstrip("?.! ")
-    names = _join([e.name for e in entries])
-    text = f"{NOT_IN_ARTICLE} It does not say which of {names} {rest}." if rest else f"{NOT_IN_ARTICLE}"
+    listed = _join([e.name for e in entries])
+    text = f"{NOT_IN_ARTICLE} It does not say which of {listed} {rest}." if rest else f"{NOT_IN_ARTICLE}"
     return request.answer(text, (), refused=True, reason="not stated")
 
 
-def _pronoun_paragraph(request: Request, person, pronoun: str) -> Paragraph | None:
-    """The paragraph where the article refers to ``person`` by ``pronoun``."""
-    pattern = re.compile(rf"\b{pronoun}\b", re.IGNORECASE)
-    for p in request.paragraphs:
-        if p.number in person.paragraphs and pattern.search(p.text):
-            return p
-    return None
+def _about(text: str, names: Sequence[str], words: set[str]) -> bool:
+    """Whether a statement is about what the question names (its names, else most of its words)."""
+    if names:
+        return any(n.lower() in text.lower() for n in names)
+    return bool(words) and len(words & content_words(text)) >= max(1, (len(words) + 1) // 2)
 
 
-def _expansions(request: Request, question: str) -> list[str]:
-    """Long forms of the acronyms in ``question`` ("CSIS" -> "Center for Strategic …")."""
+def _names_in(request: Request, question: str) -> list[str]:
+    """The names in a "Which of them …" question, each with its other form ("CSIS" and "Center
+    for Strategic and International Studies")."""
+    from .conversation import names
+
+    found = [n for n in names(question) if n.lower() not in ("which", "who", "them")]
     acronyms = request.assistant.retriever.acronyms
-    if acronyms is None:
-        return []
-    return [acronyms.expand(question)]
+    out = list(found)
+    for name in found:
+        if acronyms is not None:
+            out += [acronyms.long_forms[name]] if name in acronyms.long_forms else []
+            out += [a for a, long in acronyms.long_forms.items() if long.lower() == name.lower()]
+    return list(dict.fromkeys(out))
+
+
+def _pronoun_paragraph(request: Request, attributions: Any, person, pronoun: str) -> Paragraph | None:
+    """The paragraph where the article refers to ``person`` by ``pronoun``: a statement it gives
+    them through the pronoun, else a paragraph naming them that holds the pronoun."""
+    pattern = re.compile(rf"\b{pronoun}\b", re.IGNORECASE)
+    numbers = [s.paragraph for s in attributions.statements
+               if s.speaker == person.name and s.how == "pronoun"]  # fmt: skip
+    numbers += list(person.paragraphs)
+    by_number = {p.number: p for p in request.paragraphs}
+    for n in numbers:
+        if n in by_number and pattern.search(by_number[n].text):
+            return by_number[n]
+    return None
 
 
 def _people_without_data(request: Request) -> Iterator[StreamEvent]:
@@ -232,12 +278,21 @@ def _people_without_data(request: Request) -> Iterator[StreamEvent]:
                          [request.citation(p) for _, p in found])  # fmt: skip
 
 
-def _kind_of(subject: str) -> str | None:
-    words = set(re.findall(r"[a-z]+", subject.lower()))
+def _kind(subject: str) -> tuple[str, re.Pattern] | None:
+    """The kind of person asked for, as the reader wrote it ("analysts"), and what a description
+    of one reads like: an expert's or an official's wording, else the word itself ("coach")."""
+    words = re.findall(r"[a-z]+", subject.lower())
+    if not words:
+        return None
+    noun = words[-1]
     for kind, nouns in KIND_WORDS.items():
-        if words & set(nouns.split()) or kind in words:
-            return kind
-    return None
+        if noun in nouns.split() or noun == kind:
+            return noun, re.compile(KINDS[kind], re.IGNORECASE)
+    if noun in ("people", "persons", "person", "individuals", "names", "figures", "sources", "voices"):
+        return None
+    single = _noun(noun, 1)
+    single = single[:-1] if single.endswith("e") and single[:-1].endswith(("ch", "sh", "ss", "x")) else single
+    return noun, re.compile(rf"\b{re.escape(single)}", re.IGNORECASE)
 
 
 # -- items of a kind ---------------------------------------------------------------------------
@@ -305,15 +360,32 @@ def entity_labels(kind: str) -> tuple[str, ...]:
 
 
 def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -> list[tuple[str, Paragraph]]:
-    """The article's named entities of ``labels``, each with the paragraph it first occurs in."""
-    nlp = getattr(attributions, "nlp", None) or getattr(request.assistant.whole._attributor, "nlp", None)
+    """The article's named entities of ``labels``, each with the paragraph it first occurs in;
+    people's names tagged as something else, possessives, a leading "the" and a spelled-out
+    acronym's short form left out."""
+    whole = request.assistant.whole
+    nlp = getattr(attributions, "nlp", None) or getattr(whole._attributor, "nlp", None)
     if nlp is None:
         return []
+    person_words = set()
+    if attributions is not None and "PERSON" not in labels:
+        names = [n for p in attributions.people for n in (p.name, *p.aliases)]
+        person_words = {w for n in names for w in plain_text(n).split()}
     out = []
     for paragraph in request.paragraphs:
         for ent in nlp(paragraph.text).ents:
-            if ent.label_ in labels:
-                out.append((ent.text.strip(" .,"), paragraph))
+            if ent.label_ not in labels:
+                continue
+            name = re.sub(r"^(?:the|The)\s+|[’']s$|[-–—]$", "", ent.text.strip(" .,;:")).strip()
+            if len(name) < 2 or set(plain_text(name).split()) & person_words:
+                continue
+            dateline = ent.start_char == 0 and name.isupper()  # "SEOUL –" opening the story
+            out.append((name.title() if dateline else name, paragraph))
+    acronyms = request.assistant.retriever.acronyms
+    if acronyms is not None:  # "DPRK" beside "Democratic People’s Republic of Korea": once
+        present = {plain_text(n).lower() for n, _ in out}
+        out = [(n, p) for n, p in out
+               if plain_text(acronyms.long_forms.get(n, "")).lower() not in present]  # fmt: skip
     return out
 
 
