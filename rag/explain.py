@@ -202,7 +202,7 @@ def named_speakers(sentence: str, people: Sequence[Any]) -> set[str]:
     for person in people:
         for form in _forms(person):
             name = re.escape(form)
-            said = rf"\b{name}\b(?:[’']s)?\s+(?:\w+\s+)?{_REPORTING}\b|\baccording\s+to\s+{name}\b"
+            said = rf"\b{name}\b(?:[’']s)?\s+(?:\w+\s+)?{_REPORTING}\b|\b(?i:according\s+to)\s+{name}\b"
             if re.search(said, sentence):
                 found.add(person.name)
     return found

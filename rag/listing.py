@@ -67,6 +67,7 @@ ENTITY_KINDS = {
 _NUMBER_WORDS = "no one two three four five six seven eight nine ten eleven twelve".split()
 _SHE = re.compile(r"\b(?:woman|women|female|lady|ladies|girl|she|her)\b", re.IGNORECASE)
 _HE = re.compile(r"\b(?:man|men|male|gentleman|boy|he|him)\b", re.IGNORECASE)
+_DASH = re.compile(r"\s*[–—-]")
 _APPOSITION = re.compile(r",\s+((?:[^,.;“”\"]|\.(?=\w)){3,80}?)(?:,|\s+who\b|\.\s|\.$)")
 _NOT_APPOSITION = {"said", "says", "who", "which", "that", "and", "but", "or", "then", "he", "she", "they"}
 _FOLLOWUP = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:which|who|what)\s+(?:one\s+|ones\s+)?(?:of|among)\s+"
@@ -379,7 +380,8 @@ def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -
             name = re.sub(r"^(?:the|The)\s+|[’']s$|[-–—]$", "", ent.text.strip(" .,;:")).strip()
             if len(name) < 2 or set(plain_text(name).split()) & person_words:
                 continue
-            dateline = ent.start_char == 0 and name.isupper()  # "SEOUL –" opening the story
+            # "SEOUL –" opening the story is a dateline: written as a name
+            dateline = ent.start_char == 0 and name.isupper() and _DASH.match(paragraph.text[ent.end_char :])
             out.append((name.title() if dateline else name, paragraph))
     acronyms = request.assistant.retriever.acronyms
     if acronyms is not None:  # "DPRK" beside "Democratic People’s Republic of Korea": once
