@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from .whole import Request
 
 MAX_TOKENS = 170
-INSTRUCTION = (
-    "Answer with the reasons the article gives, and name the person who gives each one (for example: "
-    "'X says …; Y adds …'). Use only the article; if it gives no reason, say that the article does not say."
-)
+# Short: every token is read before the first word comes. Asked for the article's words, the
+# model copies its reasons instead of turning them around; it names speakers seldom, so the
+# attribution data names them (:func:`attribute`).
+INSTRUCTION = "Use the article's words and name who says it."
 NO_REASON = NOT_IN_ARTICLE
 WHAT_IT_SAYS = "What it does say nearest to the question:"
 _REPORTING = (
@@ -51,7 +51,10 @@ _REPORTING = (
 _STARTERS = {"the", "this", "that", "these", "those", "it", "its", "there", "if", "a", "an", "such", "both"}
 
 
-def explain(request: Request, attributions: Any, *, model: bool = True) -> Iterator[StreamEvent]:
+Made = Callable[[], Any]  # the article's attribution data, made when first needed
+
+
+def explain(request: Request, attributions: Made, *, model: bool = True) -> Iterator[StreamEvent]:
     """Answer a why/how question (see the module docstring)."""
     from .assistant import QUOTED_WHILE_READING, _drop_prompt_echo, _Step
 
@@ -76,7 +79,7 @@ def explain(request: Request, attributions: Any, *, model: bool = True) -> Itera
             event = replace(event, answer=replace(event.answer, notes=notes))
         yield event
         return
-    tail = question_tail(question, request.conversation) + "\n" + INSTRUCTION
+    tail = question_tail(question, request.conversation) + " " + INSTRUCTION
     messages = request.messages(tail)
     pieces: list[str] = []
     first = None
@@ -88,7 +91,8 @@ def explain(request: Request, attributions: Any, *, model: bool = True) -> Itera
     if a.checks.echo:
         reply = _drop_prompt_echo(reply, messages[0].content + " " + INSTRUCTION)
     checked = a.grounder.check(reply, request.sources, question=question)
-    text, moved = attribute(checked.text, attributions) if attributions is not None else (checked.text, [])
+    people = attributions()
+    text, moved = attribute(checked.text, people) if people is not None else (checked.text, [])
     removed = (*checked.removed, *moved)
     kept = [c for c in checked.citations if f"¶{c.paragraph}]" in text or f"¶{c.paragraph}," in text]
     signals = a._answer_signals(step.signals, checked, expected_type(question))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -297,7 +297,7 @@ def _kind(subject: str) -> tuple[str, re.Pattern] | None:
 
 
 # -- items of a kind ---------------------------------------------------------------------------
-def items(request: Request, attributions: Any, *, model: bool = True) -> Iterator[StreamEvent]:
+def items(request: Request, attributions: Callable[[], Any], *, model: bool = True) -> Iterator[StreamEvent]:
     """Every item of the kind the question names, each verified in the article and cited."""
     kind = request.route.subject or "items"
     labels = entity_labels(kind)
@@ -307,10 +307,7 @@ def items(request: Request, attributions: Any, *, model: bool = True) -> Iterato
     reply = ""
     writes = model and request.backend is not None and request.shown is not None and not request.reading
     if writes:
-        tail = (
-            f"Question: {_plain(request.question)}\nList every one of the {kind} that the article mentions, "
-            "one per line, starting with '- ', each written as the article writes it. Use only the article."
-        )
+        tail = f"Question: {_plain(request.question)} One '- ' line per item, as the article writes it."
         pieces = []
         for piece in request.stream_model(request.messages(tail), 200):
             first = first if first is not None else time.perf_counter() - request.start
@@ -324,7 +321,7 @@ def items(request: Request, attributions: Any, *, model: bool = True) -> Iterato
             else:
                 found.append(match)
     if labels:
-        found += named_entities(request, attributions, labels)
+        found += named_entities(request, attributions(), labels)
     elif not writes:
         text = (
             f"{NOT_IN_ARTICLE} Without a language model I can list the people, places, organisations, dates "

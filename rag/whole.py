@@ -152,8 +152,6 @@ class WholeArticle:
         self, question: str, route: Route, conversation: list[ChatMessage], *, doc: str | None, start: float
     ) -> Iterator[StreamEvent]:
         """Status notes, text as it is written, then the final answer (see the module docstring)."""
-        from . import explain, listing, overview
-
         a = self.assistant
         doc = self._choose(question, conversation, doc)
         if doc is None:
@@ -168,16 +166,7 @@ class WholeArticle:
         if a.backend is not None:
             yield from self._prepare(request)
         try:
-            if route.kind == PEOPLE:
-                yield from listing.people(request, self.attributions(doc))
-            elif route.kind == LIST:
-                yield from listing.items(request, self.attributions(doc))
-            elif route.kind == WHY:
-                yield from explain.explain(request, self.attributions(doc))
-            elif route.kind in (SUMMARY, KEY_POINTS):
-                yield from overview.overview(request, self.attributions(doc))
-            else:
-                raise ValueError(f"not a whole-article route: {route.kind}")
+            yield from self._path(request, model=True)
         except BackendError as exc:
             log.warning("backend %s failed on a whole-article request: %s", a.backend_name, exc)
             if not a.config.fallback:
@@ -185,27 +174,29 @@ class WholeArticle:
                 yield StreamEvent("final", answer=replace(request.answer(message, ()).answer, error=str(exc)))
                 return
             request.shown, request.reading = None, False
-            final = None
-            for event in self._without_model(request):
-                if event.kind == "final":
-                    final = event
-            assert final is not None and final.answer is not None
+            final = [e for e in self._path(request, model=False) if e.kind == "final"][-1]
+            assert final.answer is not None
             yield replace(final, answer=replace(final.answer, fallback=True, error=str(exc)))
 
-    def _without_model(self, request: Request) -> Iterator[StreamEvent]:
-        """The same request answered with no language model (a failing model's fallback)."""
+    def _path(self, request: Request, *, model: bool) -> Iterator[StreamEvent]:
+        """The request down its route's path; ``model=False``: without the language model."""
         from . import explain, listing, overview
 
         kind = request.route.kind
-        attributions = self.attributions(request.doc)
+
+        def attributions():  # made when first needed: after the model's first words
+            return self.attributions(request.doc)
+
         if kind == PEOPLE:
-            yield from listing.people(request, attributions)
+            yield from listing.people(request, attributions())
         elif kind == LIST:
-            yield from listing.items(request, attributions, model=False)
+            yield from listing.items(request, attributions, model=model)
         elif kind == WHY:
-            yield from explain.explain(request, attributions, model=False)
+            yield from explain.explain(request, attributions, model=model)
+        elif kind in (SUMMARY, KEY_POINTS):
+            yield from overview.overview(request, attributions, model=model)
         else:
-            yield from overview.overview(request, attributions, model=False)
+            raise ValueError(f"not a whole-article route: {kind}")
 
     # -- the article ---------------------------------------------------------------------------
     def paragraphs(self, doc: str) -> list[Paragraph]:
@@ -226,8 +217,8 @@ class WholeArticle:
         if len(documents) == 1:
             return documents[0].id
         query = question if content_words(question) - _REQUEST_WORDS else ""
-        if not query and conversation:
-            query = " ".join(m.content for m in conversation[-2:])
+        if conversation:  # "Which of them …", "Why?": about the article of the turn before
+            query = " ".join([*(m.content for m in conversation[-2:]), query])
         if query.strip():
             with _quiet():
                 found = retriever.search(query, k=1)

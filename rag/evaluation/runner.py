@@ -89,6 +89,12 @@ def add_parser(sub) -> None:
         "facts, polarity, restates, together, placement",
     )
     p.add_argument(
+        "--single-fact",
+        action="store_true",
+        help="put every question through the single-fact path (as before whole-article requests had "
+        "their own paths: summaries, key points, lists, people, why/how)",
+    )
+    p.add_argument(
         "--rerank",
         action="store_true",
         help="also measure retrieval with the language model as a reranker (its P(yes) per passage)",
@@ -673,6 +679,8 @@ def assistant_config(args: argparse.Namespace):
         config = replace(config, article_context_tokens=0)
     if getattr(args, "without", None):
         config = replace(config, checks=config.checks.without(*args.without))
+    if getattr(args, "single_fact", False):
+        config = replace(config, whole_article=False)
     return config
 
 
