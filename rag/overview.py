@@ -149,7 +149,9 @@ def _write(request: Request, messages: Sequence[ChatMessage], plan: Plan, *, spa
             pieces.append(piece)
             yield StreamEvent("delta", piece)
             units = split_units("".join(pieces), plan.bullets)
-            if len(units) > plan.target + spare:  # the last one is only begun: left out
+            done = units[:-1]  # the last one may be only begun
+            over = plan.words is not None and len(" ".join(done).split()) > plan.words
+            if len(units) > plan.target + spare or (over and len(done) > 1):  # the last one left out
                 reply = "".join(pieces)
                 return reply[: reply.rfind(units[-1][:40])], first
     finally:

@@ -12,7 +12,7 @@ from conftest import CORPUS_DIR, EVAL_DIR
 
 from rag import Assistant, load_corpus
 from rag.attribution import Attributor
-from rag.explain import attribute, named_speakers
+from rag.explain import named_speakers
 from rag.text import NOT_IN_ARTICLE, strip_markers
 
 EXPERTS = {
@@ -105,16 +105,21 @@ def test_a_kind_without_a_name_type_needs_a_model(bot):
 
 
 # -- who gives each reason -----------------------------------------------------------------------
-def test_a_reason_in_the_wrong_mouth_is_removed_and_an_unnamed_one_is_attributed(seed_people):
-    text = (
-        "Seiler says North Korea might extract concessions from Russia. [¶7] "
-        "North Korean troops dying creates a lot of ‘you owe me’. [¶5] "
-        "The treaty commits both countries to assistance. [¶6]"
-    )
-    kept, removed = attribute(text, seed_people)
-    assert removed == ["Seiler says North Korea might extract concessions from Russia."]
-    assert kept.startswith("According to Victor Cha, North Korean troops dying")
-    assert kept.endswith("The treaty commits both countries to assistance. [¶6]")  # no speaker there
+def test_why_is_answered_with_the_articles_reasons_and_who_gives_each(bot):
+    answer = bot.ask("Why could North Korea's help put Putin in its debt?")
+    assert not answer.refused
+    text = strip_markers(answer.text)
+    assert "you owe me" in text and "Cha (Victor Cha) said" in text  # the surname written out
+    assert {c.paragraph for c in answer.citations} >= {5}
+    for c in answer.citations:
+        assert c.text == bot.retriever.paragraph(c.doc, c.paragraph).text
+    given = bot.ask("What might Russia give North Korea in return?")
+    assert "concessions" in given.text and "Kim Du-yeon" in given.text
+
+
+def test_a_reason_the_article_does_not_give_is_declined_with_what_it_says(bot):
+    answer = bot.ask("Why did Zelensky resign?")
+    assert answer.refused and answer.text == NOT_IN_ARTICLE
 
 
 def test_speakers_are_named_by_any_form_the_article_uses(seed_people):
