@@ -57,6 +57,7 @@ ENTITY_KINDS = {
     "GPE": "country countries nation state",
     "ORG": "organisation organization institution agency think tank group company media outlet body "
     "ministry university newspaper",
+    "ORG GPE": "team club side",
     "DATE TIME": "date day time month year",
     "CARDINAL MONEY PERCENT QUANTITY": "number figure amount statistic sum",
     "EVENT": "event",
@@ -68,6 +69,12 @@ _NUMBER_WORDS = "no one two three four five six seven eight nine ten eleven twel
 _SHE = re.compile(r"\b(?:woman|women|female|lady|ladies|girl|she|her)\b", re.IGNORECASE)
 _HE = re.compile(r"\b(?:man|men|male|gentleman|boy|he|him)\b", re.IGNORECASE)
 _DASH = re.compile(r"\s*[–—-]")
+_ITEM = re.compile(r"^\s*(?:[-*•‣–]|\d{1,2}[.)])\s+")
+_RELATIVE = re.compile(
+    r"^(?P<noun>[\w\s-]+?)\s+(?:who|that|which)\s+(?:(?:were|was|are|is|got|get|have|has|had)\s+)?(?P<verb>[a-z]+)\b"
+)
+_SUBJECTS = ("nsubj", "nsubjpass")
+_INHERITS = ("advcl", "conj", "xcomp")  # clauses whose subject is their head's
 _APPOSITION = re.compile(r",\s+((?:[^,.;“”\"]|\.(?=\w)){3,80}?)(?:,|\s+who\b|\.\s|\.$)")
 _NOT_APPOSITION = {"said", "says", "who", "which", "that", "and", "but", "or", "then", "he", "she", "they"}
 _FOLLOWUP = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:which|who|what)\s+(?:one\s+|ones\s+)?(?:of|among)\s+"
@@ -308,11 +315,14 @@ def items(request: Request, attributions: Callable[[], Any], *, model: bool = Tr
     writes = model and request.backend is not None and request.shown is not None and not request.reading
     if writes:
         tail = f"Question: {_plain(request.question)} One '- ' line per item, as the article writes it."
-        pieces = []
+        pieces: list[str] = []
         for piece in request.stream_model(request.messages(tail), 200):
             first = first if first is not None else time.perf_counter() - request.start
             pieces.append(piece)
             yield StreamEvent("delta", piece)
+            done = [line.strip() for line in "".join(pieces).splitlines()[:-1] if line.strip()]
+            if len(done) != len(set(done)):  # a small model repeating itself: the list is over
+                break
         reply = "".join(pieces)
         for line in _lines(reply):
             match = locate(line, request.paragraphs)
@@ -320,9 +330,12 @@ def items(request: Request, attributions: Callable[[], Any], *, model: bool = Tr
                 removed.append(line)
             else:
                 found.append(match)
+    relative = _RELATIVE.match(kind)
+    if relative:  # "players who scored": whoever the article says scored
+        found += doers(request, attributions(), relative.group("verb"))
     if labels:
         found += named_entities(request, attributions(), labels)
-    elif not writes:
+    elif not writes and not relative:
         text = (
             f"{NOT_IN_ARTICLE} Without a language model I can list the people, places, organisations, dates "
             f"and numbers the article names, not {kind}: choose the local model to list them."
@@ -361,8 +374,7 @@ def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -
     """The article's named entities of ``labels``, each with the paragraph it first occurs in;
     people's names tagged as something else, possessives, a leading "the" and a spelled-out
     acronym's short form left out."""
-    whole = request.assistant.whole
-    nlp = getattr(attributions, "nlp", None) or getattr(whole._attributor, "nlp", None)
+    nlp = _nlp(request, attributions)
     if nlp is None:
         return []
     person_words = set()
@@ -374,7 +386,7 @@ def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -
         for ent in nlp(paragraph.text).ents:
             if ent.label_ not in labels:
                 continue
-            name = re.sub(r"^(?:the|The)\s+|[’']s$|[-–—]$", "", ent.text.strip(" .,;:")).strip()
+            name = re.sub(r"^(?:the|The)\s+|[’']s$|[-–—]$|\s+\d+$", "", ent.text.strip(" .,;:")).strip()
             if len(name) < 2 or set(plain_text(name).split()) & person_words:
                 continue
             # "SEOUL –" opening the story is a dateline: written as a name
@@ -386,6 +398,40 @@ def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -
         out = [(n, p) for n, p in out
                if plain_text(acronyms.long_forms.get(n, "")).lower() not in present]  # fmt: skip
     return out
+
+
+def doers(request: Request, attributions: Any, verb: str) -> list[tuple[str, Paragraph]]:
+    """Who or what the article says did ``verb`` ("scored"): the named subject of each use of the
+    verb (a verb with no subject of its own, "…, scoring a header", takes the clause's), each
+    with the paragraph saying so."""
+    nlp = _nlp(request, attributions)
+    if nlp is None:
+        return []
+    lemma = nlp(verb)[0].lemma_.lower()
+    out = []
+    for paragraph in request.paragraphs:
+        parsed = nlp(paragraph.text)
+        for token in parsed:
+            if token.lemma_.lower() != lemma or token.pos_ not in ("VERB", "AUX"):
+                continue
+            head = token
+            while head.dep_ in _INHERITS and not any(c.dep_ in _SUBJECTS for c in head.children):
+                head = head.head
+            for subject in (c for c in head.children if c.dep_ in _SUBJECTS):
+                entity = next((e for e in parsed.ents if e.start <= subject.i < e.end), None)
+                if entity is not None and entity.label_ in ("PERSON", "ORG", "GPE", "NORP"):
+                    out.append((entity.text, paragraph))
+                elif subject.pos_ == "PROPN":
+                    words = [t for t in subject.subtree if t.pos_ == "PROPN" or t.dep_ == "compound"]
+                    out.append((" ".join(t.text for t in words) or subject.text, paragraph))
+    return out
+
+
+def _nlp(request: Request, attributions: Any):
+    """The spaCy pipeline the attribution data was made with (``None`` without spaCy)."""
+    if attributions is None:
+        return None
+    return getattr(request.assistant.whole._attributor, "nlp", None)
 
 
 def locate(item: str, paragraphs: Sequence[Paragraph]) -> tuple[str, Paragraph] | None:
@@ -407,13 +453,18 @@ def locate(item: str, paragraphs: Sequence[Paragraph]) -> tuple[str, Paragraph] 
 
 
 def _lines(reply: str) -> list[str]:
+    """The items of a model's list: its '- ' lines without descriptions after a dash or colon, or
+    the sentences of a reply written as prose."""
+    lines = [line for line in reply.splitlines() if line.strip()]
+    if len(lines) == 1 and not _ITEM.match(lines[0]):
+        lines = split_sentences(lines[0])
     out = []
-    for line in reply.splitlines():
-        line = re.sub(r"^\s*(?:[-*•‣–]|\d{1,2}[.)])\s+", "", line).strip()
+    for line in lines:
+        line = _ITEM.sub("", line).strip()
         line = re.split(r"\s+[–—-]\s+|:\s|\s\(", line)[0].strip(" .,;")
-        if line and not line.endswith(":") and len(line.split()) <= 12:
+        if line and not line.endswith(":"):
             out.append(line)
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _unique(found: Sequence[tuple[str, Paragraph]]) -> list[tuple[str, Paragraph]]:

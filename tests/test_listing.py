@@ -127,3 +127,13 @@ def test_speakers_are_named_by_any_form_the_article_uses(seed_people):
     assert named_speakers("Cha says it creates ‘you owe me’.", people) == {"Victor Cha"}
     assert named_speakers("According to Hong, the bases were a signal.", people) == {"Hong Min"}
     assert named_speakers("Kim Jong-un could drive a hard bargain.", people) == set()
+
+
+def test_a_list_of_who_did_something_takes_the_subjects_of_the_verb():
+    cup = Assistant.from_corpus(NEWS / "world-cup-day-five", backend="extractive")
+    scored = strip_markers(cup.ask("List the players who scored.").text)
+    for name in ("Andreas Granqvist", "Dries Mertens", "Romelu Lukaku", "Harry Kane", "Ferjani Sassi"):
+        assert name in scored
+    assert "Kevin De Bruyne" not in scored and "Eden Hazard" not in scored  # their assists, not goals
+    booked = strip_markers(cup.ask("List the players who were booked.").text)
+    assert "Hwang Hee-Chan" in booked and "Kyle Walker" in booked and "Granqvist" not in booked
