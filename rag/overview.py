@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import salience
 from .prompt import _plain
 from .router import KEY_POINTS, Length
-from .text import content_words, is_refusal, split_sentences, strip_markers
+from .text import NAME, STARTERS, content_words, is_refusal, split_sentences, strip_markers
 from .types import ChatMessage, Citation, Paragraph, StreamEvent
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ DEFAULT_SENTENCES = 4
 DEFAULT_POINTS = 5
 MAX_UNITS = 10
 TOKENS_PER_UNIT = 48
+SWAP_MATCH = 0.6  # a sentence sharing this much of its words with one source sentence copies it
 QUOTED_NOTE = (
     "No language model writes here: these are the article's most important sentences, as it "
     "wrote them."
@@ -92,7 +93,9 @@ class Plan:
         before the first word comes (about 0.4 s for 20 tokens on 2 cores)."""
         n = self.target
         form = f"as {n} '- ' lines" if self.bullets else f"in {n} sentence{'s' if n != 1 else ''}"
-        limit = f", at most {self.words} words" if self.words else ""
+        # "of under 20 words": measured, the small model's summaries got shorter (7.4 s against
+        # 10.7 s for three sentences) and named more of the article's points
+        limit = f", at most {self.words} words in all" if self.words else " of under 20 words"
         return f"Answer {form}{limit}, naming who makes each claim."
 
 
@@ -183,12 +186,49 @@ def check_units(request: Request, reply: str, plan: Plan, sources=None) -> tuple
         removed += checked.removed
         if checked.supported == 0 or checked.refusal:
             continue
+        if swapped(strip_markers(checked.text), [c.text for c in checked.citations]):
+            removed.append(strip_markers(checked.text))
+            continue
         words = content_words(checked.text)
         if any(words and len(words & other) / len(words) > 0.7 for other in seen):
             continue
         seen.append(words)
         kept.append(Unit(checked.text, checked.citations))
     return kept, removed
+
+
+def swapped(sentence: str, paragraphs: Sequence[str]) -> bool:
+    """Whether ``sentence`` copies an article sentence with its names changed: "NASA will design,
+    develop, and operate a pressurized rover" for "Japan will design, develop, and operate a
+    pressurized rover …". The sentence checks pass it (most of its words are there); here the
+    closest source sentence must not lack a name the copy adds while the copy drops one of its."""
+    words = content_words(sentence)
+    if len(words) < 4:
+        return False
+    best, share = "", 0.0
+    for paragraph in paragraphs:
+        for candidate in split_sentences(paragraph):
+            overlap = len(words & content_words(candidate)) / len(words)
+            if overlap > share:
+                best, share = candidate, overlap
+    if share < SWAP_MATCH:
+        return False
+    mine, theirs = _names(sentence), _names(best)
+    in_mine, in_theirs = set().union(*mine, set()), set().union(*theirs, set())
+    added = [n for n in mine if not n & in_theirs and not n & content_words(best)]
+    dropped = [n for n in theirs if not n & in_mine]
+    return bool(added) and bool(dropped)
+
+
+def _names(text: str) -> list[set[str]]:
+    """The names in ``text``, each as the set of its words, lower-cased (capitalised words but the
+    common ones that open a sentence): "Victor Cha" and "Cha" share a word, so are one person."""
+    found = []
+    for match in NAME.finditer(text):
+        words = {re.sub(r"[’']s$", "", t).lower() for t in match.group(0).split()} - STARTERS - {""}
+        if words:
+            found.append(words)
+    return found
 
 
 def arrange(request: Request, units: list[Unit], plan: Plan, attributions: Made) -> list[Unit]:

@@ -17,7 +17,7 @@ from backend_helpers import SMOLLM2, ScriptedBackend, linked_cache
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends.llama_cpp import LlamaCppBackend
 from rag.evaluation.points import length_kept
-from rag.overview import FILLED_NOTE, PARTS_NOTE, QUOTED_NOTE
+from rag.overview import FILLED_NOTE, PARTS_NOTE, QUOTED_NOTE, swapped
 from rag.text import find_markers, split_sentences, strip_markers
 
 LEAD = "could put Russian President Vladimir Putin in Pyongyang’s debt"
@@ -111,7 +111,7 @@ def test_the_summary_is_asked_after_the_article_with_the_count(retriever):
     bot.ask("Summarize the article in two sentences.")
     prompt = backend.calls[0][-1].content
     assert "Hong Min, a senior research fellow" in prompt  # the whole article, ¶23 included
-    assert prompt.rstrip().endswith("Answer in 2 sentences, naming who makes each claim.")
+    assert prompt.rstrip().endswith("Answer in 2 sentences of under 20 words, naming who makes each claim.")
 
 
 # -- the real local model --------------------------------------------------------------------------
@@ -146,3 +146,17 @@ def test_an_article_longer_than_the_window_is_summarised_part_by_part(retriever,
     assert len(bullets(answer.text)) == 3
     every_unit_cited(answer, bullets(answer.text))
     assert max(c.paragraph for c in answer.citations) > 0
+
+
+def test_a_copied_sentence_with_its_names_changed_is_removed(retriever):
+    reply = (
+        "NATO and the United States confirmed evidence of North Korean troops in Russia. "
+        "China and Iran confirmed for the first time on Wednesday evidence of North Korean troops in Russia."
+    )
+    bot, _ = scripted(retriever, reply)
+    answer = bot.ask("Summarize the article in two sentences.")
+    assert any("China and Iran confirmed" in r for r in answer.removed)  # NATO and the US said it
+    assert "NATO and the United States confirmed" in answer.text
+    rover = "Japan will design, develop, and operate a pressurized rover. NASA will provide the launch."
+    assert swapped("NASA will design, develop, and operate a pressurized rover.", [rover])
+    assert not swapped("Japan will design and operate a pressurized rover.", [rover])
