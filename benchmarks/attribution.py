@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rag.corpus import load_corpus
 from rag.people import fold
-from rag.types import Document
+from rag.types import Document, Paragraph
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "attribution" / "quotes.jsonl"
@@ -246,6 +246,24 @@ def timings(docs: dict[str | None, Document], nlp, repeat: int) -> dict:
     return out
 
 
+def scale(doc: Document, nlp, copies: tuple[int, ...] = (1, 10, 50)) -> list[dict]:
+    """Time for an article made of ``n`` copies of ``doc``'s paragraphs (one run each)."""
+    from rag.attribution import attribute
+
+    out = []
+    for n in copies:
+        paragraphs = [p.text for _ in range(n) for p in doc.paragraphs]
+        big = Document("big", "big", tuple(Paragraph("big", i + 1, t) for i, t in enumerate(paragraphs)))
+        t = time.perf_counter()
+        result = attribute(big, nlp)
+        seconds = time.perf_counter() - t
+        chars = sum(len(p) for p in paragraphs)
+        per_1000 = round(1000 * seconds / (chars / 1000), 1)
+        out.append({"copies": n, "chars": chars, "seconds": round(seconds, 2), "ms_per_1000_chars": per_1000,
+                    "statements": len(result.statements)})  # fmt: skip
+    return out
+
+
 def run(repeat: int = 5) -> dict:
     from rag.attribution import load_nlp
 
@@ -271,13 +289,15 @@ def run(repeat: int = 5) -> dict:
             "extras": extras,
         }
     report["timings"] = timings(docs, nlp, repeat)
+    report["scale"] = scale(docs[None], nlp)
     return report
 
 
 def render(report: dict) -> list[str]:
     lines = [
         f"Gold: {report['gold_items']} items (`eval/attribution/quotes.jsonl`). Speaker accuracy counts "
-        "every gold item (a missed item is wrong); found = recall of the statements.",
+        "every gold item (a missed item is wrong); found = recall of the statements. Why each miss happens, "
+        "and the libraries tried: [docs/attribution.md](../../docs/attribution.md).",
         "",
         "| method | quotes: right speaker | quotes found | claims: right speaker | claims found | all right |"
         " extra statements |",
@@ -314,6 +334,14 @@ def render(report: dict) -> list[str]:
         lines.append(
             f"| {art} | {t['chars']} | {t['resolver_ms']} ms | {t['parse_only_ms']} ms | "
             f"{t['textacy_ms']} ms |"
+        )
+    lines += ["", "Long articles (the seed article's paragraphs repeated; one run each):", "",
+              "| copies | chars | resolver | per 1,000 chars | statements |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for r in report["scale"]:
+        lines.append(
+            f"| {r['copies']} | {r['chars']:,} | {r['seconds']} s | {r['ms_per_1000_chars']} ms | "
+            f"{r['statements']} |"
         )
     for method, m in report["methods"].items():
         lines += ["", f"Misses of {method} ({len(m['misses'])}):", ""]

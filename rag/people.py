@@ -41,7 +41,8 @@ ROLE_NOUNS = frozenset(
     student witness father mother sister brother son daughter wife husband widow colleague counsel
     barrister solicitor qc sc king queen prince princess bishop priest activist campaigner worker
     owner historian commentator strategist consultant engineer astronaut pilot soldier citizen
-    resident homeopath partner associate lecturer inspector detective agent
+    resident homeopath partner associate lecturer inspector detective agent child baby girl boy man
+    woman
     """.split()
 )
 PRONOUN_GENDER = {
@@ -138,16 +139,9 @@ class PeopleIndex:
         """Record a mention of a person by name; return ``(key, how)``, creating the person if new."""
         name, title = clean_name(surface)
         key, how = self.find(name, position)
-        words = _words(name)
-        if key is None:
-            wider = [e for e in self.entries if _contains(words, e.words)]
-            if wider:  # "Biden" first, "Joe Biden" later: keep the fuller form
-                entry = self._most_recent(wider, position)
-                entry.aliases.append(entry.name)
-                entry.name, entry.words, key, how = name, words, entry.key, "named"
-            else:
-                key, how = len(self.entries), "named"
-                self.entries.append(_Entry(key, name, words))
+        if key is None:  # a fuller name after a shorter one is someone new ("Hansen" … his son "Erik Hansen")
+            key, how = len(self.entries), "named"
+            self.entries.append(_Entry(key, name, _words(name)))
         entry = self.entries[key]
         form = f"{title} {name}" if title and title.rstrip(".").casefold() in HONORIFICS else name
         if fold(form) != fold(entry.name) and form not in entry.aliases:
@@ -257,7 +251,7 @@ def name_spans(doc) -> list[Span]:
         start = ent.start
         while start > 0 and _first_name(doc[start - 1], doc[ent.start : ent.end].root):
             start -= 1  # "Dries Mertens" when the recogniser took only "Mertens"
-        span = _trim(doc[start : ent.end])
+        span = _trim(doc[start : ent.end], ent.label_ == "PERSON")
         if span is not None:
             spans.append(doc.char_span(span.start_char, span.end_char, label=ent.label_) or span)
             covered.update(range(start, ent.end))
@@ -292,11 +286,11 @@ def _first_name(token: Token, root: Token) -> bool:
     )
 
 
-def _trim(span: Span) -> Span | None:
+def _trim(span: Span, person: bool = True) -> Span | None:
     start, end = span.start, span.end
     doc = span.doc
     for k in range(start, end - 1):  # "Korea's Kim Shin-Wook": the name is after the possessive
-        if doc[k].tag_ == "POS":
+        if person and doc[k].tag_ == "POS":
             start = k + 1
     while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].is_punct):
         end -= 1
@@ -324,14 +318,16 @@ def role_descriptions(span: Span) -> list[tuple[str, Token]]:
                 continue
             tokens = [t for t in child.subtree if not _in_clause(t, child)]
             out.append((_text(doc, tokens), child))
+    after = bool(out)
     if (
         root.dep_ == "appos"
         and root.head.pos_ == "NOUN"
         and span.start
-        and doc[span.start - 1].text in ",(–—"
+        and (doc[span.start - 1].text in ",(–—" or root.head.i == span.start - 1)
     ):
         head = root.head
-        tokens = [t for t in head.subtree if t.i < span.start and not _in_clause(t, head)]
+        cut = max((k for k in range(head.left_edge.i, head.i) if doc[k].text in ",;:(—–"), default=-1)
+        tokens = [t for t in head.subtree if cut < t.i < span.start and not _in_clause(t, head)]
         if tokens and tokens[-1].i >= head.i:
             out.append((_text(doc, tokens), head))
     before = []
@@ -347,7 +343,29 @@ def role_descriptions(span: Span) -> list[tuple[str, Token]]:
     if before and any(t.pos_ in ("NOUN", "PROPN") for t in before):
         head = next((t for t in reversed(before) if t.pos_ in ("NOUN", "PROPN")), before[-1])
         out.append((_text(doc, before), head))
+    if not after:
+        out.extend(_set_off_role(span))
     return out
+
+
+def _set_off_role(span: Span) -> list[tuple[str, Token]]:
+    """ "Name, <noun phrase ending in a role>," that the parse did not make an appositive
+    ("Kim Yo-jong, Kim Jong-un's sister, who …")."""
+    doc, k = span.doc, span.end + 1
+    if span.end >= len(doc) or doc[span.end].text != ",":
+        return []
+    tokens: list[Token] = []
+    while k < len(doc) and len(tokens) < 12:
+        t = doc[k]
+        if t.text in {",", ";", ".", "(", ")", "—", "–", ":"} or t.lower_ in ("who", "which", "that"):
+            break
+        if t.pos_ in ("VERB", "AUX"):
+            return []
+        tokens.append(t)
+        k += 1
+    if not tokens or k >= len(doc) or tokens[-1].pos_ != "NOUN" or not is_role(tokens[-1]):
+        return []
+    return [(_text(doc, tokens), tokens[-1])]
 
 
 def _in_clause(token: Token, top: Token) -> bool:

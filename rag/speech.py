@@ -1,24 +1,13 @@
 """Quotations, reported claims and their speakers, read off one spaCy parse of an article.
 
-The article's paragraphs are joined by blank lines and parsed as one document (in pieces of at
-most ``PART_CHARS`` characters for a very long article), with a sentence break forced at every
-paragraph break, so names, pronouns and continuing quotes resolve across paragraphs while no parse
-tree spans two paragraphs. From the parse:
-
-- quotations are the spans between quotation marks (curly, straight, low-9 or guillemets; single
-  quotes only at word edges); a quote left open at a paragraph's end runs to that end, as news
-  prints a quote that goes on in the next paragraph;
-- a cue is a speech verb ("said", "noted", "pointed out", "told") outside any quote, or "according
-  to X" / "in the words of X"; a quote takes the cue its words hang under in the parse, else the
-  nearest cue in its sentence ("“…,” Cha said", "said Nelson", "He said, “…”"), else the subject
-  of a clause ending in a colon just before it ("X was blunt: “…”");
-- the speaker is the cue's subject (the appositive name of "the prosecutor, Mark Tedeschi"; the
-  name a "who" clause hangs on), resolved by :mod:`rag.people`: a surname or a title form to the
-  full name given earlier, a pronoun to the most recent person it can stand for, "the coach" to
-  the one person the article called a coach;
-- a quote with no cue continues the speaker of the quote before it in its paragraph, or, when
-  the paragraph opens with it, the last speaker of the paragraph before;
-- a reported claim is the content clause of a cue ("Hong noted that …", "…, experts said").
+The paragraphs are joined by blank lines and parsed as one document (in pieces for a very long
+article), with a sentence break forced at each paragraph break. Quotations are the spans between
+quotation marks (a quote left open runs to its paragraph's end); a cue is a speech verb outside
+quotes, "according to X" or "in the words of X"; a quote takes the cue its words hang under in the
+parse, else the nearest cue in its sentence, else the subject of a clause ending in a colon before
+it; with no cue it continues the speaker before it. The speaker is the cue's subject, resolved to
+a full name by :mod:`rag.people`. A claim is a cue's content clause. Details and measurements:
+docs/attribution.md.
 """
 
 from __future__ import annotations
@@ -160,6 +149,7 @@ class SpeechReader:
         self.parts: list[tuple[Any, int]] = []
         self.token_starts: list[list[int]] = []  # per part, each token's global offset
         self.sentence: dict[tuple[int, int], int] = {}  # (part, sentence start) -> sentence number
+        self.orgs: list[tuple[int, str, str]] = []  # organisations named: position, name, last word
 
     # --- positions -----------------------------------------------------------------------------
     def par_index(self, pos: int) -> int:
@@ -229,7 +219,9 @@ class SpeechReader:
             sentence = self.sentence[(part, token.sent.start)]
             span = starts.get(token.i)
             if span is not None:
-                if self._is_person(part, span, pos):
+                if span.label_ == "ORG" and not self._is_person(part, span, pos):
+                    self.orgs.append((pos, clean_name(span.text)[0], span[-1].lower_))
+                elif self._is_person(part, span, pos):
                     key, how = self.people.add(self._title(span) + span.text, pos, par, in_quote, sentence)
                     title = clean_name(span.text)[1]
                     if title and title.rstrip(".").casefold() not in HONORIFICS:
@@ -375,6 +367,9 @@ class SpeechReader:
             key = self.people.by_description(token.lemma_, pos)  # "the prosecutor said"
             if key is not None:
                 return self.people.name(key), "description", (pos, pos + len(token))
+            for at, name, last in reversed(self.orgs):  # "the association" for "… Fishermen's Association"
+                if at < pos and last == token.lower_:
+                    return name, "description", (pos, pos + len(token))
         return None
 
     # --- statements ----------------------------------------------------------------------------

@@ -142,6 +142,11 @@ PATTERNS = [
         ("Police chief Laura Kent was quoted as saying that the suspect had fled the city.",),
         "claim", "suspect had fled", "Laura Kent", "named",
     ),
+    (  # "the association" for the organisation named before, possessive and all
+        ("The Northern Fishermen's Association called the plan “a death sentence for the coast”.",
+         "According to the association, about 4,000 jobs depend on the fleet."),
+        "claim", "4,000 jobs", "Northern Fishermen's Association", "description",
+    ),
     (  # unnamed source
         ("“Nobody told us anything,” one resident said.",),
         "quote", "Nobody told us", None, "none",
@@ -193,6 +198,29 @@ def test_people_records(nlp):
     assert attr.person("Nobody") is None
     assert attr.person("Priya") is nair  # part of one person's name
     assert attr.person("Minister Jonas Berg") is berg
+
+
+def test_a_shared_surname_is_two_people(nlp):
+    text = (
+        "Anders Berg, a farmer near the lake, said the rain came too late. "
+        "His son, Lars Berg, 19, said he would move to the city."
+    )
+    attr = attribute(article(text), nlp)
+    assert [p.name for p in attr.people] == ["Anders Berg", "Lars Berg"]
+    assert attr.person("Lars Berg").descriptions == ("His son",)
+    assert only(attr, "claim", "move to the city").speaker == "Lars Berg"
+
+
+def test_roles_before_and_after_names(nlp):
+    attr = attribute(
+        article(
+            "After the final, Portugal's coach Rui Costa said the team had earned the win.",
+            "Nadia Rahman, the mayor's sister, who runs the bakery, said the square was too small.",
+        ),
+        nlp,
+    )
+    assert attr.person("Rui Costa").descriptions == ("Portugal's coach",)
+    assert attr.person("Nadia Rahman").descriptions == ("the mayor's sister",)
 
 
 def test_person_lookup_folds_case_accents_and_quotes(nlp):
