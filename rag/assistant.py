@@ -52,10 +52,12 @@ from .extractive import ExtractiveConfig, choose_sentences
 from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thresholds
 from .prompt import Prompt, build_prompt, check_messages, passage_check_messages, with_tail
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
+from .router import route as route_question
 from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
 from .text import NOT_IN_ARTICLE, content_words, split_sentences, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid, WhoSaidConfig
+from .whole import WholeArticle
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,7 @@ class AssistantConfig:
     extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
     grounding: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
+    whole_article: bool = True  # requests about the whole article take their own paths (rag.whole)
 
     def __post_init__(self) -> None:
         if self.citations not in CITATIONS:
@@ -210,6 +213,7 @@ class Assistant:
         )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
+        self.whole = WholeArticle(self)
 
     @classmethod
     def from_corpus(
@@ -294,6 +298,10 @@ class Assistant:
             normalize_history(history)[-self.config.limits.max_history_messages :],
             self.config.limits.max_history_tokens,
         )
+        route = route_question(text, messages) if self.config.whole_article else None
+        if route is not None and route.whole:  # summaries, key points, lists, people, why/how
+            yield from self.whole.stream(text, route, messages, doc=doc, start=start)
+            return
         query = text
         conversation: list[ChatMessage] = []
         if messages and needs_context(text):

@@ -413,3 +413,27 @@ def test_upload_an_article_through_the_page_and_ask_about_it(page, article_corpu
         target, _ = click_first_marker(page, answer)
         assert target == "rag-p-gwangju-kimchi-2"
         screenshot(page, "upload-and-ask.png")
+
+
+def test_starters_under_an_empty_chat_ask_about_the_whole_article(page, echo_app):
+    open_page(page, echo_app)
+    chat = page.locator("#rag-chat")
+    for starter in ("Summarize the article", "Who is quoted?", "Key points"):
+        expect(chat.get_by_text(starter, exact=True).first).to_be_visible()
+    page.evaluate(WATCH)
+    chat.get_by_text("Summarize the article", exact=True).first.click()
+    answers = page.locator("#rag-chat .rag-answer:not(.rag-pending)")
+    expect(answers).to_have_count(1, timeout=TIMEOUT)
+    summary = answers.nth(0)
+    assert [d for d in page.evaluate("window.__drafts") if d.strip()], "the summary did not stream"
+    expect(summary).to_have_class(re.compile(r"\brag-ok\b"))
+    assert summary.locator("a.rag-cite").count() >= 3  # every sentence of it cites its paragraph
+    expect(summary.locator(".rag-text")).to_contain_text("debt")  # the lead first
+    click_first_marker(page, summary)
+    people = ask(page, "Who is quoted?", answers_before=1)
+    for name in ("Cha", "Kim Du-yeon", "Seiler", "Hong Min"):
+        expect(people.locator(".rag-text")).to_contain_text(name)
+    points = ask(page, "Key points", answers_before=2)
+    assert points.locator(".rag-text").inner_text().count("\n- ") >= 4  # one bullet per line
+    assert not page.dialogs and not page.errors
+    screenshot(page, "browser-starters.png")

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from ..text import is_refusal, strip_markers
 from ..types import Answer, Citation
 from .dataset import EvalItem
+from .points import length_kept, point_citations, points_held
 from .retrieval import first_hit, holds, score_ranks
 
 MAX_REPLY_WORDS = 120
 PASS_F1 = 0.5
+WHOLE_PASS = 0.75  # share of its key points a whole-article answer must hold to count as right
 
 _TYPOGRAPHIC = str.maketrans(
     {
@@ -170,10 +172,14 @@ class ItemScore:
     fallback: bool = False
     error: bool = False
     corpus: str | None = None
+    points: int = 0  # whole-article items: points to find
+    points_held: int = 0
+    length_kept: bool | None = None  # whether the length asked for was kept (None: none asked)
 
     def as_dict(self) -> dict:
         """The per-item metrics written to items.jsonl."""
-        return {
+        whole = {"points": self.points, "points_held": self.points_held, "length_kept": self.length_kept}
+        return ({} if not self.points else whole) | {
             "correct": self.correct,
             "declined": self.declined,
             "rank": self.rank,
@@ -207,6 +213,8 @@ def score_item(item: EvalItem, answer: Answer, *, naive: bool = False) -> ItemSc
     if not item.answerable:
         return ItemScore(correct=declined and not forbidden, **common)
     rank = first_hit(answer.passages, item.evidence)
+    if item.points:
+        return _score_whole(item, answer, declined, rank, common)
     if declined:
         return ItemScore(correct=False, rank=rank, false_refusal=True, **common)
     reply = prepare_reply(answer.text)
@@ -227,6 +235,23 @@ def score_item(item: EvalItem, answer: Answer, *, naive: bool = False) -> ItemSc
     )
 
 
+def _score_whole(item: EvalItem, answer: Answer, declined: bool, rank: int | None, common: dict) -> ItemScore:
+    """A whole-article item: key points held, citations judged by point, length kept.
+
+    The whole reply is read (a summary may be long); right when it holds
+    :data:`WHOLE_PASS` of its points and keeps the length asked for.
+    """
+    n = len(item.points)
+    if declined:
+        return ItemScore(correct=False, rank=rank, false_refusal=True, points=n, **common)
+    held = sum(points_held(answer.text, item.points))
+    judged, right = point_citations(answer, item.points)
+    kept = length_kept(answer.text, item.length)
+    correct = held / n >= WHOLE_PASS and kept is not False and not common["forbidden"]
+    return ItemScore(correct=correct, rank=rank, cited=judged, cited_supported=right, points=n,
+                     points_held=held, length_kept=kept, **common)  # fmt: skip
+
+
 # -- a run ------------------------------------------------------------------------------------
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
@@ -240,6 +265,9 @@ class TypeScore:
     n: int
     accuracy: float | None
     measure: str  # "answer", "decline" or "mixed"
+    first_token_p50_s: float | None = None
+    latency_p50_s: float | None = None
+    key_point_recall: float | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +295,8 @@ class Summary:
     first_token_p95_s: float | None
     counts: tuple[tuple[str, int], ...]
     per_type: tuple[TypeScore, ...]
+    key_point_recall: float | None = None
+    length_kept: float | None = None
 
     def as_dict(self) -> dict:
         """The object written to results.json for one backend."""
@@ -290,11 +320,16 @@ class Summary:
             "retrieval_p95_s": self.retrieval_p95_s,
             "first_token_p50_s": self.first_token_p50_s,
             "first_token_p95_s": self.first_token_p95_s,
+            "key_point_recall": self.key_point_recall,
+            "length_kept": self.length_kept,
             "counts": dict(self.counts),
             "per_type": {
-                t.type: {"n": t.n, "accuracy": t.accuracy, "measure": t.measure} for t in self.per_type
+                t.type: {"n": t.n, "accuracy": t.accuracy, "measure": t.measure,
+                         "first_token_p50_s": t.first_token_p50_s, "latency_p50_s": t.latency_p50_s,
+                         "key_point_recall": t.key_point_recall}
+                for t in self.per_type
             },
-        }
+        }  # fmt: skip
 
 
 def summarize(scores: Sequence[ItemScore], *, citations: bool = True) -> Summary:
@@ -313,7 +348,13 @@ def summarize(scores: Sequence[ItemScore], *, citations: bool = True) -> Summary
         group = [s for s in scores if s.type == name]
         kinds = {s.answerable for s in group}
         measure = "mixed" if len(kinds) > 1 else ("answer" if kinds == {True} else "decline")
-        per_type.append(TypeScore(name, len(group), _mean([float(s.correct) for s in group]), measure))
+        per_type.append(
+            TypeScore(
+                name, len(group), _mean([float(s.correct) for s in group]), measure,
+                percentile((s.first_token_s for s in group), 50), percentile((s.total_s for s in group), 50),
+                _recall([s for s in group if s.points]),
+            )
+        )  # fmt: skip
     counts = {
         "items": len(scores),
         "answerable": len(answerable),
@@ -350,4 +391,11 @@ def summarize(scores: Sequence[ItemScore], *, citations: bool = True) -> Summary
         first_token_p95_s=percentile((s.first_token_s for s in scores), 95),
         counts=tuple(counts.items()),
         per_type=tuple(per_type),
+        key_point_recall=_recall([s for s in answerable if s.points]),
+        length_kept=_mean([float(s.length_kept) for s in answerable if s.length_kept is not None]),
     )
+
+
+def _recall(scores: Sequence[ItemScore]) -> float | None:
+    """Mean key-point recall of whole-article items (a refusal holds none of its points)."""
+    return _mean([s.points_held / s.points for s in scores if s.points])

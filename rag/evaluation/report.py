@@ -27,6 +27,8 @@ METRICS: tuple[tuple[str, str, str, bool], ...] = (
     ("gold_contained", "gold contained", RATE, True),
     ("decline_accuracy", "decline accuracy (unanswerable + injection)", RATE, True),
     ("false_refusal_rate", "false-refusal rate (answerable)", RATE, False),
+    ("key_point_recall", "key-point recall (whole-article items)", RATE, True),
+    ("length_kept", "length requests kept (whole-article items)", RATE, True),
     ("citation_precision", "citation precision", RATE, True),
     ("citation_recall", "citation recall", RATE, True),
     ("hit@1", "hit@1 (passages used)", RATE, True),
@@ -85,6 +87,24 @@ def type_table(results: Mapping) -> str:
         cells = [fmt(b.get("per_type", {}).get(name, {}).get("accuracy")) for b in backends.values()]
         rows.append([f"{name} (n={n}, {measure})", *cells])
     return _table(["type", *backends], rows) if rows else "_No items._"
+
+
+def type_latency_table(results: Mapping) -> str:
+    """First text and whole reply (p50) per question type and backend, with key-point recall where
+    the type has points: a summary's speed against a single fact's in the same run."""
+    backends = results.get("backends", {})
+    types = list(dict.fromkeys(name for b in backends.values() for name in b.get("per_type", {})))
+    rows = []
+    for name in types:
+        cells = []
+        for b in backends.values():
+            t = b.get("per_type", {}).get(name, {})
+            cell = f"{fmt(t.get('first_token_p50_s'), SECONDS)} / {fmt(t.get('latency_p50_s'), SECONDS)}"
+            if t.get("key_point_recall") is not None:
+                cell += f" (recall {fmt(t['key_point_recall'])})"
+            cells.append(cell)
+        rows.append([name, *cells])
+    return _table(["type: first text p50 / reply p50", *backends], rows) if rows else ""
 
 
 def retrieval_table(results: Mapping) -> str:
@@ -387,6 +407,9 @@ def render_report(
     if ACCURACY_CHART in charts:
         out += [f"![accuracy by question type]({ACCURACY_CHART})", ""]
     out += ["## Latency", "", latency_table(results), ""]
+    if any(t.get("key_point_recall") is not None for b in results.get("backends", {}).values()
+           for t in b.get("per_type", {}).values()):  # fmt: skip
+        out += ["By question type:", "", type_latency_table(results), ""]
     if LATENCY_CHART in charts:
         out += [f"![latency per backend]({LATENCY_CHART})", ""]
     if not charts:

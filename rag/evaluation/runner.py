@@ -37,7 +37,7 @@ from ..chunking import ChunkingConfig
 from ..retriever import Retriever, RetrieverConfig
 from ..types import Answer, ChatMessage
 from . import report
-from .dataset import TYPES, EvalItem, load_dataset
+from .dataset import TYPES, WHOLE_TYPES, EvalItem, load_dataset
 from .metrics import ItemScore, Summary, score_item, summarize, supports
 from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
 from .replay import ReplayBackend
@@ -95,6 +95,12 @@ def add_parser(sub) -> None:
         help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
         "who_said, speaker_context, second_look, "
         "facts, polarity, restates, together, placement, speakers, joint",
+    )
+    p.add_argument(
+        "--single-fact",
+        action="store_true",
+        help="put every question through the single-fact path (as before whole-article requests had "
+        "their own paths: summaries, key points, lists, people, why/how)",
     )
     p.add_argument(
         "--rerank",
@@ -161,8 +167,9 @@ def dataset_problems(items: Sequence[EvalItem], retriever) -> list[str]:
         for e in item.evidence:
             if not any(holds(t, [e]) for t in texts):
                 problems.append(f"{item.id}: evidence not found verbatim in any paragraph: {e[:80]!r}")
-        if item.type not in TYPES:
-            problems.append(f"{item.id}: unknown type {item.type!r} (known: {', '.join(TYPES)})")
+        if item.type not in (*TYPES, *WHOLE_TYPES):
+            known = ", ".join((*TYPES, *WHOLE_TYPES))
+            problems.append(f"{item.id}: unknown type {item.type!r} (known: {known})")
         if item.type in ("unanswerable", "injection") and item.answerable:
             problems.append(f"{item.id}: type {item.type} but answerable is true")
     return problems
@@ -682,6 +689,8 @@ def assistant_config(args: argparse.Namespace):
         config = replace(config, citations=args.citations)
     if getattr(args, "without", None):
         config = replace(config, checks=config.checks.without(*args.without))
+    if getattr(args, "single_fact", False):
+        config = replace(config, whole_article=False)
     return config
 
 

@@ -28,6 +28,7 @@ import gradio as gr
 from .. import articles
 from ..articles import MAX_ARTICLE_BYTES, UPLOAD_SUFFIXES, ArticleError
 from ..backends import backend_names
+from ..router import route
 from ..settings import LOCAL, MAX_K, REMOTE, WebConfig
 from ..types import Answer, Document
 from .render import (
@@ -51,6 +52,8 @@ from .service import Service
 STATIC = Path(__file__).resolve().parent.parent / "static"
 API_NAME = "ask"
 PLACEHOLDER = "Ask about the article…"
+# Under an empty chat: requests about the whole article first, then questions about its people.
+STARTERS = ("Summarize the article", "Who is quoted?", "Key points")
 BUSY_PLACEHOLDER = "Answering… (Stop interrupts)"
 STOP_WAIT = 5.0  # seconds Stop waits for the reply being written to end
 
@@ -101,6 +104,13 @@ class Runs:
         run.last = last
         run.ending.set()
         return run.done.wait(wait)
+
+
+def starters(documents) -> list[str]:
+    """The questions offered under an empty chat: :data:`STARTERS`, then two about the article's
+    people (:func:`~rag.web.render.examples_for`)."""
+    extra = [q for q in examples_for(documents) if not route(q).whole]
+    return [*STARTERS, *extra[:2]]
 
 
 def ready() -> gr.Textbox:
@@ -306,7 +316,7 @@ def build_app(service: Service, *, page_uploads: bool = True):
                         "<div class='rag-placeholder'><b>Ask anything about the article.</b><br>"
                         "Every answer cites the paragraphs it uses: click a ¶ marker to read it.</div>"
                     ),
-                    examples=[{"text": q, "display_text": q} for q in examples_for(service.documents)],
+                    examples=[{"text": q, "display_text": q} for q in starters(service.documents)],
                 )
                 with gr.Row(elem_id="rag-input-row"):
                     box = gr.Textbox(
