@@ -136,25 +136,28 @@ class Service:
         """Once the model is loaded, let it read the articles (or load what it read before), so a
         question costs only its own tokens. Questions asked meanwhile do not wait: they are
         answered from the article's best sentences and say so (see :meth:`Assistant.stream`)."""
-        with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
-            backend.load()
-        status = getattr(backend, "status", "ready")
-        if status != "ready":
-            self.say(f"the local model did not load: {status}")
-            return
-        seconds = getattr(backend, "load_seconds", None)
-        took = f" ({seconds:.1f} s)" if seconds is not None else ""
-        self.say(
-            f"the local model is loaded{took}; it reads the articles now (about half a minute each on "
-            "2 cores; questions meanwhile are answered from the article's best sentences)"
-        )
-        try:
-            retriever = self.retriever()
-            with self._reading_now():
+        # Counted as reading from the start, so the page never shows "ready" in the gap between
+        # the model loaded and its reading begun.
+        with self._reading_now():
+            with contextlib.suppress(Exception):  # waits for the background load; a failure shows in status
+                backend.load()
+            status = getattr(backend, "status", "ready")
+            if status != "ready":
+                self.say(f"the local model did not load: {status}")
+                return
+            seconds = getattr(backend, "load_seconds", None)
+            took = f" ({seconds:.1f} s)" if seconds is not None else ""
+            self.say(
+                f"the local model is loaded{took}; it reads the articles now (about half a minute each on "
+                "2 cores; questions meanwhile are answered from the article's best sentences)"
+            )
+            try:
+                retriever = self.retriever()
                 self.assistant(Settings(LOCAL), retriever).warm_all(on_read=self._said_reading)
-            self.say("ready: the local model answers")
-        except Exception as exc:  # answering still works, only the first answer is slower
-            log.warning("could not prepare the article prompt: %s", exc)
+            except Exception as exc:  # answering still works, only the first answer is slower
+                log.warning("could not prepare the article prompt: %s", exc)
+                return
+        self.say("ready: the local model answers")
 
     def retriever(self, timeout: float | None = None):
         """The retriever, waiting up to ``timeout`` seconds; ``None`` if not ready yet."""
