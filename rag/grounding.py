@@ -407,6 +407,18 @@ _NEGATION = re.compile(
 _CLAUSE = re.compile(r"[,;:()\[\]—–]|\b(?:but|though|although|whereas|since|because|unless)\b", re.IGNORECASE)
 
 
+def closest_sentence(words: set[str], texts: Sequence[str]) -> tuple[str, float]:
+    """The sentence of ``texts`` holding the largest share of ``words`` (content words), and
+    that share; ``("", 0.0)`` when none holds any."""
+    best, best_share = "", 0.0
+    for text in texts:
+        for candidate in split_sentences(text):
+            share = len(words & content_words(candidate)) / len(words)
+            if share > best_share:
+                best, best_share = candidate, share
+    return best, best_share
+
+
 def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     """True when the source sentence closest to ``sentence`` says it with the opposite polarity.
 
@@ -417,12 +429,7 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     words = content_words(sentence)
     if len(words) < 3:
         return False
-    best, best_share = "", 0.0
-    for text in backing:
-        for candidate in split_sentences(text):
-            share = len(words & content_words(candidate)) / len(words)
-            if share > best_share:
-                best, best_share = candidate, share
+    best, best_share = closest_sentence(words, backing)
     if best_share < POLARITY_MATCH:
         return False
     # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import salience
+from .grounding import closest_sentence
 from .prompt import _plain
 from .router import KEY_POINTS, Length
 from .text import NAME, STARTERS, content_words, is_refusal, split_sentences, strip_markers
@@ -205,12 +206,7 @@ def swapped(sentence: str, paragraphs: Sequence[str]) -> bool:
     words = content_words(sentence)
     if len(words) < 4:
         return False
-    best, share = "", 0.0
-    for paragraph in paragraphs:
-        for candidate in split_sentences(paragraph):
-            overlap = len(words & content_words(candidate)) / len(words)
-            if overlap > share:
-                best, share = candidate, overlap
+    best, share = closest_sentence(words, paragraphs)
     if share < SWAP_MATCH:
         return False
     mine, theirs = _names(sentence), _names(best)

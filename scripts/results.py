@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 START, END = "<!-- RESULTS-START -->", "<!-- RESULTS-END -->"
 SPEED_START, SPEED_END = "<!-- SPEED-START -->", "<!-- SPEED-END -->"
+WHOLE_START, WHOLE_END = "<!-- WHOLE-START -->", "<!-- WHOLE-END -->"
+WHOLE_TYPES = ("summary", "key-points", "people", "list", "why")
 SETS = (
     ("dev", "the article, dev set", "eval/qa.jsonl", "written for this article; rules and thresholds were "
      "chosen on it"),
@@ -71,6 +73,36 @@ def headline_table() -> list[str]:
         for name, row in results["backends"].items():
             cells = " | ".join(_fmt(row.get(key), key) for key, _ in HEADLINE)
             lines.append(f"| {title} ({n}) | {LABELS.get(name, name)} | {cells} |")
+    return lines
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.1f}×" if a is not None and b else "n/a"
+
+
+def whole_table() -> list[str]:
+    """Whole-article requests (``eval/whole/qa.jsonl``): key-point recall, refusals, citations,
+    length kept, and a summary's time against a single-fact question's in the same run."""
+    results = _load(RESULTS / "whole" / "results.json")
+    if not results:
+        return []
+    run = results["run"]
+    lines = [f"Whole-article requests (`eval/whole/qa.jsonl`, {run['items']} items: summaries, key points, "
+             "who is quoted, lists, why/how, and single-fact controls), commit "
+             f"{run.get('git_commit')}:", "",
+             "| backend | key-point recall | " + " | ".join(WHOLE_TYPES) + " | refusals | citation precision "
+             "| length kept | summary first text / fact first token | summary / fact answer |",
+             "|---|---|" + "---|" * len(WHOLE_TYPES) + "---|---|---|---|---|"]  # fmt: skip
+    for name, row in results["backends"].items():
+        types = row.get("per_type", {})
+        by_type = " | ".join(_fmt((types.get(t) or {}).get("key_point_recall"), "") for t in WHOLE_TYPES)
+        summary, fact = types.get("summary") or {}, types.get("factoid") or {}
+        first = _ratio(summary.get("first_token_p50_s"), fact.get("first_token_p50_s"))
+        total = _ratio(summary.get("latency_p50_s"), fact.get("latency_p50_s"))
+        keys = ("key_point_recall", "false_refusal_rate", "citation_precision", "length_kept")
+        recall, *rest = (_fmt(row.get(key), "") for key in keys)
+        cells = " | ".join(rest)
+        lines.append(f"| {LABELS.get(name, name)} | {recall} | {by_type} | {cells} | {first} | {total} |")
     return lines
 
 
@@ -126,6 +158,10 @@ def results_page() -> str:
            "below comes from a file there. Accuracy is lenient (a gold answer contained, or token F1 ≥ 0.5); "
            "declines are over unanswerable and injection questions.", ""]  # fmt: skip
     out += ["## All sets", "", *headline_table(), ""]
+    whole = whole_table()
+    if whole:
+        out += ["## Whole-article requests", "", *whole, "",
+                "Report: [eval/results/whole/report.md](../eval/results/whole/report.md).", ""]
     out += full_tables()
     ablations = ablation_tables()
     if ablations:
@@ -204,7 +240,11 @@ def _fill(text: str, start: str, end: str, lines: list[str]) -> str:
 
 
 def update(readme: Path = ROOT / "README.md", page: Path = ROOT / "docs" / "results.md") -> None:
-    text = _fill(readme.read_text("utf-8"), START, END, headline_table())
+    whole = whole_table()
+    text = _fill(readme.read_text("utf-8"), START, END, headline_table() + (["", *whole] if whole else []))
+    design = ROOT / "docs" / "whole-article.md"
+    if whole and design.is_file() and WHOLE_START in design.read_text("utf-8"):
+        design.write_text(_fill(design.read_text("utf-8"), WHOLE_START, WHOLE_END, whole), "utf-8")
     readme.write_text(_fill(text, SPEED_START, SPEED_END, speed_lines()), "utf-8")
     page.write_text(results_page(), "utf-8")
 
