@@ -435,11 +435,30 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway
     # joined in 1972 (though Norway did not end up joining)"): compare with the clause that
     # holds most of the claim.
-    clauses = [(len(words & content_words(c)), bool(_NEGATION.search(plain_text(c))))
-               for c in _CLAUSE.split(best)]  # fmt: skip
+    clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
     top = max(n for n, _ in clauses)
-    negated = bool(_NEGATION.search(plain_text(sentence)))
-    return all(negated != neg for n, neg in clauses if n == top)
+    mine = _negated(sentence)
+    # A claim is reversed only when the word one side negates is said by the other: "Under the
+    # Nuclear Non-Proliferation Treaty" answers "Under which treaty is North Korea not
+    # recognized …?" without saying it is recognized.
+    return all(
+        bool(mine) != bool(theirs) and bool((mine or theirs) & (content_words(clause) if mine else words))
+        for n, clause in clauses
+        if n == top
+        for theirs in [_negated(clause)]
+    )
+
+
+def _negated(text: str) -> set[str]:
+    """The content words ``text`` negates: the first one after each negation ("is not
+    recognized" → "recogn"); empty when nothing is negated."""
+    text = plain_text(text)
+    out = set()
+    for match in _NEGATION.finditer(text):
+        following = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", text[match.end() :])
+        word = next((content_words(w) for w in following if content_words(w)), set())
+        out |= word or {"∅"}  # a negation with nothing after it still negates
+    return out
 
 
 # "the context" and "the passage" are the prompt's words; the reader only knows the article.

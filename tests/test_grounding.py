@@ -369,6 +369,28 @@ def test_the_same_claim_with_the_article_polarity_is_kept(article_grounder, whol
     assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [27]
 
 
+def test_a_fragment_that_does_not_say_the_negated_word_reverses_nothing(embedder):
+    # A question put in the negative, answered with a phrase: the answer names the treaty and
+    # never says the state *is* recognised, so it cannot reverse the article.
+    treaty = "the Montevideo Convention on the Rights and Duties of States"
+    sources = _paragraphs(f"The island is not recognized as a state under {treaty}, however.")
+    question = "Under which convention is the island not recognized as a state?"
+    grounder = Grounder(embedder.encode)
+    assert grounder.check(f"Under {treaty}.", sources, question=question).supported == 1
+    claim = f"The island is recognized as a state under {treaty}."
+    reversed_ = grounder.check(claim, sources, question=question)
+    assert reversed_.supported == 0 and reversed_.removed
+
+
+def test_a_negation_in_another_clause_than_the_claim_reverses_nothing(embedder):
+    sources = _paragraphs("The helicopter can no longer fly because a rotor blade broke on landing.")
+    checked = Grounder(embedder.encode).check(
+        "It cannot fly because a rotor blade broke on landing.", sources,
+        question="Why can the helicopter not fly?",
+    )  # fmt: skip
+    assert checked.supported == 1
+
+
 def test_a_negation_elsewhere_in_a_loose_paraphrase_is_not_judged(article_grounder, whole_article):
     reply = (
         "Hong said the North's missile bases are a reminder that its alliance with Russia is one of nuclear "
