@@ -26,7 +26,7 @@ eval:  # the runs behind the README's table and the ablations (see docs/results.
 	$(VENV)/bin/rag eval --backend extractive llama-cpp --ablation --replay eval/runs/eval-replay --out eval/results/ablation-dev
 	$(VENV)/bin/rag eval --dataset eval/news-open/qa.jsonl --backend extractive llama-cpp --naive --replay eval/runs/eval-replay --out eval/results/news
 	$(VENV)/bin/rag eval --dataset eval/news-open/qa.jsonl --backend extractive llama-cpp --ablation --replay eval/runs/eval-replay --out eval/results/ablation-news
-	$(VENV)/bin/rag eval --dataset eval/whole/qa.jsonl --backend extractive llama-cpp --naive --replay eval/runs/eval-replay --out eval/results/whole
+	$(VENV)/bin/rag eval --dataset eval/whole/qa.jsonl --backend extractive llama-cpp --naive --out eval/results/whole  # not replayed: its single-fact controls time the fact path
 	$(VENV)/bin/rag eval --dataset eval/squad2-open/qa-200.jsonl --backend extractive llama-cpp --naive --replay eval/runs/eval-replay --out eval/results/squad2
 	$(VENV)/bin/rag eval --dataset eval/squad2-open/qa-200.jsonl --backend extractive llama-cpp --ablation --replay eval/runs/eval-replay --out eval/results/ablation-squad2
 	$(VENV)/bin/rag eval --dataset eval/heldout.jsonl --backend extractive llama-cpp --naive --out eval/results/heldout

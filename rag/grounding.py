@@ -438,15 +438,15 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
     top = max(n for n, _ in clauses)
     mine = _negated(sentence)
-    # A claim is reversed only when the word one side negates is said by the other: "Under the
-    # Nuclear Non-Proliferation Treaty" answers "Under which treaty is North Korea not
-    # recognized …?" without saying it is recognized.
-    return all(
-        bool(mine) != bool(theirs) and bool((mine or theirs) & (content_words(clause) if mine else words))
-        for n, clause in clauses
-        if n == top
-        for theirs in [_negated(clause)]
-    )
+    if mine:
+        # The sentence negates a word: reversed when the source states that word unnegated (in
+        # whichever clause holds it), else when the clause holding most of the claim is unnegated.
+        holders = [c for _, c in clauses if mine & content_words(c)] or [c for n, c in clauses if n == top]
+        return not any(_negated(c) for c in holders)
+    # The source negates, the sentence does not: reversed only when the sentence says the word
+    # the source negates. "Under the Nuclear Non-Proliferation Treaty" answers "Under which treaty
+    # is North Korea not recognized …?" without saying it is recognized.
+    return all(_negated(c) & words for n, c in clauses if n == top)
 
 
 def _negated(text: str) -> set[str]:
