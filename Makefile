@@ -15,7 +15,7 @@ chat:
 test:
 	./scripts/setup.sh --test
 	$(VENV)/bin/ruff check rag app.py tests benchmarks scripts
-	$(PY) -m pytest -n 2 --dist loadfile --durations=25 --junitxml=test-output/junit.xml
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 --junitxml=test-output/junit.xml
 
 setup:
 	./scripts/setup.sh --test

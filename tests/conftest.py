@@ -50,6 +50,32 @@ settings.register_profile("thorough", parent=settings.get_profile("rag"), max_ex
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rag"))
 
 
+# -- the order files are run in ------------------------------------------------------------
+# The files with the real models, browsers and servers, longest first (docs/setup-profile.md).
+# `make test` hands whole files to its two workers in collection order (pytest-xdist's
+# ``--dist loadfile``); started last, one of these ran alone for a minute while the other
+# worker had nothing left to do.
+LONG_FIRST = (
+    "test_backend_llama_cpp",
+    "test_reliability_injection",
+    "test_reliability_load",
+    "test_browser",
+    "test_reliability_defaults",
+    "test_overview",
+    "test_reliability_index",
+    "test_backend_openai",
+    "test_reliability_faults",
+    "test_api",
+    "test_web",
+    "test_cli",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: files stay whole
+
+
 # -- the article ------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def article_raw() -> str:
@@ -147,3 +173,39 @@ def clean_env():
     env["HF_HUB_OFFLINE"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     return env
+
+
+# -- SmolLM2's reading of the seed article, once per run ---------------------------------------
+@pytest.fixture(scope="session")
+def smollm2_reading(tmp_path_factory, cache_root, embedder) -> Path:
+    """A cache folder where ``rag warm`` had the packaged SmolLM2 read the seed article.
+
+    Made once for the whole run (the pytest-xdist workers share it, under a file lock), for
+    the tests whose subject is not the reading itself: they copy its saved state
+    (:func:`with_reading`) and start where ``rag warm`` left the page, as a user who ran it would.
+    """
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's own folder
+    folder = root / "smollm2-reading"
+    with FileLock(str(root / "smollm2-reading.lock")):
+        if not (folder / "kv").is_dir():
+            folder.mkdir(exist_ok=True)
+            (folder / "onnx").symlink_to(cache_root / "onnx", target_is_directory=True)
+            command = [sys.executable, "-m", "rag", "warm", "--model", "smollm2-135m"]
+            command += ["--corpus", str(CORPUS_DIR), "--cache-dir", str(folder)]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"HF_HUB_OFFLINE": "1"}
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            assert list((folder / "kv").glob("*.bin")), "rag warm saved no reading"
+    return folder
+
+
+def with_reading(cache: Path, reading: Path) -> Path:
+    """``cache`` with a copy of the saved readings in ``reading`` (see :func:`smollm2_reading`)."""
+    shutil.copytree(reading / "kv", cache / "kv", dirs_exist_ok=True)
+    return cache

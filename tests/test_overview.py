@@ -13,6 +13,7 @@ import re
 
 import pytest
 from backend_helpers import SMOLLM2, ScriptedBackend, linked_cache
+from conftest import with_reading
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.backends.llama_cpp import LlamaCppBackend
@@ -116,8 +117,10 @@ def test_the_summary_is_asked_after_the_article_with_the_count(retriever):
 
 # -- the real local model --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def smol(tmp_path_factory, cache_root):
-    cache = linked_cache(tmp_path_factory.mktemp("overview-llama"), cache_root)
+def smol(tmp_path_factory, cache_root, smollm2_reading):
+    """SmolLM2 starting from `rag warm`'s reading of the seed article (these tests are about the
+    summaries: `test_backend_llama_cpp.py` tests the reading)."""
+    cache = with_reading(linked_cache(tmp_path_factory.mktemp("overview-llama"), cache_root), smollm2_reading)
     return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=4096, threads=2)
 
 
@@ -136,7 +139,8 @@ def test_the_local_model_summary_keeps_the_count_and_costs_only_its_own_tokens(r
 
 
 def test_an_article_longer_than_the_window_is_summarised_part_by_part(retriever, smol):
-    config = AssistantConfig(article_context_tokens=600)  # the seed article is about 1,700 tokens
+    # The seed article is about 1,400 of SmolLM2's tokens: parts of at most 600 make three.
+    config = AssistantConfig(article_context_tokens=800)
     bot = Assistant(retriever, smol, config)
     events = list(bot.stream("Give me 3 key points."))
     statuses = [e.text for e in events if e.kind == "status"]

@@ -31,7 +31,7 @@ import psutil
 import pytest
 import tomllib
 from backend_helpers import SMOLLM2, free_port, linked_cache
-from conftest import CORPUS_DIR, REPO
+from conftest import CORPUS_DIR, REPO, with_reading
 from fault_server import fault_server, run_bounded
 from packaging.requirements import Requirement
 from web_helpers import chromium_browser, stop_process, wait_http
@@ -252,8 +252,10 @@ def network_namespace():
     ],
     ids=["extractive", "llama-cpp"],
 )
-def test_ask_works_without_any_network(network_namespace, tmp_path, cache_root, embedder, backend):
+def test_ask_works_without_any_network(network_namespace, tmp_path, cache_root, embedder, backend, request):
     cache = linked_cache(tmp_path / "cache", cache_root)
+    if "llama-cpp" in backend:  # the model's reading of the article, as `rag warm` saved it
+        with_reading(cache, request.getfixturevalue("smollm2_reading"))
     command = [sys.executable, "-m", "rag", "ask", TROOPS, "--json", *backend, "--cache-dir", str(cache)]
     command += (
         ["--corpus", str(CORPUS_DIR), "--threads", "1"]

@@ -21,8 +21,8 @@ import time
 import gradio_client
 import pytest
 from backend_helpers import SMOLLM2
-from conftest import eval_items
-from web_helpers import OUTPUT, app_env, app_process, free_port
+from conftest import eval_items, with_reading
+from web_helpers import OUTPUT, app_env, app_process, free_port, wait_for_line
 
 from rag.assistant import Assistant
 from rag.retriever import Retriever
@@ -147,26 +147,21 @@ def test_fifty_simultaneous_questions_extractive(load_cache, retriever, tmp_path
     record("extractive", list(latencies.values()), wall, concurrency=50, app_concurrency=4, refused=refused)
 
 
-def _asked_after_the_model_read_the_article(url: str, question: str, wait: float = 300.0) -> dict:
-    """Ask until the model answers itself: while it reads the article, answers quote it."""
-    deadline = time.monotonic() + wait
-    while True:
-        reply = gradio_client.Client(url, verbose=False).predict(question, api_name="/ask")
-        if reply["backend"] != "extractive" or time.monotonic() > deadline:
-            return reply
-        time.sleep(2)
-
-
 @pytest.mark.slow
-def test_ten_simultaneous_questions_local_model(load_cache, retriever, tmp_path):
+def test_ten_simultaneous_questions_local_model(load_cache, smollm2_reading, retriever, tmp_path):
     questions = ANSWERABLE[-10:]  # the model has something to write for each
     assert len(set(questions)) == 10
     k = 4
     expected = {q: [(p.doc, p.paragraphs) for p in retriever.search(q, k=k)] for q in questions}
+    saved = sorted(p.name for p in with_reading(load_cache, smollm2_reading).joinpath("kv").iterdir())
     args = ["--backend", "llama-cpp", "--model", SMOLLM2, "--port", str(free_port())]
     args += ["--cache-dir", str(load_cache), "--load-wait", "300", "-k", str(k)]
-    with app_process(args, env=app_env(), log=tmp_path / "app.log") as url:
-        warm = _asked_after_the_model_read_the_article(url, "Who is Victor Cha?")
+    log = tmp_path / "app.log"
+    with app_process(args, env=app_env(), log=log) as url:
+        wait_for_line(log, "ready: the local model answers")
+        # The page starts from `rag warm`'s reading of the article: it reads nothing again.
+        assert sorted(p.name for p in (load_cache / "kv").iterdir()) == saved
+        warm = gradio_client.Client(url, verbose=False).predict("Who is Victor Cha?", api_name="/ask")
         assert warm["backend"] == f"llama-cpp:{SMOLLM2}" and not warm["fallback"], warm  # model loaded
         results, latencies, wall, errors = ask_all_at_once(url, questions)
         serial = {

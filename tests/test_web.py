@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ import gradio_client  # a dependency of the web extra: missing, these tests fail
 import pytest
 from web_helpers import (
     HOSTILE_HTML,
+    REPO,
     EchoBackend,
     FailingBackend,
     SlowLoadingBackend,
@@ -25,6 +28,8 @@ from web_helpers import (
     app_process,
     free_port,
     registered,
+    stop_process,
+    wait_http,
 )
 
 from rag import settings
@@ -210,6 +215,30 @@ def test_password_from_the_environment(app_cache, tmp_path):
         authed = gradio_client.Client(url, auth=("tester", "s3cret-pw"), verbose=False)
         assert authed.predict(QUESTION, api_name="/ask")["citations"]
     assert "s3cret-pw" not in (tmp_path / "app.log").read_text()
+
+
+def test_a_stop_does_not_wait_for_idle_open_pages(app_cache, tmp_path):
+    """An open page (here a connected ``gradio_client``) keeps a heartbeat stream open; a stop
+    (Ctrl-C, SIGTERM) ends it at once instead of waiting out the 5-s grace period kept for
+    answers still streaming."""
+    import signal
+
+    port = free_port()
+    args = ["--backend", "extractive", "--port", str(port), "--cache-dir", str(app_cache)]
+    log = (tmp_path / "app.log").open("w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), *args], cwd=REPO, env=app_env(),
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/", proc=proc)
+        page = gradio_client.Client(url, verbose=False)
+        assert page.predict(QUESTION, api_name="/ask")["citations"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=3.5) in (0, 130)  # a clean stop, well before the 5-s grace period
+    finally:
+        stop_process(proc)
+        log.close()
+    assert "graceful shutdown exceeded" not in (tmp_path / "app.log").read_text()
 
 
 # -- in-process apps with stand-in models ---------------------------------------------------

@@ -54,6 +54,17 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"{url} did not come up within {timeout:.0f} s")
 
 
+def wait_for_line(log: Path, text: str, timeout: float = 300.0) -> str:
+    """Wait until a line holding ``text`` is written to ``log`` (the app's terminal output); return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log.read_text("utf-8", "replace").splitlines() if log.exists() else []:
+            if text in line:
+                return line
+        time.sleep(0.1)
+    raise TimeoutError(f"{text!r} was not written to {log} within {timeout:.0f} s")
+
+
 def app_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_", "OPENAI_"))}
     env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8")

@@ -79,8 +79,34 @@ def create_app(service: Service, config: WebConfig) -> FastAPI:
     return mount_page(app, demo, config)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server that first ends the page's heartbeat streams when it stops.
+
+    Every open tab (and every ``gradio_client``) holds a heartbeat stream that only ends when
+    Gradio's stop event is set, which Gradio's own ``launch()`` does and a mounted page never
+    gets: without it every stop waited out the whole grace period for idle tabs. Answers still
+    streaming keep the grace period to finish.
+    """
+
+    def __init__(self, config: uvicorn.Config, stop_events: list) -> None:
+        super().__init__(config)
+        self._stop_events = stop_events
+
+    async def shutdown(self, sockets=None) -> None:
+        for event in self._stop_events:
+            event.set()
+        await super().shutdown(sockets=sockets)
+
+
+def _page_stop_events(app: FastAPI) -> list:
+    """The stop events of the Gradio apps mounted in ``app``."""
+    from gradio.routes import App
+
+    return [route.app.stop_event for route in app.routes if isinstance(getattr(route, "app", None), App)]
+
+
 def uvicorn_server(app: FastAPI, config: WebConfig) -> uvicorn.Server:
-    return uvicorn.Server(
+    return _Server(
         uvicorn.Config(
             app,
             host=config.host,
@@ -89,7 +115,8 @@ def uvicorn_server(app: FastAPI, config: WebConfig) -> uvicorn.Server:
             access_log=False,  # request lines never reach the log (nor does any header)
             timeout_graceful_shutdown=5,
             lifespan="on",
-        )
+        ),
+        _page_stop_events(app),
     )
 
 
