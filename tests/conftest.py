@@ -166,13 +166,17 @@ def counting(embedder):
     return make
 
 
-@pytest.fixture
-def clean_env():
+def clean_environ() -> dict[str, str]:
     """Environment for subprocesses, without any RAG_* setting leaking in from the shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env["HF_HUB_OFFLINE"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     return env
+
+
+@pytest.fixture
+def clean_env():
+    return clean_environ()
 
 
 # -- SmolLM2's reading of the seed article, once per run ---------------------------------------
@@ -187,6 +191,7 @@ def smollm2_reading(tmp_path_factory, cache_root, embedder) -> Path:
     import subprocess
     import sys
 
+    from backend_helpers import SMOLLM2, linked_cache
     from filelock import FileLock
 
     base = tmp_path_factory.getbasetemp()
@@ -194,12 +199,10 @@ def smollm2_reading(tmp_path_factory, cache_root, embedder) -> Path:
     folder = root / "smollm2-reading"
     with FileLock(str(root / "smollm2-reading.lock")):
         if not (folder / "kv").is_dir():
-            folder.mkdir(exist_ok=True)
-            (folder / "onnx").symlink_to(cache_root / "onnx", target_is_directory=True)
-            command = [sys.executable, "-m", "rag", "warm", "--model", "smollm2-135m"]
+            linked_cache(folder, cache_root)
+            command = [sys.executable, "-m", "rag", "warm", "--model", SMOLLM2]
             command += ["--corpus", str(CORPUS_DIR), "--cache-dir", str(folder)]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"HF_HUB_OFFLINE": "1"}
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=clean_environ())
             assert proc.returncode == 0, proc.stderr[-2000:]
             assert list((folder / "kv").glob("*.bin")), "rag warm saved no reading"
     return folder

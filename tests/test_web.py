@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -19,7 +17,6 @@ import gradio_client  # a dependency of the web extra: missing, these tests fail
 import pytest
 from web_helpers import (
     HOSTILE_HTML,
-    REPO,
     EchoBackend,
     FailingBackend,
     SlowLoadingBackend,
@@ -28,8 +25,7 @@ from web_helpers import (
     app_process,
     free_port,
     registered,
-    stop_process,
-    wait_http,
+    running_app,
 )
 
 from rag import settings
@@ -223,21 +219,12 @@ def test_a_stop_does_not_wait_for_idle_open_pages(app_cache, tmp_path):
     answers still streaming."""
     import signal
 
-    port = free_port()
-    args = ["--backend", "extractive", "--port", str(port), "--cache-dir", str(app_cache)]
-    log = (tmp_path / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), *args], cwd=REPO, env=app_env(),
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
+    args = ["--backend", "extractive", "--port", str(free_port()), "--cache-dir", str(app_cache)]
+    with running_app(args, log=tmp_path / "app.log") as (url, proc):
         page = gradio_client.Client(url, verbose=False)
         assert page.predict(QUESTION, api_name="/ask")["citations"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=3.5) in (0, 130)  # a clean stop, well before the 5-s grace period
-    finally:
-        stop_process(proc)
-        log.close()
     assert "graceful shutdown exceeded" not in (tmp_path / "app.log").read_text()
 
 

@@ -75,6 +75,13 @@ def app_env(**extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def app_process(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None):
     """Run ``python app.py ARGS`` (which must include ``--port``) until the block ends; yield its URL."""
+    with running_app(args, env, log) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_app(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None):
+    """:func:`app_process` that also yields the process: ``(url, proc)``."""
     port = args[list(args).index("--port") + 1]
     url = f"http://127.0.0.1:{port}"
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
@@ -87,7 +94,7 @@ def app_process(args: Sequence[str], env: dict[str, str] | None = None, log: Pat
     )
     try:
         wait_http(url + "/", proc=proc)
-        yield url
+        yield url, proc
     finally:
         stop_process(proc)
         if log:
