@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 
 import pytest
 from conftest import ARTICLE_PATH
@@ -213,6 +214,27 @@ def test_follow_up_uses_the_conversation(page, echo_app):
     follow = ask(page, "Where does he work?", answers_before=1)
     expect(follow).to_contain_text("Center for Strategic and International Studies")
     expect(follow).not_to_have_class(re.compile(r"rag-refused"))
+
+
+def test_a_question_sent_as_the_last_answer_lands_is_not_lost(page, documents, retriever):
+    # The box is free again with the reply's last output, a moment before its event ends (on a
+    # busy machine, longer). A question sent in that moment must still be answered. The moment
+    # is stretched here to a second, by a pause when the reply's answer stream is closed.
+    with app_in_process(documents, retriever, backend="extractive") as (url, service):
+        answers = service.stream
+
+        def slow_to_close(*args, **kwargs):
+            try:
+                yield from answers(*args, **kwargs)
+            finally:
+                time.sleep(1.0)
+
+        service.stream = slow_to_close
+        open_page(page, url)
+        ask(page, "Who is Victor Cha?")
+        second = ask(page, "Who is Kim Du-yeon?", answers_before=1, timeout=30_000)
+        expect(second).to_contain_text("Kim Du-yeon")
+        expect(page.locator("#rag-chat .rag-q")).to_have_count(2)
 
 
 def test_refusal_error_and_fallback_look_different(page, echo_app):

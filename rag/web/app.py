@@ -370,9 +370,12 @@ def build_app(service: Service, *, page_uploads: bool = True):
         settings_in = [doc_picker, backend, base_url, remote_model, k]
         outputs = [chatbot, turns_state, box, sources, article_html]
         private: dict[str, Any] = {"api_visibility": "private"}
+        # A question sent between a reply's last output (which frees the box) and the end of its
+        # event would be dropped by Gradio's default "once": it runs when that event ends instead.
+        asked: dict[str, Any] = {"trigger_mode": "always_last", **private}
         events = [
-            box.submit(chat, [box, turns_state, *settings_in], outputs, **private),
-            send.click(chat, [box, turns_state, *settings_in], outputs, **private),
+            box.submit(chat, [box, turns_state, *settings_in], outputs, **asked),
+            send.click(chat, [box, turns_state, *settings_in], outputs, **asked),
             retry_btn.click(retry, [turns_state, *settings_in], outputs, **private),
             chatbot.retry(retry, [turns_state, *settings_in], outputs, **private),
             chatbot.example_select(from_example, [turns_state, *settings_in], outputs, **private),
