@@ -37,7 +37,7 @@ def run(limit: int, drafts: list[int], max_tokens: int) -> dict:
         scored = bot.evidence.score(question, passages)
         signals = bot._signals(question, question, scored)
         step = _Step(question, question, passages, scored, time.perf_counter(), 0.0, signals)
-        article, _ = bot._primed_article(step, wait=True)
+        article, _ = bot.reading.primed(step.scored, wait=True)
         tokens = backend._tokens(bot._prompt(step, [], article).messages)
         row = {"question": question}
         with backend._turn():

@@ -12,7 +12,8 @@ numbers and obey injected instructions:
    model itself sees the conversation after the article;
 3. hybrid retrieval, then sentence-level evidence scoring;
 4. the backend answers from fenced, numbered paragraphs (the whole article when it fits, read
-   once and kept by the backend) or the extractive backend picks sentences; the reply streams;
+   once and kept by the backend: :mod:`rag.reading`) or the extractive backend picks sentences;
+   the reply streams;
 5. every sentence is checked against the retrieved paragraphs: bad markers dropped, missing
    ones added, unsupported sentences removed;
 6. the model is asked whether the article states the answer (its probability of "yes"), and a
@@ -25,159 +26,54 @@ Every check has a switch (:class:`Checks`) and an ablation row in the evaluation
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .attribution import Attributions, reader_text
-from .backends import BackendError, ChatBackend, PrefixCache, Verifier, make_backend
+from .assistant_config import CHECK_NAMES as CHECK_NAMES
+from .assistant_config import AssistantConfig
+from .assistant_config import Checks as Checks
+from .attribution import Attributions
+from .backends import BackendError, ChatBackend, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
-from .calibration import Calibrator, Signals, load_calibrators
+from .calibration import Signals, load_calibrators
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
+from .declines import closest_text
 from .embeddings import EncodeCache
 from .evidence import (
-    EvidenceConfig,
     EvidenceScorer,
     ScoredSentence,
     answers_type,
     expected_type,
     unknown_names,
 )
-from .extractive import ExtractiveConfig, choose_sentences
-from .grounding import CheckedAnswer, Grounder, GroundingChecks, SourceMap, Thresholds
-from .prompt import Prompt, build_prompt, check_messages, passage_check_messages, with_tail
+from .extractive import choose_sentences
+from .grounding import CheckedAnswer, Grounder, SourceMap
+from .prompt import Prompt, build_prompt, check_messages
+from .reading import PRIME_MARKER as PRIME_MARKER
+from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
 from .router import route as route_question
-from .safety import InputError, Limits, clean_question, detect_injection, strip_injections
-from .text import NOT_IN_ARTICLE, content_words, split_sentences, strip_markers
+from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
+from .text import NOT_IN_ARTICLE, content_words, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
-from .who_said import SpeakerAnswer, WhoSaid, WhoSaidConfig
+from .who_said import SpeakerAnswer, WhoSaid
 from .whole import WholeArticle
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "llama-cpp"
-PRIME_MARKER = "<<question>>"  # stands for the question while the article prefix is primed
-READING_NOTE = (
-    "The model is still reading this article for the first time; this answer is written from "
-    "its most relevant sentences."
-)
-QUOTED_WHILE_READING = (
-    "The model is still reading this article for the first time; meanwhile this answer quotes "
-    "the article's best-matching sentences. Ask again in a minute for the model's answer."
-)
 SECOND_LOOK_NOTE = (
     "The model found no answer, but judged that the article likely has one: these are the article's "
     "best-matching sentences, quoted."
 )
-WAITING_TO_READ = "The model is reading this article for the first time (later questions reuse its reading)…"
-WHILE_READING = ("quote", "sentences", "wait")
-CITATIONS = ("aligner", "model")
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
 )
-
-
-@dataclass(frozen=True)
-class Checks:
-    """Switches of the answer path (each has an ablation row in the evaluation report).
-
-    ``injection``: a question carrying hostile instructions is declined before anything else.
-    ``echo``: sentences of a reply that repeat the rules (a model leaking its instructions) are
-    dropped before the checks (a rule shaped like a decline would otherwise pass them).
-    ``unknown_names``: a question naming someone or something the corpus never mentions
-    (acronyms count by their long form) is declined before the model is asked. ``grounding``:
-    the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
-    asked whether the article answers the question (its probability of "yes" is a signal).
-    ``calibrator``: the calibrated probability decides answer or decline. ``who_said``: a
-    who-said question gets the speaker the article gives for the statement it matches
-    (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
-    speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
-    ``second_look``: after the model declines, its P(yes) that the article answers the question
-    decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
-    Checks that did not pay were removed (docs/grounding.md).
-    """
-
-    injection: bool = True
-    echo: bool = True
-    unknown_names: bool = True
-    verifier: bool = True
-    calibrator: bool = True
-    who_said: bool = True
-    speaker_context: bool = True
-    second_look: bool = True
-    grounding: GroundingChecks = field(default_factory=GroundingChecks)
-
-    def without(self, *names: str) -> Checks:
-        """These checks with ``names`` switched off (grounding's own names too)."""
-        mine = {n: False for n in names if n in self.__dataclass_fields__ and n != "grounding"}
-        theirs = {n: False for n in names if n in GroundingChecks.__dataclass_fields__}
-        unknown = set(names) - set(mine) - set(theirs)
-        if unknown:
-            raise ValueError(f"unknown check(s): {', '.join(sorted(unknown))}")
-        return replace(self, **mine, grounding=replace(self.grounding, **theirs))
-
-
-CHECK_NAMES = (
-    *(n for n in Checks.__dataclass_fields__ if n != "grounding"),
-    *GroundingChecks.__dataclass_fields__,
-)
-
-
-@dataclass(frozen=True)
-class AssistantConfig:
-    """Settings of an :class:`Assistant` (all passed in; nothing global).
-
-    ``calibrators``: the :class:`~rag.calibration.Calibrator` per kind of backend
-    (``"llm"``, ``"llm-no-verifier"``, ``"extractive"``); ``None`` loads the packaged ones.
-    ``while_reading``: how a question is answered while the model is still reading its article
-    (a new article, read in the background): ``"quote"`` (default) quotes the best sentences at
-    once, as the extractive backend does, with that path's calibrated declines;
-    ``"sentences"`` has the model answer from those sentences (the short-context prompt),
-    taking its turn between the reading's steps. Both answers carry a note saying so.
-    ``"wait"`` has the question wait until the model has read the article (what a one-shot
-    program wants, such as ``rag ask``: it would exit before a background reading ends).
-    ``speaker_notes``: how the article's speakers are written into the paragraphs the model reads
-    (``"implicit"``: only where the text names nobody, "she (Kim Du-yeon) said"; ``"inline"``: a
-    surname too, "Cha (Victor Cha) said"; see :func:`rag.attribution.reader_text`).
-    ``citations``: ``"aligner"`` (default) shows the model plain paragraphs and the sentence
-    checks cite the paragraph that states each sentence; ``"model"`` labels the paragraphs
-    (``[¶3]``) and asks the model to cite, keeping its markers where they back the sentence.
-    """
-
-    k: int = 4
-    max_answer_tokens: int = 120
-    max_context_tokens: int = 380
-    temperature: float = 0.0
-    fallback: bool = True
-    context_sentences: int = 4
-    article_context_tokens: int = 3000
-    while_reading: str = "quote"
-    citations: str = "aligner"
-    speaker_notes: str = "implicit"
-    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
-    who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
-    checks: Checks = field(default_factory=Checks)
-    # Chosen on squad2-open qa-train's model declines (P(yes) of answerable 0.30-0.56, of
-    # unanswerable 0.10-0.44): the lowest value that rescues answers without losing a decline.
-    second_look: float | None = 0.45
-    calibrators: Mapping[str, Calibrator] | None = None
-    extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
-    grounding: Thresholds = field(default_factory=Thresholds)
-    limits: Limits = field(default_factory=Limits)
-    whole_article: bool = True  # requests about the whole article take their own paths (rag.whole)
-
-    def __post_init__(self) -> None:
-        if self.citations not in CITATIONS:
-            raise ValueError(f"citations must be one of {CITATIONS}, not {self.citations!r}")
-        if self.while_reading not in WHILE_READING:
-            raise ValueError(f"while_reading must be one of {WHILE_READING}, not {self.while_reading!r}")
 
 
 class Assistant:
@@ -193,8 +89,6 @@ class Assistant:
         self.backend = backend
         self.config = config or AssistantConfig()
         self.checks = self.config.checks
-        self._articles: dict[str, list[tuple[Paragraph, str]] | None] = {}
-        self._heads: dict[str, Prompt] = {}
         self.attributions: dict[str, Attributions] = retriever.attributions()
         self.people = list(dict.fromkeys(
             form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
@@ -215,6 +109,7 @@ class Assistant:
         )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
+        self.reading = ArticleReading(retriever, backend, self.config, self.attributions)
         self.whole = WholeArticle(self)
 
     @classmethod
@@ -336,6 +231,23 @@ class Assistant:
             assert answer is not None
             yield StreamEvent("final", answer=replace(answer, fallback=True, error=str(exc)))
 
+    def warm(self, doc: str | None = None) -> float | None:
+        """Let the model read article ``doc`` (default: the first) now, if the backend can keep it;
+        the seconds taken, or ``None`` with nothing to read (:meth:`ArticleReading.warm`)."""
+        return self.reading.warm(doc)
+
+    def warm_all(
+        self, limit: int | None = None, on_read: Callable[[str, float | None], None] | None = None
+    ) -> dict[str, float | None]:
+        """Let the model read every article now, the first ``limit`` in corpus order; the seconds
+        each took, told to ``on_read(doc, seconds)`` as each is done (:meth:`ArticleReading.warm_all`)."""
+        return self.reading.warm_all(limit, on_read)
+
+    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """``passages`` ordered by the model's P("yes") that each holds the answer
+        (:meth:`ArticleReading.rerank`)."""
+        return self.reading.rerank(question, passages)
+
     # -- steps ------------------------------------------------------------------------------
     def _unknown(self, question: str, *, all_names: bool = False) -> list[str]:
         """The names in ``question`` the corpus never mentions (acronyms count by their long form)."""
@@ -383,15 +295,6 @@ class Assistant:
         signals = (*answer.signals, ("answerable", p_yes))
         return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
 
-    def _gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
-        """Whether an answer already names ``found``'s speaker and cites the statement."""
-        cited = {(c.doc, c.paragraph) for c in citations}
-        if (found.statement.doc, found.statement.paragraph) not in cited:
-            return False
-        if found.person is not None:
-            return found.person in self.who_said.named(text, found.statement.doc)
-        return content_words(found.name) <= content_words(text)  # a source that is no person
-
     def _attributed(
         self,
         step: _Step,
@@ -405,27 +308,7 @@ class Assistant:
         statement = found.statement
         paragraph = self.retriever.paragraph(statement.doc, statement.paragraph)
         label = SourceMap.build([paragraph]).label(paragraph)
-        if statement.speaker_start >= 0 and statement.speaker_end <= statement.start:
-            # The article's own words from the speaker to the end of the sentence ("Hong noted
-            # that …"), a surname or pronoun standing for one person put as the full name.
-            mention = paragraph.text[statement.speaker_start : statement.speaker_end]
-            one = found.person is not None and (
-                self.who_said.person(mention, statement.doc) == found.person or mention.lower() in _PRONOUNS
-            )
-            end = _sentence_end(paragraph.text, statement.end)
-            words = paragraph.text[statement.speaker_end : end].split()
-            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
-            who = found.name if one else mention
-            text = f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
-        else:
-            first = split_sentences(statement.text)[:1] or [statement.text]
-            words = first[0].split()
-            more = len(words) > QUOTE_WORDS or first[0] != statement.text.strip()
-            said = " ".join(words[:QUOTE_WORDS]).rstrip(",;:") + ("…" if more else "")
-            if statement.kind == "quote":
-                text = f"{found.name} said: “{said.translate(_NESTED).strip('‘’')}” [{label}]"
-            else:
-                text = f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"
+        text = self.who_said.speaker_text(found, paragraph, label)
         answer = Answer(
             text=text,
             refused=False,
@@ -455,10 +338,10 @@ class Assistant:
 
     def _generate(self, step: _Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
         assert self.backend is not None
-        article, reading = self._primed_article(step)
+        article, reading = self.reading.primed(step.scored)
         if reading and self.config.while_reading == "wait":
             yield StreamEvent("status", WAITING_TO_READ)
-            article, reading = self._primed_article(step, wait=True)
+            article, reading = self.reading.primed(step.scored, wait=True)
         if reading and self.config.while_reading == "quote":
             yield StreamEvent("status", QUOTED_WHILE_READING)
             yield self._quoted(step)
@@ -480,13 +363,13 @@ class Assistant:
             yield StreamEvent("delta", piece)
         reply = "".join(pieces)
         if self.checks.echo:
-            reply = _drop_prompt_echo(reply, prompt.messages[0].content)
+            reply = drop_prompt_echo(reply, prompt.messages[0].content)
         # Judged against what the reader asked: the search query of a follow-up may already
         # contain words of the answer.
         checked = self.grounder.check(reply, prompt.sources, question=step.question)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         found = self._speaker_answer(step)
-        if found is not None and not self._gives_speaker(checked.text, checked.citations, found):
+        if found is not None and not self.who_said.gives_speaker(checked.text, checked.citations, found):
             # A who-said question: the article's own speaker, not the model's guess.
             yield self._attributed(step, found, timings, draft=reply, removed=checked.removed, notes=notes)
             return
@@ -560,26 +443,6 @@ class Assistant:
         value = calibrator.probability(signals)
         return _Confidence(value, value < calibrator.threshold)
 
-    def _primed_article(
-        self, step: _Step, *, wait: bool = False
-    ) -> tuple[list[tuple[Paragraph, str]] | None, bool]:
-        """The whole article to answer after, when the model has read it (or can restore what it
-        read from the cache), and whether the model is reading it now (started here if needed,
-        in the background, for the next question). ``wait``: read it now instead."""
-        assert self.backend is not None
-        scored = step.scored
-        docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
-        doc = scored[0].paragraph.doc if len(docs) == 1 else None
-        article = self._article_context(doc) if doc else None
-        if article and isinstance(self.backend, PrefixCache):
-            prefix = with_tail(self._head(doc, article), PRIME_MARKER)
-            status = self.backend.prepare(prefix, PRIME_MARKER)
-            if wait and status in ("reading", "queued"):
-                self.backend.prime(prefix, PRIME_MARKER)
-            elif status != "ready":
-                return None, status in ("reading", "queued")
-        return article, False
-
     def _quoted(self, step: _Step) -> StreamEvent:
         """The extractive answer, marked as given while the model reads the article."""
         event = self._extractive(step)
@@ -607,111 +470,6 @@ class Assistant:
             raise BackendError(str(exc), setting="--n-ctx") from exc
         return prompt
 
-    def _head(self, doc: str, article: list[tuple[Paragraph, str]]) -> Prompt:
-        """The prompt for article ``doc`` with no question yet (what the model reads once)."""
-        if doc not in self._heads:
-            assert self.backend is not None
-            self._heads[doc] = build_prompt(
-                PRIME_MARKER,
-                article,
-                count_tokens=self.backend.count_tokens,
-                context_window=self.backend.context_window,
-                max_answer_tokens=self.config.max_answer_tokens,
-                labels=self.config.citations == "model",
-            )
-        return self._heads[doc]
-
-    def _article_context(self, doc: str) -> list[tuple[Paragraph, str]] | None:
-        """Every paragraph of article ``doc``, if it fits ``article_context_tokens``; else ``None``.
-
-        A small model answers better from the whole article than from a few sentences, and with
-        the article always first in the prompt llama.cpp evaluates it once (see :meth:`warm`):
-        a question then costs only its own tokens. Planted instructions are left out.
-        """
-        limit = self.config.article_context_tokens
-        if limit <= 0 or self.backend is None or doc not in self.retriever.documents:
-            return None
-        if doc not in self._articles:
-            document = self.retriever.documents[doc]
-            paragraphs = ([self.retriever.paragraph(doc, 0)] if document.caption else []) + list(
-                document.paragraphs
-            )
-            found = self.attributions.get(doc) if self.checks.speaker_context else None
-            style = self.config.speaker_notes
-            shown = [(p, strip_injections(reader_text(p, found, style) if found else p.text))
-                     for p in paragraphs]  # fmt: skip
-            self._finish_loading()
-            tokens = sum(self.backend.count_tokens(text) + 4 for _, text in shown)
-            fits = tokens <= min(limit, self.backend.context_window // 2)
-            self._articles[doc] = shown if fits else None
-        return self._articles[doc]
-
-    def _finish_loading(self) -> None:
-        """Wait for a local model that is still loading, so that it counts with its own tokenizer.
-
-        Until then it counts with an estimate, a few percent off: an article near the limit
-        would be read whole or not depending on whether the model had loaded before the first
-        question. Only the model's paths call this, and they wait for the model next anyway.
-        """
-        load = getattr(self.backend, "load", None)
-        if callable(load) and getattr(self.backend, "status", "ready") in ("loading", "not loaded"):
-            with contextlib.suppress(BackendError):  # reported when the model is asked
-                load()
-
-    def warm(self, doc: str | None = None) -> float | None:
-        """Let the model read article ``doc`` (default: the first) now, if the backend can keep it.
-
-        Not needed before asking: a question about an article the model has not read is answered
-        from the best sentences while the model reads it in the background. Returns the seconds
-        taken, or ``None`` when there is nothing to read (no backend that keeps what it reads, or
-        an article too long to be read whole).
-        """
-        if not isinstance(self.backend, PrefixCache) or not self.retriever.corpus.documents:
-            return None
-        doc = doc or self.retriever.corpus.documents[0].id
-        article = self._article_context(doc)
-        if not article:
-            return None
-        return self.backend.prime(with_tail(self._head(doc, article), PRIME_MARKER), PRIME_MARKER)
-
-    def warm_all(
-        self, limit: int | None = None, on_read: Callable[[str, float | None], None] | None = None
-    ) -> dict[str, float | None]:
-        """Let the model read every article now, in corpus order: the first ``limit`` (default:
-        as many as the backend keeps saved readings of). Returns the seconds each took, ``None``
-        for one with nothing to read (too long to be read whole); ``on_read(doc, seconds)`` is
-        called as each is done.
-        """
-        if not isinstance(self.backend, PrefixCache):
-            return {}
-        keep = limit if limit is not None else getattr(self.backend, "keep_states", None)
-        read: dict[str, float | None] = {}
-        for document in self.retriever.corpus.documents[:keep]:
-            read[document.id] = self.warm(document.id)
-            if on_read is not None:
-                on_read(document.id, read[document.id])
-        return read
-
-    def rerank(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
-        """``passages`` ordered by the model's probability that each holds the answer.
-
-        Needs a backend that reports P("yes") (:class:`~rag.backends.Verifier`); each check is
-        asked after the article the model has read, so it costs a few tokens. Passages of an
-        article too long to be read whole keep their place after the others.
-        """
-        if not isinstance(self.backend, Verifier):
-            return list(passages)
-        scored = []
-        for rank, passage in enumerate(passages):
-            article = self._article_context(passage.doc)
-            if not article:
-                scored.append((-1.0, rank, passage))
-                continue
-            head = self._head(passage.doc, article)
-            p = self.backend.yes_probability(passage_check_messages(head, question, passage.text))
-            scored.append((p, rank, passage))
-        return [p for _, _, p in sorted(scored, key=lambda t: (-t[0], t[1]))]
-
     def _extractive(self, step: _Step) -> StreamEvent:
         elapsed = time.perf_counter() - step.start
         timings = Timings(step.retrieve_s, elapsed, elapsed)
@@ -719,7 +477,7 @@ class Assistant:
         found = self._speaker_answer(step)
         if found is not None:
             cited = tuple(Citation(s.paragraph.doc, s.paragraph.number, "") for s in extract.sentences)
-            if not self._gives_speaker(" ".join(s.text for s in extract.sentences), cited, found):
+            if not self.who_said.gives_speaker(" ".join(s.text for s in extract.sentences), cited, found):
                 event = self._attributed(step, found, timings)
                 assert event.answer is not None
                 return replace(event, answer=replace(event.answer, backend=EXTRACTIVE))
@@ -831,45 +589,3 @@ class _Step:
 class _Confidence:
     value: float
     decline: bool
-
-
-QUOTE_WORDS = 40  # a decline quotes at most this many words of the closest sentence
-_NESTED = str.maketrans({"“": "‘", "”": "’", '"': "'"})
-
-
-_PRONOUNS = frozenset({"he", "she", "they"})
-
-
-def _sentence_end(text: str, start: int) -> int:
-    """Where the sentence running at ``start`` ends in ``text`` (after its closing quote)."""
-    found = re.search(r"[.!?][’”\"']?(?=\s|$)", text[start:])
-    return start + found.end() if found else len(text)
-
-
-def closest_text(scored: Sequence[ScoredSentence], closest: Sequence[Paragraph]) -> str:
-    """What follows a decline: the article's closest sentence, quoted with its paragraph, and the
-    next closest paragraph, so a reader who asked a near-miss question sees what it does say."""
-    if not scored or not closest:
-        return ""
-    best = scored[0]
-    sources = SourceMap.build([best.paragraph, *(p for p in closest if p != best.paragraph)])
-    words = strip_markers(best.text).split()
-    quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
-    quote = quote.translate(_NESTED)  # quotes inside the quote become single quotes
-    text = f" The closest it comes is [{sources.label(best.paragraph)}]: “{quote}”"
-    others = [p for p in closest if p != best.paragraph][:1]
-    if others:
-        text += f" See also [{sources.label(others[0])}]."
-    return text
-
-
-def _drop_prompt_echo(reply: str, rules: str) -> str:
-    """Remove sentences that repeat the system prompt ``rules`` (a model leaking its instructions)."""
-    words_of_rules = {w for w in re.findall(r"\w+", rules.lower()) if len(w) > 3}
-    kept = []
-    for line in re.split(r"(?<=[.!?])\s+|\n+", reply):
-        words = [w for w in re.findall(r"\w+", strip_markers(line).lower()) if len(w) > 3]
-        if len(words) >= 4 and sum(w in words_of_rules for w in words) / len(words) > 0.8:
-            continue
-        kept.append(line)
-    return " ".join(kept)

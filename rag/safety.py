@@ -4,7 +4,8 @@ Prompt injection is caught in layers. This module is the first: it recognises th
 shapes of hostile instructions (override, prompt extraction, persona, forced output,
 fabrication requests, fake authority) in a question or in corpus text. The prompt fences
 retrieved text off as data, and :mod:`rag.grounding` removes any sentence of a reply that the
-article does not support, which catches what slips past both.
+article does not support, which catches what slips past both. A reply that repeats the prompt's
+rules (a model leaking its instructions) loses those sentences first (:func:`drop_prompt_echo`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .text import plain_text, split_sentences
+from .text import plain_text, split_sentences, strip_markers
 
 
 class InputError(ValueError):
@@ -131,3 +132,15 @@ def strip_injections(text: str) -> str:
     sentences = split_sentences(text)
     kept = [s for s in sentences if not detect_injection(s)]
     return text if len(kept) == len(sentences) else " ".join(kept)
+
+
+def drop_prompt_echo(reply: str, rules: str) -> str:
+    """Remove sentences that repeat the system prompt ``rules`` (a model leaking its instructions)."""
+    words_of_rules = {w for w in re.findall(r"\w+", rules.lower()) if len(w) > 3}
+    kept = []
+    for line in re.split(r"(?<=[.!?])\s+|\n+", reply):
+        words = [w for w in re.findall(r"\w+", strip_markers(line).lower()) if len(w) > 3]
+        if len(words) >= 4 and sum(w in words_of_rules for w in words) / len(words) > 0.8:
+            continue
+        kept.append(line)
+    return " ".join(kept)

@@ -183,6 +183,11 @@ def strip_markers(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
 
 
+# -- quotes -----------------------------------------------------------------------------------
+QUOTE_WORDS = 40  # an answer or a decline quotes at most this many words of one sentence
+NESTED_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})  # a quote's own quotes, made single
+
+
 # -- declines ---------------------------------------------------------------------------------
 NOT_IN_ARTICLE = "The article does not say."
 # "The article does not say", "There is no information about …", "I can't …": a decline in words.

@@ -8,6 +8,8 @@ experts up. So the pipeline uses the statements it has resolved:
 * **who-said questions** ("Who argued that …?", "Which coach said …?") are answered with the
   speaker of the statement that matches the question best, when one statement stands out;
   the model's own choice of person is kept only when it agrees (:meth:`WhoSaid.speaker_for`);
+* **the answer's text** names that speaker and quotes the statement, cited
+  (:meth:`WhoSaid.speaker_text`), unless the model's answer already does (:meth:`WhoSaid.gives_speaker`);
 * **every answer sentence** that gives words to a person is checked: when the statement it
   restates belongs to someone else, the sentence gives one person's words to another and is
   removed (:meth:`WhoSaid.misattributed`).
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribution import Attributions, Person, Statement
-from .text import content_words, plain_text, strip_markers
+from .text import NESTED_QUOTES, QUOTE_WORDS, content_words, plain_text, split_sentences, strip_markers
+from .types import Citation, Paragraph
 
 # Verbs of saying, as a question or an answer uses them ("Who argued …?", "Cha warned that …").
 _SPEECH = (
@@ -72,6 +75,7 @@ _ROLE_WORDS = frozenset(
     content_words("who which what expert analyst official person fellow scholar researcher adviser advisor "
                   "spokesperson spokeswoman spokesman coach minister lawyer prosecutor")
 )  # fmt: skip
+_PRONOUNS = frozenset({"he", "she", "they"})
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,39 @@ class WhoSaid:
         person = self.person(speaker, best.statement.doc)
         return SpeakerAnswer(person, speaker, best.statement, best.score, best.score - rival)
 
+    def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
+        """Whether an answer already names ``found``'s speaker and cites the statement."""
+        cited = {(c.doc, c.paragraph) for c in citations}
+        if (found.statement.doc, found.statement.paragraph) not in cited:
+            return False
+        if found.person is not None:
+            return found.person in self.named(text, found.statement.doc)
+        return content_words(found.name) <= content_words(text)  # a source that is no person
+
+    def speaker_text(self, found: SpeakerAnswer, paragraph: Paragraph, label: str) -> str:
+        """The answer to a who-said question: the article's speaker and the statement, cited as
+        ``label`` (the label of ``paragraph``, the statement's)."""
+        statement = found.statement
+        if statement.speaker_start >= 0 and statement.speaker_end <= statement.start:
+            # The article's own words from the speaker to the end of the sentence ("Hong noted
+            # that …"), a surname or pronoun standing for one person put as the full name.
+            mention = paragraph.text[statement.speaker_start : statement.speaker_end]
+            one = found.person is not None and (
+                self.person(mention, statement.doc) == found.person or mention.lower() in _PRONOUNS
+            )
+            end = _sentence_end(paragraph.text, statement.end)
+            words = paragraph.text[statement.speaker_end : end].split()
+            said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+            who = found.name if one else mention
+            return f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
+        first = split_sentences(statement.text)[:1] or [statement.text]
+        words = first[0].split()
+        more = len(words) > QUOTE_WORDS or first[0] != statement.text.strip()
+        said = " ".join(words[:QUOTE_WORDS]).rstrip(",;:") + ("…" if more else "")
+        if statement.kind == "quote":
+            return f"{found.name} said: “{said.translate(NESTED_QUOTES).strip('‘’')}” [{label}]"
+        return f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"
+
     def person(self, name: str, doc: str | None = None) -> Person | None:
         docs = [doc] if doc is not None else list(self.attributions)
         for d in docs:
@@ -267,3 +304,9 @@ class WhoSaid:
 
 def _fold(text: str) -> str:
     return plain_text(text).lower()
+
+
+def _sentence_end(text: str, start: int) -> int:
+    """Where the sentence running at ``start`` ends in ``text`` (after its closing quote)."""
+    found = re.search(r"[.!?][’”\"']?(?=\s|$)", text[start:])
+    return start + found.end() if found else len(text)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .backends import BackendError, PrefixCache
 from .grounding import SourceMap
 from .prompt import Prompt, build_prompt, with_tail
+from .reading import PRIME_MARKER, WAITING_TO_READ
 from .router import KEY_POINTS, LIST, PEOPLE, SUMMARY, WHY, Route
 from .text import NOT_IN_ARTICLE, content_words
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
@@ -79,7 +80,7 @@ class Request:
     def head(self) -> Prompt:
         """The article's prompt without a question: what the model has read (and keeps)."""
         assert self.shown is not None
-        return self.assistant._head(self.doc, self.shown)
+        return self.assistant.reading.head(self.doc, self.shown)
 
     def messages(self, tail: str) -> tuple[ChatMessage, ...]:
         """The prompt after the article the model has read: its head, then ``tail``."""
@@ -87,8 +88,6 @@ class Request:
 
     def prompt_for(self, paragraphs: Sequence[Paragraph | tuple[Paragraph, str]], tail: str, max_tokens: int):
         """A prompt over ``paragraphs`` only (a part of a long article), ending with ``tail``."""
-        from .assistant import PRIME_MARKER
-
         backend = self.backend
         prompt = build_prompt(
             PRIME_MARKER, paragraphs, count_tokens=backend.count_tokens,
@@ -226,14 +225,12 @@ class WholeArticle:
 
     def _prepare(self, request: Request) -> Iterator[StreamEvent]:
         """Whether the model has read the article (``request.shown``) or is reading it."""
-        from .assistant import PRIME_MARKER, WAITING_TO_READ
-
         a = self.assistant
-        shown = a._article_context(request.doc)
+        shown = a.reading.article(request.doc)
         request.shown = shown
         if not shown or not isinstance(a.backend, PrefixCache):
             return
-        prefix = with_tail(a._head(request.doc, shown), PRIME_MARKER)
+        prefix = with_tail(a.reading.head(request.doc, shown), PRIME_MARKER)
         status = a.backend.prepare(prefix, PRIME_MARKER)
         if status in ("reading", "queued"):
             if a.config.while_reading == "wait":
@@ -262,5 +259,3 @@ class _quiet:
 
     def __exit__(self, kind, value, tb):
         return kind is ValueError
-
-

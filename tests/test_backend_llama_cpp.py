@@ -445,7 +445,7 @@ def test_a_second_start_reads_the_article_state_from_the_cache(retriever, articl
 def test_an_article_too_long_for_the_window_falls_back_to_the_best_sentences(retriever, llama):
     bot = Assistant(retriever, llama, AssistantConfig(max_answer_tokens=40))  # n_ctx 512
     assert bot.warm() is None
-    assert bot._article_context(retriever.corpus.documents[0].id) is None
+    assert bot.reading.article(retriever.corpus.documents[0].id) is None
     assert bot.ask("Who confirmed the troops were in Russia?").error is None
 
 
@@ -457,7 +457,7 @@ def test_whether_the_article_is_read_whole_does_not_depend_on_the_model_having_l
     doc = retriever.corpus.documents[0].id
     loaded = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=1)
     loaded.load()
-    shown = Assistant(retriever, loaded, AssistantConfig())._article_context(doc)
+    shown = Assistant(retriever, loaded, AssistantConfig()).reading.article(doc)
     assert shown, "the article fits the window whole"
     exact = sum(loaded.count_tokens(text) + 4 for _, text in shown)
     estimate = sum(TiktokenCounter().count(text) + 4 for _, text in shown)
@@ -466,7 +466,7 @@ def test_whether_the_article_is_read_whole_does_not_depend_on_the_model_having_l
     fresh = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=1)
     assert fresh.status == "not loaded"
     config = AssistantConfig(article_context_tokens=limit)
-    read_whole = [Assistant(retriever, b, config)._article_context(doc) is not None for b in (fresh, loaded)]
+    read_whole = [Assistant(retriever, b, config).reading.article(doc) is not None for b in (fresh, loaded)]
     assert read_whole == [exact <= limit] * 2
 
 
@@ -542,7 +542,7 @@ def _article_prefix(bot):
     from rag.prompt import with_tail
 
     doc = bot.retriever.corpus.documents[0].id
-    return with_tail(bot._head(doc, bot._article_context(doc)), PRIME_MARKER), PRIME_MARKER
+    return with_tail(bot.reading.head(doc, bot.reading.article(doc)), PRIME_MARKER), PRIME_MARKER
 
 
 def test_a_follow_up_through_the_assistant_does_not_make_the_model_read_the_article_again(

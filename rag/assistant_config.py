@@ -1,0 +1,115 @@
+"""The assistant's settings: :class:`AssistantConfig`, and the switches of its checks (:class:`Checks`).
+
+Both are importable from :mod:`rag.assistant` too, where they are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from .calibration import Calibrator
+from .evidence import EvidenceConfig
+from .extractive import ExtractiveConfig
+from .grounding import GroundingChecks, Thresholds
+from .safety import Limits
+from .who_said import WhoSaidConfig
+
+WHILE_READING = ("quote", "sentences", "wait")
+CITATIONS = ("aligner", "model")
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Switches of the answer path (each has an ablation row in the evaluation report).
+
+    ``injection``: a question carrying hostile instructions is declined before anything else.
+    ``echo``: sentences of a reply that repeat the rules (a model leaking its instructions) are
+    dropped before the checks (a rule shaped like a decline would otherwise pass them).
+    ``unknown_names``: a question naming someone or something the corpus never mentions
+    (acronyms count by their long form) is declined before the model is asked. ``grounding``:
+    the sentence checks (:class:`~rag.grounding.GroundingChecks`). ``verifier``: the model is
+    asked whether the article answers the question (its probability of "yes" is a signal).
+    ``calibrator``: the calibrated probability decides answer or decline. ``who_said``: a
+    who-said question gets the speaker the article gives for the statement it matches
+    (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
+    speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
+    ``second_look``: after the model declines, its P(yes) that the article answers the question
+    decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
+    Checks that did not pay were removed (docs/grounding.md).
+    """
+
+    injection: bool = True
+    echo: bool = True
+    unknown_names: bool = True
+    verifier: bool = True
+    calibrator: bool = True
+    who_said: bool = True
+    speaker_context: bool = True
+    second_look: bool = True
+    grounding: GroundingChecks = field(default_factory=GroundingChecks)
+
+    def without(self, *names: str) -> Checks:
+        """These checks with ``names`` switched off (grounding's own names too)."""
+        mine = {n: False for n in names if n in self.__dataclass_fields__ and n != "grounding"}
+        theirs = {n: False for n in names if n in GroundingChecks.__dataclass_fields__}
+        unknown = set(names) - set(mine) - set(theirs)
+        if unknown:
+            raise ValueError(f"unknown check(s): {', '.join(sorted(unknown))}")
+        return replace(self, **mine, grounding=replace(self.grounding, **theirs))
+
+
+CHECK_NAMES = (
+    *(n for n in Checks.__dataclass_fields__ if n != "grounding"),
+    *GroundingChecks.__dataclass_fields__,
+)
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """Settings of an :class:`Assistant` (all passed in; nothing global).
+
+    ``calibrators``: the :class:`~rag.calibration.Calibrator` per kind of backend
+    (``"llm"``, ``"llm-no-verifier"``, ``"extractive"``); ``None`` loads the packaged ones.
+    ``while_reading``: how a question is answered while the model is still reading its article
+    (a new article, read in the background): ``"quote"`` (default) quotes the best sentences at
+    once, as the extractive backend does, with that path's calibrated declines;
+    ``"sentences"`` has the model answer from those sentences (the short-context prompt),
+    taking its turn between the reading's steps. Both answers carry a note saying so.
+    ``"wait"`` has the question wait until the model has read the article (what a one-shot
+    program wants, such as ``rag ask``: it would exit before a background reading ends).
+    ``speaker_notes``: how the article's speakers are written into the paragraphs the model reads
+    (``"implicit"``: only where the text names nobody, "she (Kim Du-yeon) said"; ``"inline"``: a
+    surname too, "Cha (Victor Cha) said"; see :func:`rag.attribution.reader_text`).
+    ``citations``: ``"aligner"`` (default) shows the model plain paragraphs and the sentence
+    checks cite the paragraph that states each sentence; ``"model"`` labels the paragraphs
+    (``[¶3]``) and asks the model to cite, keeping its markers where they back the sentence.
+    """
+
+    k: int = 4
+    max_answer_tokens: int = 120
+    max_context_tokens: int = 380
+    temperature: float = 0.0
+    fallback: bool = True
+    context_sentences: int = 4
+    article_context_tokens: int = 3000
+    while_reading: str = "quote"
+    citations: str = "aligner"
+    speaker_notes: str = "implicit"
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    who_said: WhoSaidConfig = field(default_factory=WhoSaidConfig)
+    checks: Checks = field(default_factory=Checks)
+    # Chosen on squad2-open qa-train's model declines (P(yes) of answerable 0.30-0.56, of
+    # unanswerable 0.10-0.44): the lowest value that rescues answers without losing a decline.
+    second_look: float | None = 0.45
+    calibrators: Mapping[str, Calibrator] | None = None
+    extractive: ExtractiveConfig = field(default_factory=ExtractiveConfig)
+    grounding: Thresholds = field(default_factory=Thresholds)
+    limits: Limits = field(default_factory=Limits)
+    whole_article: bool = True  # requests about the whole article take their own paths (rag.whole)
+
+    def __post_init__(self) -> None:
+        if self.citations not in CITATIONS:
+            raise ValueError(f"citations must be one of {CITATIONS}, not {self.citations!r}")
+        if self.while_reading not in WHILE_READING:
+            raise ValueError(f"while_reading must be one of {WHILE_READING}, not {self.while_reading!r}")
