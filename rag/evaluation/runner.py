@@ -8,22 +8,20 @@ model backend. Output folder (default ``runs/<timestamp>`` beside the dataset): 
 ``items.jsonl``, ``report.md`` and PNG charts. Metrics: :mod:`rag.evaluation.metrics`;
 dataset format: docs/evaluation.md.
 
-Flags and their environment defaults come from :mod:`rag.settings` (docs/configuration.md).
+Flags and their environment defaults come from :mod:`rag.settings` (docs/configuration.md); the
+command's own are in :mod:`rag.evaluation.cli_args`, a run's provenance in
+:mod:`rag.evaluation.provenance`.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
-import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +35,11 @@ from ..chunking import ChunkingConfig
 from ..retriever import Retriever, RetrieverConfig
 from ..types import Answer, ChatMessage
 from . import report
+from .cli_args import assistant_config, eval_parser
 from .dataset import TYPES, WHOLE_TYPES, EvalItem, load_dataset
 from .metrics import ItemScore, Summary, score_item, summarize, supports
 from .naive import NAIVE_SUFFIX, NaiveConfig, NaiveRAG
+from .provenance import run_metadata
 from .replay import ReplayBackend
 from .retrieval import evaluate_reranked, evaluate_retriever, holds
 
@@ -54,84 +54,8 @@ EXTRACTIVE_CHECKS = ("injection", "unknown_names", "calibrator", "who_said")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="evaluate retrieval and answers on a Q&A set",
-        description="Evaluate retrieval and answers on a JSON-lines Q&A set (format: docs/evaluation.md).",
-    )
-    p.add_argument(
-        "--dataset",
-        default=str(settings.default_dataset()),
-        help="JSON-lines Q&A file (default eval/qa.jsonl)",
-    )
-    p.add_argument("--retrieval", action="store_true", help="retrieval metrics only, with the two baselines")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    settings.add_backend_flag(p, many=True)
-    p.add_argument("--naive", action="store_true", help="also run the naive-RAG baseline of each LLM backend")
-    p.add_argument(
-        "--context",
-        choices=["article", "sentences"],
-        default="article",
-        help="what a language model reads: the whole article when it fits (default) or the best sentences",
-    )
-    p.add_argument(
-        "--citations",
-        choices=["aligner", "model"],
-        default="aligner",
-        help="who places the [¶N] markers: the sentence checks (default) or the model, from "
-        "labelled paragraphs",
-    )
-    p.add_argument(
-        "--corpora",
-        metavar="DIR",
-        help="folder of the corpora that items name with their `corpus` key "
-        "(default: corpora/ beside the dataset)",
-    )
-    p.add_argument(
-        "--without",
-        nargs="+",
-        default=[],
-        metavar="CHECK",
-        help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
-        "who_said, speaker_context, second_look, "
-        "facts, polarity, restates, together, placement, speakers, joint",
-    )
-    p.add_argument(
-        "--single-fact",
-        action="store_true",
-        help="put every question through the single-fact path (as before whole-article requests had "
-        "their own paths: summaries, key points, lists, people, why/how)",
-    )
-    p.add_argument(
-        "--rerank",
-        action="store_true",
-        help="also measure retrieval with the language model as a reranker (its P(yes) per passage)",
-    )
-    p.add_argument(
-        "--ablation",
-        action="store_true",
-        help="also run each backend once with each check switched off (one row per check; use --replay)",
-    )
-    p.add_argument(
-        "--replay",
-        metavar="DIR",
-        help="keep every language-model reply in DIR and reuse it when the same prompt comes again "
-        "(for ablations: answers are the same, latencies are not real)",
-    )
-    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<timestamp> beside the dataset)")
-    p.add_argument("--compare", metavar="OLD_DIR", help="report the change since the run in OLD_DIR")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N items of the dataset")
-    p.add_argument(
-        "--per-type", type=int, metavar="N", help="only the first N items of each question type (smoke runs)"
-    )
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="only check the dataset against the corpus (evidence found verbatim)",
-    )
-    settings.add_model_flags(p)
-    settings.add_corpus_flags(p)
-    p.set_defaults(func=main)
+    """The ``rag eval`` command, run by :func:`main` (its flags: :mod:`rag.evaluation.cli_args`)."""
+    eval_parser(sub).set_defaults(func=main)
 
 
 # -- items ------------------------------------------------------------------------------------
@@ -419,76 +343,6 @@ def _print_retrieval(args: argparse.Namespace) -> int:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _git_commit() -> str | None:
-    """The checked-out commit (read-only ``git rev-parse``), or ``None`` outside a repository."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
-
-
-def _code_digest() -> str:
-    """SHA-256 of the package's Python sources: tells runs apart even with uncommitted changes."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-def run_metadata(
-    args: argparse.Namespace, items: Sequence[EvalItem], retriever, assistant_config, naive_config
-) -> dict:
-    """What a later reader needs to trust or compare a run: data, code, settings, machine."""
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "dataset": str(args.dataset),
-        "dataset_sha256": _sha256(Path(args.dataset).read_bytes()),
-        "item_ids_sha256": _sha256("\n".join(i.id for i in items).encode()),
-        "heldout": "heldout" in Path(args.dataset).name.lower(),
-        "items": len(items),
-        "limit": args.limit,
-        "per_type": args.per_type,
-        "corpus": str(retriever.corpus.root),
-        "documents": len(retriever.corpus.documents),
-        "git_commit": _git_commit(),
-        "code_sha256": _code_digest(),
-        "pipeline_k": assistant_config.k,
-        "naive": asdict(naive_config),
-        "config": _jsonable({"assistant": asdict(assistant_config), "retriever": asdict(retriever.config)}),
-        "host": {
-            "cpus": os.cpu_count(),
-            "load_before": [round(x, 2) for x in load] if load else None,
-            "python": platform.python_version(),
-        },
-    }
-
-
 def evaluate(
     items: Sequence[EvalItem],
     rows: Iterable[Row],
@@ -678,20 +532,6 @@ def _threshold(config: AssistantConfig, kind: str) -> float | None:
         return None
     calibrator = (config.calibrators or load_calibrators()).get(kind)
     return calibrator.threshold if calibrator else None
-
-
-def assistant_config(args: argparse.Namespace):
-    """The :class:`~rag.assistant.AssistantConfig` the flags describe (``--context``, ``--ablate``)."""
-    config = AssistantConfig()
-    if getattr(args, "context", "article") == "sentences":
-        config = replace(config, article_context_tokens=0)
-    if getattr(args, "citations", "aligner") != "aligner":
-        config = replace(config, citations=args.citations)
-    if getattr(args, "without", None):
-        config = replace(config, checks=config.checks.without(*args.without))
-    if getattr(args, "single_fact", False):
-        config = replace(config, whole_article=False)
-    return config
 
 
 def main(args: argparse.Namespace) -> int:
