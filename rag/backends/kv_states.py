@@ -3,6 +3,9 @@
 A state file is written to a temporary name and renamed into place; its SHA-256 is written
 beside it last, and checked before every load, so a half-written, damaged or foreign file is
 never loaded (the prefix is read again instead). Only the most recently used files are kept.
+
+:class:`Prefix` and :class:`Reading` are a backend's bookkeeping of the prefixes it primes: the
+tokens, the file and the copy in memory of each, and how far the one being read has got.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,69 @@ import numpy as np
 log = logging.getLogger(__name__)
 # Saved prompt states kept in a cache's kv folder (about 50 MB each); older ones are deleted.
 KEEP_STATES = 12
+# States read in this process also kept in memory (a switch between articles then costs a copy,
+# not a read; a state loaded from its file is loaded from the file again, which is faster).
+KEEP_IN_MEMORY = 4
+
+
+@dataclass
+class Prefix:
+    """A primed prompt prefix: its tokens, where its state is saved, and a copy in memory."""
+
+    key: str
+    tokens: tuple[int, ...]
+    path: Path
+    state: bytes | None = None
+    ready: bool = False
+    failed: str | None = None
+
+    def is_saved(self) -> bool:
+        """Whether a usable saved state of this prefix is on disk (then it counts as ready)."""
+        if intact(self.path):
+            self.ready = True
+            return True
+        return False
+
+
+@dataclass
+class Reading:
+    """A prefix being read: how far, and a copy of the state that far (made when a request
+    needs the model in between)."""
+
+    prefix: Prefix
+    thread: threading.Thread | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    position: int = 0
+    saved: bytes | None = None
+    saved_position: int = 0
+
+
+def keep_in_memory(prefixes: OrderedDict[str, Prefix], prefix: Prefix, keep: int = KEEP_IN_MEMORY) -> None:
+    """Mark ``prefix`` the most recently used of ``prefixes`` and drop the copies in memory of all
+    but the ``keep`` most recent (the caller holds the lock that guards ``prefixes``)."""
+    prefixes.move_to_end(prefix.key)
+    held = [p for p in prefixes.values() if p.state is not None]
+    for old in held[:-keep]:
+        old.state = None
+
+
+def longest_start(prefixes: Iterable[Prefix], tokens: Sequence[int]) -> Prefix | None:
+    """The longest of ``prefixes`` that ``tokens`` start with, or ``None``."""
+    for prefix in sorted(prefixes, key=lambda p: -len(p.tokens)):
+        if tuple(tokens[: len(prefix.tokens)]) == prefix.tokens:
+            return prefix
+    return None
+
+
+def common_prefix(cached, tokens: Sequence[int]) -> int:
+    """Length of the common start of ``cached`` (a numpy array of token ids) and ``tokens``."""
+    n = min(len(cached), len(tokens))
+    if n == 0:
+        return 0
+    a = np.asarray(cached[:n])
+    b = np.asarray(tokens[:n])
+    differ = np.flatnonzero(a != b)
+    return int(differ[0]) if len(differ) else n
 
 
 def prefix_key(model: str, n_ctx: int, tokens: Sequence[int]) -> str:

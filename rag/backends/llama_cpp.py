@@ -28,7 +28,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,43 +35,27 @@ import numpy as np
 from ..models import DEFAULT_LOCAL_MODEL, ModelNotFoundError, resolve_gguf, user_cache
 from ..tokens import TiktokenCounter
 from ..types import ChatMessage
-from .kv_states import KEEP_STATES, get_state, intact, load_state, prefix_key, save_state, set_state
+from .kv_states import (
+    KEEP_STATES,
+    Prefix,
+    Reading,
+    common_prefix,
+    get_state,
+    keep_in_memory,
+    load_state,
+    longest_start,
+    prefix_key,
+    save_state,
+    set_state,
+)
 from .protocol import BackendError
 from .threads import CpuShare
 
 log = logging.getLogger(__name__)
-# States read in this process also kept in memory (a switch between articles then costs a copy,
-# not a read; a state loaded from its file is loaded from the file again, which is faster).
-KEEP_IN_MEMORY = 4
 # Tokens read per step while reading a prefix; a waiting request runs between two steps.
 READ_STEP = 128
 YES_WORDS = ("yes", "Yes", "YES")
 NO_WORDS = ("no", "No", "NO")
-
-
-@dataclass
-class _Prefix:
-    """A primed prompt prefix: its tokens, where its state is saved, and a copy in memory."""
-
-    key: str
-    tokens: tuple[int, ...]
-    path: Path
-    state: bytes | None = None
-    ready: bool = False
-    failed: str | None = None
-
-
-@dataclass
-class _Reading:
-    """A prefix being read: how far, and a copy of the state that far (made when a request
-    needs the model in between)."""
-
-    prefix: _Prefix
-    thread: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    position: int = 0
-    saved: bytes | None = None
-    saved_position: int = 0
 
 
 class LlamaCppBackend:
@@ -128,8 +111,8 @@ class LlamaCppBackend:
         self._formatter = None
         self._yes_no: tuple[list[int], list[int]] | None = None
         self._grammars: dict[str, object] = {}
-        self._prefixes: OrderedDict[str, _Prefix] = OrderedDict()
-        self._reading: _Reading | None = None
+        self._prefixes: OrderedDict[str, Prefix] = OrderedDict()
+        self._reading: Reading | None = None
         self._threads_in_use = 0
         self.load_seconds: float | None = None
         self.evaluated_tokens = 0  # prompt tokens evaluated since load (to see what a cache saved)
@@ -235,7 +218,7 @@ class LlamaCppBackend:
         with self._turn():
             try:
                 self._restore(llm, tokens)
-                common = _common(llm.input_ids[: llm.n_tokens], tokens)
+                common = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
                 start = min(common, len(tokens) - 1)  # at least one token, for fresh logits
                 self.evaluated_tokens += len(tokens) - start
                 llm.n_tokens = start
@@ -258,12 +241,12 @@ class LlamaCppBackend:
         prefix = self._prefix(messages, marker)
         if prefix.failed:
             return "failed"
-        if prefix.ready or self._saved(prefix):
+        if prefix.ready or prefix.is_saved():
             return "ready"
         with self._queue:
             reading = self._reading
             if reading is None or reading.done.is_set():
-                reading = self._reading = _Reading(prefix)
+                reading = self._reading = Reading(prefix)
                 reading.thread = threading.Thread(
                     target=self._read_quietly, args=(reading,), name="llama-read", daemon=True
                 )
@@ -282,14 +265,14 @@ class LlamaCppBackend:
         start = time.perf_counter()
         prefix = self._prefix(messages, marker)
         while not prefix.ready and not prefix.failed:
-            if self._saved(prefix):
+            if prefix.is_saved():
                 break
             with self._queue:
                 reading = self._reading
             if reading is not None and not reading.done.is_set():
                 reading.done.wait()  # another reading first (or this one, in the background)
                 continue
-            reading = _Reading(prefix)
+            reading = Reading(prefix)
             with self._queue:
                 self._reading = reading
             self._read_quietly(reading)
@@ -304,7 +287,7 @@ class LlamaCppBackend:
         prefix = self._prefix(messages, marker)
         return prefix.tokens if prefix.ready else None
 
-    def _prefix(self, messages: Sequence[ChatMessage], marker: str) -> _Prefix:
+    def _prefix(self, messages: Sequence[ChatMessage], marker: str) -> Prefix:
         if not messages or marker not in messages[-1].content:
             raise ValueError("the marker is not in the last message")
         llm = self.load()
@@ -314,23 +297,16 @@ class LlamaCppBackend:
         head = self._encode(llm, text[:cut])
         # The text before the marker may end in a token that merges with the marker's first
         # characters: keep only the tokens the whole prompt starts with.
-        head = head[: _common(np.asarray(full), head)]
+        head = head[: common_prefix(np.asarray(full), head)]
         key = prefix_key(self._model_identity(), self.n_ctx, head)
         with self._queue:
             prefix = self._prefixes.get(key)
             if prefix is None:
-                prefix = _Prefix(key, tuple(head), self.cache_dir / "kv" / f"{key}.bin")
+                prefix = Prefix(key, tuple(head), self.cache_dir / "kv" / f"{key}.bin")
                 self._prefixes[key] = prefix
         return prefix
 
-    def _saved(self, prefix: _Prefix) -> bool:
-        """Whether a usable saved state of ``prefix`` is on disk (then it counts as ready)."""
-        if intact(prefix.path):
-            prefix.ready = True
-            return True
-        return False
-
-    def _read_quietly(self, reading: _Reading) -> None:
+    def _read_quietly(self, reading: Reading) -> None:
         prefix = reading.prefix
         log.info("reading a prompt prefix of %d tokens, to keep in %s", len(prefix.tokens), prefix.path)
         try:
@@ -341,7 +317,7 @@ class LlamaCppBackend:
         finally:
             reading.done.set()
 
-    def _read(self, reading: _Reading) -> None:
+    def _read(self, reading: Reading) -> None:
         """Evaluate ``reading.prefix`` step by step, letting waiting requests go first."""
         prefix = reading.prefix
         tokens = list(prefix.tokens)
@@ -355,7 +331,7 @@ class LlamaCppBackend:
                     self._queue.wait(timeout=0.5)
             with self._run_lock:
                 self._set_threads(llm)
-                held = _common(llm.input_ids[: llm.n_tokens], tokens)
+                held = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
                 if held < reading.position:  # a request used the model in between
                     if reading.saved is not None and reading.saved_position == reading.position:
                         set_state(llm, reading.saved, tokens[: reading.position])
@@ -378,12 +354,9 @@ class LlamaCppBackend:
         self._keep_in_memory(prefix)
         log.info("read a prompt prefix of %d tokens in %.1fs", len(tokens), time.perf_counter() - start)
 
-    def _keep_in_memory(self, prefix: _Prefix) -> None:
+    def _keep_in_memory(self, prefix: Prefix) -> None:
         with self._queue:
-            self._prefixes.move_to_end(prefix.key)
-            held = [p for p in self._prefixes.values() if p.state is not None]
-            for old in held[:-KEEP_IN_MEMORY]:
-                old.state = None
+            keep_in_memory(self._prefixes, prefix)
 
     @contextlib.contextmanager
     def _turn(self):
@@ -402,7 +375,7 @@ class LlamaCppBackend:
             if llm is not None:
                 self._set_threads(llm)
                 if reading is not None and not reading.done.is_set() and reading.position > 0:
-                    held = _common(llm.input_ids[: llm.n_tokens], reading.prefix.tokens)
+                    held = common_prefix(llm.input_ids[: llm.n_tokens], reading.prefix.tokens)
                     if held >= reading.position and reading.saved_position != reading.position:
                         reading.saved = get_state(llm)
                         reading.saved_position = reading.position
@@ -414,14 +387,10 @@ class LlamaCppBackend:
         """Bring back the longest primed prefix of ``tokens`` when the cache no longer holds it."""
         with self._queue:
             ready = [p for p in self._prefixes.values() if p.ready and len(p.tokens) <= len(tokens)]
-        best = None
-        for prefix in sorted(ready, key=lambda p: -len(p.tokens)):
-            if tuple(tokens[: len(prefix.tokens)]) == prefix.tokens:
-                best = prefix
-                break
+        best = longest_start(ready, tokens)
         if best is None:
             return
-        if _common(llm.input_ids[: llm.n_tokens], tokens) >= len(best.tokens):
+        if common_prefix(llm.input_ids[: llm.n_tokens], tokens) >= len(best.tokens):
             self._keep_in_memory(best)
             return
         if best.state is not None:
@@ -432,7 +401,7 @@ class LlamaCppBackend:
         self._keep_in_memory(best)
 
     def _count_new(self, llm, tokens: Sequence[int]) -> None:
-        held = _common(llm.input_ids[: llm.n_tokens], tokens)
+        held = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         self.evaluated_tokens += len(tokens) - min(held, len(tokens) - 1)
 
     # -- formatting ------------------------------------------------------------------------
@@ -444,6 +413,7 @@ class LlamaCppBackend:
 
             template = llm.metadata.get("tokenizer.chat_template")
             if template:
+
                 def text(token: int) -> str:
                     return llm.detokenize([token]).decode("utf-8", "ignore") if token >= 0 else ""
 
@@ -467,6 +437,7 @@ class LlamaCppBackend:
 
     def _yes_no_tokens(self, llm) -> tuple[list[int], list[int]]:
         if self._yes_no is None:
+
             def ids(words: Sequence[str]) -> list[int]:
                 found = []
                 for word in words:
@@ -625,14 +596,3 @@ def _chatml(messages: Sequence[dict]):
 
     text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
     return ChatFormatterResponse(prompt=text + "<|im_start|>assistant\n", stop=["<|im_end|>"])
-
-
-def _common(cached, tokens: Sequence[int]) -> int:
-    """Length of the common start of ``cached`` (a numpy array of token ids) and ``tokens``."""
-    n = min(len(cached), len(tokens))
-    if n == 0:
-        return 0
-    a = np.asarray(cached[:n])
-    b = np.asarray(tokens[:n])
-    differ = np.flatnonzero(a != b)
-    return int(differ[0]) if len(differ) else n

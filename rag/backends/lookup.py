@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .kv_states import common_prefix
+
 
 def propose(history: Sequence[int], ngram: int, draft: int) -> list[int]:
     """Up to ``draft`` tokens that followed the latest earlier occurrence of the last ``ngram``
@@ -43,9 +45,7 @@ def greedy_tokens(
     reused). ``stats`` (optional) counts ``steps`` and ``tokens``: batches evaluated and tokens given.
     """
     n_vocab = llm.n_vocab()
-    from .llama_cpp import _common
-
-    held = _common(llm.input_ids[: llm.n_tokens], prompt)
+    held = common_prefix(llm.input_ids[: llm.n_tokens], prompt)
     llm.n_tokens = min(held, len(prompt) - 1)
     llm.eval(list(prompt[llm.n_tokens :]))
     choice = int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))))
