@@ -20,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
 START, END = "<!-- RESULTS-START -->", "<!-- RESULTS-END -->"
-SPEED_START, SPEED_END = "<!-- SPEED-START -->", "<!-- SPEED-END -->"
 WHOLE_START, WHOLE_END = "<!-- WHOLE-START -->", "<!-- WHOLE-END -->"
 WHOLE_TYPES = ("summary", "key-points", "people", "list", "why")
 SETS = (
@@ -186,13 +185,12 @@ def results_page() -> str:
                         f"{m['declines']:.3f}, false refusals {m['false_refusals']:.3f}"]
         out += ["", "![coverage and accuracy of the llm calibrator on qa-train](calibration-llm.png)", ""]
     bench = benchmarks()
-    if bench:
-        out += ["## Speed", "", *bench]
+    out += ["## Speed", "", "### A conversation with the default backend", "", *speed_lines(), "", *bench]
     return "\n".join(out).rstrip() + "\n"
 
 
 def speed_lines() -> list[str]:
-    """The README's speed list, from ``python -m benchmarks.conversation --out eval/results``."""
+    """A conversation's speed list (docs/results.md), from ``python -m benchmarks.conversation``."""
     report = _load(RESULTS / "conversation.json")
     if not report:
         return ["No conversation benchmark in this run (`python -m benchmarks.conversation --out "
@@ -241,11 +239,10 @@ def _fill(text: str, start: str, end: str, lines: list[str]) -> str:
 
 def update(readme: Path = ROOT / "README.md", page: Path = ROOT / "docs" / "results.md") -> None:
     whole = whole_table()
-    text = _fill(readme.read_text("utf-8"), START, END, headline_table() + (["", *whole] if whole else []))
+    readme.write_text(_fill(readme.read_text("utf-8"), START, END, headline_table()), "utf-8")
     design = ROOT / "docs" / "whole-article.md"
     if whole and design.is_file() and WHOLE_START in design.read_text("utf-8"):
         design.write_text(_fill(design.read_text("utf-8"), WHOLE_START, WHOLE_END, whole), "utf-8")
-    readme.write_text(_fill(text, SPEED_START, SPEED_END, speed_lines()), "utf-8")
     page.write_text(results_page(), "utf-8")
 
 
