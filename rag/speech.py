@@ -34,12 +34,13 @@ SPEECH_VERBS = frozenset(
     predict estimate maintain contend observe remark recall urge comment conclude declare indicate
     mention reveal testify allege assert cite condemn criticize criticise complain caution recommend
     propose promise vow pledge threaten demand boast concede counter reiterate repeat quip joke
-    whisper shout exclaim tweet believe point call
+    whisper shout exclaim tweet believe point call plead beg
     """.split()
 )
 PARTICLES = {"point": ("out",), "call": ("on", "for")}  # only as "pointed out", "called on/for"
 OBJECT_CONTENT = frozenset("confirm deny report announce reveal acknowledge admit claim allege".split())
 QUESTION_VERBS = frozenset({"ask", "wonder", "inquire", "enquire"})
+REQUEST_VERBS = frozenset({"urge", "plead", "beg", "implore"})  # content: "urged X to do …"
 OPENERS = {"“": '”"', "„": '“”"', "«": "»", '"': '"', "‘": "’", "'": "'"}
 MIN_CLAIM_WORDS = 4  # words outside quotes a claim needs; fewer and it is only a quote's cue
 
@@ -370,6 +371,9 @@ class SpeechReader:
             for at, name, last in reversed(self.orgs):  # "the association" for "… Fishermen's Association"
                 if at < pos and last == token.lower_:
                     return name, "description", (pos, pos + len(token))
+        if any(c.dep_ == "poss" and c.pos_ in ("PROPN", "NOUN") for c in token.children):
+            a = self.pos(part, token.left_edge)  # "Thomas' sister said": whose, named by the article
+            return self._text(a, pos + len(token)), "description", (a, pos + len(token))
         return None
 
     # --- statements ----------------------------------------------------------------------------
@@ -518,6 +522,8 @@ class SpeechReader:
             kids = [c for c in token.children if c.dep_ == "ccomp"]
             if not kids and token.lemma_ in OBJECT_CONTENT:
                 kids = [c for c in token.children if c.dep_ in ("dobj", "xcomp") and c.i > token.i]
+            elif not kids and token.lemma_ in REQUEST_VERBS:  # not whom they urged, what they urged
+                kids = [c for c in token.children if c.dep_ == "xcomp" and c.i > token.i]
             if kids:
                 kid = kids[0]
                 first, last = max(kid.left_edge.i, sent.start), min(kid.right_edge.i, sent.end - 1)

@@ -147,6 +147,14 @@ PATTERNS = [
          "According to the association, about 4,000 jobs depend on the fleet."),
         "claim", "4,000 jobs", "Northern Fishermen's Association", "description",
     ),
+    (  # a source the article names only by whose relative or officer it is
+        ("Rita Gomez was arrested on Monday.", "The family's lawyer said the arrest was unlawful and rushed."),
+        "claim", "arrest was unlawful", "The family's lawyer", "description",
+    ),
+    (  # a request: what was urged, not whom
+        ("Peter Hale runs the clinic.", "Hale's brother begged him to close the clinic before the storm."),
+        "claim", "close the clinic", "Hale's brother", "description",
+    ),
     (  # unnamed source
         ("“Nobody told us anything,” one resident said.",),
         "quote", "Nobody told us", None, "none",

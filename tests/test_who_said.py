@@ -134,3 +134,18 @@ def test_who_a_sentence_has_speak(who, sentence, speaking):
 def test_a_passive_sentence_naming_someone_gives_them_no_words(who):
     sentence = "Becker was told the dredging would destroy the seagrass beds."
     assert who.misattributed(sentence, "harbour") is None
+
+
+def test_a_source_named_by_relation_answers_who_begged(embedder):
+    story = (
+        "Clinic stays open\n\nMarch 3, 2025\n\nPeter Hale runs the only clinic on the island.\n\n"
+        "Hale's brother begged him to close the clinic before the storm, but Hale refused.\n"
+    )
+    doc = parse_document(story, doc_id="clinic")
+    texts = {(p.doc, p.number): p.text for p in doc.paragraphs}
+    who = WhoSaid({doc.id: attribute(doc)}, embedder.encode, texts=texts)
+    found = who.speaker_for("Who pleaded with Peter Hale to shut the clinic before the storm?", "clinic")
+    assert found is not None and (found.name, found.person) == ("Hale's brother", None)
+    assert found.statement.text.startswith("to close the clinic")
+    text = who.speaker_text(found, doc.paragraph(found.statement.paragraph), "¶2")
+    assert text == "Hale's brother begged him to close the clinic before the storm, but Hale refused. [¶2]"
