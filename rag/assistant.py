@@ -70,6 +70,7 @@ SECOND_LOOK_NOTE = (
     "The model found no answer, but judged that the article likely has one: these are the article's "
     "best-matching sentences, quoted."
 )
+CORRECTED_NOTE = "The model's answer said the opposite of the article; the article's own sentence is shown."
 INJECTION_REPLY = (
     "I can only answer questions about the article, from its text. That message asks me to change "
     "how I answer (or to reveal or invent something), so I won't. Ask me about the article instead."
@@ -367,6 +368,7 @@ class Assistant:
         # Judged against what the reader asked: the search query of a follow-up may already
         # contain words of the answer.
         checked = self.grounder.check(reply, prompt.sources, question=step.question)
+        notes = (*notes, CORRECTED_NOTE) if checked.corrected else notes
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         found = self._speaker_answer(step)
         if found is not None and not self.who_said.gives_speaker(checked.text, checked.citations, found):

@@ -10,7 +10,9 @@ Steps, applied to whatever the model wrote:
    question) is unsupported, whatever else it shares (``facts``); so is one below both
    thresholds, one that reverses the polarity of the sentence it copies (``polarity``), and one
    that only restates the question (``restates``), and a short answer (a name, a date) found
-   only far from the question's matter (``together``);
+   only far from the question's matter (``together``); a sentence that reverses the polarity
+   of the article's sentence is replaced by that sentence, cited (``correct``: "Yes, X is
+   recognized" → "X is not recognized …");
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -74,6 +76,7 @@ class GroundingChecks:
     placement: bool = True
     speakers: bool = True
     joint: bool = True
+    correct: bool = True
 
 
 @dataclass
@@ -161,6 +164,7 @@ class CheckedAnswer:
     support: float = 0.0  # mean share of what the kept sentences add that their citations hold
     similarity: float = 0.0  # mean best cosine of the kept sentences to a cited paragraph's sentence
     claims: int = 0  # sentences of the reply that make a claim (refusals aside)
+    corrected: int = 0  # sentences replaced by the article's sentence they reversed
 
 
 class Grounder:
@@ -209,6 +213,7 @@ class Grounder:
         support: list[float] = []
         similarity: list[float] = []
         refusal = False
+        corrected = 0
         for sentence in sentences:
             plain = _as_reader_reads(strip_markers(sentence))
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
@@ -243,7 +248,19 @@ class Grounder:
                 backing = joint or backing
             sourced = [sources.paragraphs[lab].text for lab in backing]
             if backing and self.checks.polarity and _flips_polarity(plain, sourced):
-                backing = []
+                removed.append(plain)
+                fixes = [(*closest_sentence(words, [sources.paragraphs[lab].text]), lab) for lab in backing]
+                best, _, lab = max(fixes, key=lambda t: t[1])
+                line = f"{_end_punct(strip_markers(best))} [{lab}]"
+                # The article's own sentence instead, unless the question asks about a negation
+                # ("What did X not allow?"): the article stating it unnegated does not answer that.
+                if self.checks.correct and not _negated(question) and line not in kept:
+                    kept.append(line)
+                    cited[lab] = None
+                    support.append(1.0)
+                    similarity.append(1.0)
+                    corrected += 1
+                continue
             if not backing or (self.checks.restates and restates(words, question_words)
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)
@@ -293,6 +310,7 @@ class Grounder:
             support=sum(support) / len(support) if support else 0.0,
             similarity=sum(similarity) / len(similarity) if similarity else 0.0,
             claims=len(claims),
+            corrected=corrected,
         )
 
     def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:

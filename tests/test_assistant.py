@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.assistant import (
+    CORRECTED_NOTE,
     INJECTION_REPLY,
     NOT_IN_ARTICLE,
     SECOND_LOOK_NOTE,
@@ -362,16 +363,8 @@ def test_model_refusal_without_strong_evidence_is_a_decline(retriever):
     assert answer.refused and answer.text.startswith(NOT_IN_ARTICLE)
 
 
-
-
 # -- "who said …?": the article's speaker ----------------------------------------------------------
 ALIGNED = "Who said North Korea wants to be seen as aligned with the revisionist powers?"
-
-
-
-
-
-
 
 
 def test_model_naming_the_right_speaker_where_it_is_said_is_kept(retriever):
@@ -490,3 +483,21 @@ def test_a_second_look_after_the_model_declines(retriever, p_yes, switch, rescue
     else:
         assert answer.decline_reason == "model declined"
     assert backend.checks == (1 if switch else 0)  # the verifier is asked only for the second look
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_reply_reversing_the_article_gets_the_article_sentence(retriever, switch):
+    treaty = "the Nuclear Non-Proliferation Treaty"
+    reply = f"Yes, North Korea is recognized as a nuclear-weapon state under {treaty}."
+    backend = _Judging(reply, 0.9)
+    checks = Checks() if switch else Checks().without("correct")
+    answer = Assistant(retriever, backend, AssistantConfig(checks=checks, calibrators={})).ask(
+        f"Is North Korea recognised as a nuclear-weapon state under {treaty}?"
+    )
+    assert answer.removed and "is recognized" in answer.removed[0]
+    if switch:
+        assert not answer.refused and CORRECTED_NOTE in answer.notes
+        assert "North Korea is not recognized" in answer.text and 27 in cited(answer)
+        assert_grounded(answer, retriever)
+    else:
+        assert answer.refused and answer.decline_reason == "unsupported"

@@ -339,25 +339,23 @@ def whole_article(article_doc) -> SourceMap:
     return SourceMap.build(list(article_doc.paragraphs))
 
 
-
-
-
-
-
-
-
-
 # -- a claim must not reverse what its source says ---------------------------------------------
 NPT = "Is North Korea recognised as a nuclear-weapon state under the NPT?"
 
 
-def test_a_reversed_claim_is_removed(article_grounder, whole_article):
+def test_a_reversed_claim_is_replaced_by_the_article_sentence(article_grounder, whole_article):
     reply = (
         "Yes, North Korea is recognized as a nuclear-weapon state under the Nuclear Non-Proliferation "
         "Treaty [¶27]."
     )
     checked = article_grounder.check(reply, whole_article, question=NPT)
-    assert checked.supported == 0 and checked.removed
+    assert checked.removed == (reply.replace(" [¶27]", ""),)
+    assert checked.corrected == 1 and [c.paragraph for c in checked.citations] == [27]
+    assert checked.text.startswith("North Korea is not recognized as a nuclear-weapon state")
+    assert checked.text.endswith("[¶27]")
+    off = Grounder(article_grounder.encode, checks=GroundingChecks(correct=False))
+    removed_only = off.check(reply, whole_article, question=NPT)
+    assert removed_only.supported == 0 and removed_only.removed and removed_only.corrected == 0
 
 
 def test_the_same_claim_with_the_article_polarity_is_kept(article_grounder, whole_article):
@@ -379,7 +377,8 @@ def test_a_fragment_that_does_not_say_the_negated_word_reverses_nothing(embedder
     assert grounder.check(f"Under {treaty}.", sources, question=question).supported == 1
     claim = f"The island is recognized as a state under {treaty}."
     reversed_ = grounder.check(claim, sources, question=question)
-    assert reversed_.supported == 0 and reversed_.removed
+    # Not replaced either: the question asks about the negation, which the article's sentence states.
+    assert reversed_.supported == 0 and reversed_.removed and reversed_.corrected == 0
 
 
 def test_a_negation_elsewhere_in_a_loose_paraphrase_is_not_judged(article_grounder, whole_article):
@@ -416,8 +415,6 @@ def test_an_acronym_the_corpus_spells_out_is_no_invention():
     assert novel_facts("The council approved a BRTL.", source, spelled) == ["BRTL"]  # not spelled out there
 
 
-
-
 def test_a_date_is_cited_where_it_is_written(article_grounder, whole_article):
     reply = (
         "Victor Cha, Korea chair at the Center for Strategic and International Studies, spoke at a "
@@ -426,10 +423,6 @@ def test_a_date_is_cited_where_it_is_written(article_grounder, whole_article):
     checked = article_grounder.check(reply, whole_article, question="On what day did Cha speak?")
     assert [c.paragraph for c in checked.citations] == [4, 5]  # ¶4 backs the claim, ¶5 says "Tuesday"
     assert checked.text.endswith("[¶4] [¶5]")
-
-
-
-
 
 
 @pytest.mark.parametrize(
@@ -475,7 +468,9 @@ def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_th
     reversed_ = grounder.check(
         "Norway did end up joining in 1972.", sources, question="Did Norway end up joining?"
     )
-    assert reversed_.supported == 0 and reversed_.removed
+    # Removed, and the article's own sentence given instead.
+    assert reversed_.removed == ("Norway did end up joining in 1972.",) and reversed_.corrected == 1
+    assert "though Norway did not end up joining" in reversed_.text
 
 
 # -- a short answer must stand where the question's matter is ----------------------------------
