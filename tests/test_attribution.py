@@ -148,7 +148,7 @@ PATTERNS = [
         "claim", "4,000 jobs", "Northern Fishermen's Association", "description",
     ),
     (  # a source the article names only by whose relative or officer it is
-        ("Rita Gomez was arrested on Monday.", "The family's lawyer said the arrest was unlawful and rushed."),
+        ("Rita Gomez was arrested on Monday.", "The family's lawyer said the arrest was unlawful."),
         "claim", "arrest was unlawful", "The family's lawyer", "description",
     ),
     (  # a request: what was urged, not whom
