@@ -247,11 +247,11 @@ class Grounder:
                 joint = [labels[i] for i in _cover(new_words, para_words, self.thresholds.lexical)]
                 backing = joint or backing
             sourced = [sources.paragraphs[lab].text for lab in backing]
-            if backing and self.checks.polarity and _flips_polarity(plain, sourced):
+            reversed_ = _reversed_source(plain, sourced) if backing and self.checks.polarity else ""
+            if reversed_:
                 removed.append(plain)
-                fixes = [(*closest_sentence(words, [sources.paragraphs[lab].text]), lab) for lab in backing]
-                best, _, lab = max(fixes, key=lambda t: t[1])
-                line = f"{_end_punct(strip_markers(best))} [{lab}]"
+                lab = next(lab for lab in backing if reversed_ in sources.paragraphs[lab].text)
+                line = f"{_end_punct(strip_markers(reversed_))} [{lab}]"
                 # The article's own sentence instead, unless the question asks about a negation
                 # ("What did X not allow?"): the article stating it unnegated does not answer that.
                 if self.checks.correct and not _negated(question) and line not in kept:
@@ -437,8 +437,9 @@ def closest_sentence(words: set[str], texts: Sequence[str]) -> tuple[str, float]
     return best, best_share
 
 
-def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
-    """True when the source sentence closest to ``sentence`` says it with the opposite polarity.
+def _reversed_source(sentence: str, backing: Sequence[str]) -> str:
+    """The source sentence closest to ``sentence`` when it says it with the opposite polarity;
+    ``""`` when it does not.
 
     "Yes, North Korea is recognized as a nuclear-weapon state" against "North Korea is not
     recognized as a nuclear-weapon state": the same words, the meaning reversed. Only a close
@@ -446,10 +447,10 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
     """
     words = content_words(sentence)
     if len(words) < 3:
-        return False
+        return ""
     best, best_share = closest_sentence(words, backing)
     if best_share < POLARITY_MATCH:
-        return False
+        return ""
     # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway
     # joined in 1972 (though Norway did not end up joining)"): compare with the clause that
     # holds most of the claim.
@@ -460,11 +461,11 @@ def _flips_polarity(sentence: str, backing: Sequence[str]) -> bool:
         # The sentence negates a word: reversed when the source states that word unnegated (in
         # whichever clause holds it), else when the clause holding most of the claim is unnegated.
         holders = [c for _, c in clauses if mine & content_words(c)] or [c for n, c in clauses if n == top]
-        return not any(_negated(c) for c in holders)
+        return "" if any(_negated(c) for c in holders) else best
     # The source negates, the sentence does not: reversed only when the sentence says the word
     # the source negates. "Under the Nuclear Non-Proliferation Treaty" answers "Under which treaty
     # is North Korea not recognized …?" without saying it is recognized.
-    return all(_negated(c) & words for n, c in clauses if n == top)
+    return best if all(_negated(c) & words for n, c in clauses if n == top) else ""
 
 
 def _negated(text: str) -> set[str]:

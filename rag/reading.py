@@ -93,6 +93,23 @@ class ArticleReading:
             )
         return self._heads[doc]
 
+    def prepare(self, doc: str) -> tuple[Shown | None, str]:
+        """Article ``doc`` as the model reads it (``None`` when it is not read whole) and the
+        model's reading of it: ``"ready"`` (in memory or saved), ``"reading"`` (now, in the
+        background; started here if needed), ``"failed"`` (it cannot be primed), or ``"none"``
+        (nothing to read, or a backend that keeps no reading)."""
+        shown = self.article(doc)
+        if not shown or not isinstance(self.backend, PrefixCache):
+            return shown, "none"
+        status = self.backend.prepare(self._prefix(doc, shown), PRIME_MARKER)
+        return shown, "reading" if status in ("reading", "queued") else status
+
+    def read(self, doc: str, shown: Shown) -> float:
+        """Have the model read article ``doc`` (``shown``, from :meth:`article`) now, or wait for
+        the reading under way; the seconds taken."""
+        assert isinstance(self.backend, PrefixCache)
+        return self.backend.prime(self._prefix(doc, shown), PRIME_MARKER)
+
     def primed(self, scored: Sequence[ScoredSentence], *, wait: bool = False) -> tuple[Shown | None, bool]:
         """The whole article to answer after, when the best sentences ``scored`` come from one
         article and the model has read it (or can restore what it read from the cache), and
@@ -100,16 +117,15 @@ class ArticleReading:
         next question). ``wait``: read it now instead."""
         assert self.backend is not None
         docs = {s.paragraph.doc for s in scored[: self.config.context_sentences]}
-        doc = scored[0].paragraph.doc if len(docs) == 1 else None
-        article = self.article(doc) if doc else None
-        if article and isinstance(self.backend, PrefixCache):
-            prefix = with_tail(self.head(doc, article), PRIME_MARKER)
-            status = self.backend.prepare(prefix, PRIME_MARKER)
-            if wait and status in ("reading", "queued"):
-                self.backend.prime(prefix, PRIME_MARKER)
-            elif status != "ready":
-                return None, status in ("reading", "queued")
-        return article, False
+        if len(docs) != 1:
+            return None, False
+        doc = scored[0].paragraph.doc
+        shown, status = self.prepare(doc)
+        if status == "reading" and wait:
+            self.read(doc, shown)
+        elif status in ("reading", "failed"):
+            return None, status == "reading"
+        return shown, False
 
     def warm(self, doc: str | None = None) -> float | None:
         """Let the model read article ``doc`` (default: the first) now, if the backend can keep it.
@@ -125,7 +141,7 @@ class ArticleReading:
         article = self.article(doc)
         if not article:
             return None
-        return self.backend.prime(with_tail(self.head(doc, article), PRIME_MARKER), PRIME_MARKER)
+        return self.read(doc, article)
 
     def warm_all(
         self, limit: int | None = None, on_read: Callable[[str, float | None], None] | None = None
@@ -164,6 +180,10 @@ class ArticleReading:
             p = self.backend.yes_probability(passage_check_messages(head, question, passage.text))
             scored.append((p, rank, passage))
         return [p for _, _, p in sorted(scored, key=lambda t: (-t[0], t[1]))]
+
+    def _prefix(self, doc: str, shown: Shown):
+        """The prompt the model reads once for article ``doc``, up to :data:`PRIME_MARKER`."""
+        return with_tail(self.head(doc, shown), PRIME_MARKER)
 
     def _finish_loading(self) -> None:
         """Wait for a local model that is still loading, so that it counts with its own tokenizer.

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .backends import BackendError, PrefixCache
+from .backends import BackendError
 from .grounding import SourceMap
 from .prompt import Prompt, build_prompt, with_tail
 from .reading import PRIME_MARKER, WAITING_TO_READ
@@ -225,20 +225,15 @@ class WholeArticle:
 
     def _prepare(self, request: Request) -> Iterator[StreamEvent]:
         """Whether the model has read the article (``request.shown``) or is reading it."""
-        a = self.assistant
-        shown = a.reading.article(request.doc)
-        request.shown = shown
-        if not shown or not isinstance(a.backend, PrefixCache):
-            return
-        prefix = with_tail(a.reading.head(request.doc, shown), PRIME_MARKER)
-        status = a.backend.prepare(prefix, PRIME_MARKER)
-        if status in ("reading", "queued"):
-            if a.config.while_reading == "wait":
+        reading = self.assistant.reading
+        request.shown, status = reading.prepare(request.doc)
+        if status == "reading":
+            if self.assistant.config.while_reading == "wait":
                 yield StreamEvent("status", WAITING_TO_READ)
-                a.backend.prime(prefix, PRIME_MARKER)
+                reading.read(request.doc, request.shown)
             else:
                 request.reading = True
-        elif status != "ready":
+        elif status == "failed":
             request.shown = None
 
     def attributions(self, doc: str):
