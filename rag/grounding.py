@@ -12,7 +12,8 @@ Steps, applied to whatever the model wrote:
    that only restates the question (``restates``), and a short answer (a name, a date) found
    only far from the question's matter (``together``); a sentence that reverses the polarity
    of the article's sentence is replaced by that sentence, cited (``correct``: "Yes, X is
-   recognized" → "X is not recognized …");
+   recognized" → "X is not recognized …"), and so is one giving an amount the article gives
+   something else (``numbers``: "nine months" where the article says "eczema at four months");
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .numbers import swapped_number
 from .text import (
     DIGITS,
     NAME,
@@ -77,6 +79,7 @@ class GroundingChecks:
     speakers: bool = True
     joint: bool = True
     correct: bool = True
+    numbers: bool = True
 
 
 @dataclass
@@ -246,11 +249,14 @@ class Grounder:
                 # is backed by the few paragraphs that together hold what it adds, and cites them.
                 joint = [labels[i] for i in _cover(new_words, para_words, self.thresholds.lexical)]
                 backing = joint or backing
-            sourced = [sources.paragraphs[lab].text for lab in backing]
+            # Cleaned of planted instructions: a sentence given in the reply's place is the article's.
+            sourced = [paragraphs[labels.index(lab)].text for lab in backing]
             reversed_ = _reversed_source(plain, sourced) if backing and self.checks.polarity else ""
+            if not reversed_ and backing and self.checks.numbers:
+                reversed_ = swapped_number(plain, question, [p.text for p in paragraphs])
             if reversed_:
                 removed.append(plain)
-                lab = next(lab for lab in backing if reversed_ in sources.paragraphs[lab].text)
+                lab = next(lab for lab, p in zip(labels, paragraphs, strict=True) if reversed_ in p.text)
                 line = f"{_end_punct(strip_markers(reversed_))} [{lab}]"
                 # The article's own sentence instead, unless the question asks about a negation
                 # ("What did X not allow?"): the article stating it unnegated does not answer that.

@@ -54,7 +54,7 @@ def eval_parser(sub) -> argparse.ArgumentParser:
         metavar="CHECK",
         help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
         "who_said, speaker_context, second_look, "
-        "facts, polarity, restates, together, placement, speakers, joint",
+        "facts, polarity, restates, together, placement, speakers, joint, correct, numbers",
     )
     p.add_argument(
         "--single-fact",

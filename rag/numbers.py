@@ -1,0 +1,80 @@
+"""Number binding: whether a reply's amount is the one the article gives for what it describes.
+
+A small model copies the right words and the wrong number: asked "How old was Gloria when the
+eczema first appeared?", it writes "nine months" (her age at death, from another sentence) where
+the article says "eczema at the age of four months". Every word is in the article, so the
+support checks pass it. This module reads an amount as a number with its unit ("nine months",
+"4,000 troops", "12 percent") and finds the article sentence that best states what the reply
+says about that unit: when that sentence gives the same unit another number, and no sentence
+giving the reply's number says as much, the reply has swapped the number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .text import NUMBER, content_words, split_sentences
+
+_WORDS = {
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+}  # fmt: skip
+# Words after a number that are no unit ("two of the", "1958 and").
+_NO_UNIT = frozenset({"of", "and", "or", "to", "in", "on", "at", "the", "a", "an", "for", "by", "from"})
+# A number, then its unit: the next word, across a space or a hyphen ("nine-month-old").
+_AMOUNT = re.compile(rf"(?:{NUMBER.pattern})[\s-]+([A-Za-z]+)(?:[\s-]old\b)?", re.IGNORECASE)
+# What the best sentence must share with the reply beyond the amount, and its lead over the
+# best sentence stating the reply's own number.
+MIN_SHARED = 2
+MIN_LEAD = 1
+
+
+def _value(number: str) -> str:
+    number = number.lower().rstrip(".,")
+    return _WORDS.get(number, number.replace(",", ""))
+
+
+def _unit(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def amounts(text: str) -> set[tuple[str, str]]:
+    """The (value, unit) pairs ``text`` states: "nine months" → ("9", "month")."""
+    found = set()
+    for match in _AMOUNT.finditer(text):
+        unit = match.group(1)
+        if unit.lower() in _NO_UNIT:
+            continue
+        number = match.group(0)[: match.start(1) - match.start(0)].rstrip(" -")
+        found.add((_value(number), _unit(unit)))
+    return found
+
+
+def swapped_number(sentence: str, question: str, texts: Sequence[str]) -> str:
+    """The article sentence (from ``texts``) that gives the amount ``sentence`` swapped; ``""``
+    when its amounts are bound to what it says (or it states none the question did not give)."""
+    asked = {_value(m.group(0)) for m in NUMBER.finditer(question)}
+    wanted = {(v, u) for v, u in amounts(sentence) if v not in asked}
+    if not wanted:
+        return ""
+    candidates = [s for text in texts for s in split_sentences(text)]
+    stated = [(s, amounts(s)) for s in candidates]
+    said = _words_beside(sentence)
+    for value, unit in wanted:
+        holding = [(len(said & _words_beside(s)), s, found) for s, found in stated
+                   if any(u == unit for _, u in found)]  # fmt: skip
+        if not holding:
+            continue
+        own = max((n for n, _, found in holding if (value, unit) in found), default=0)
+        best, source, found = max(holding, key=lambda h: h[0])
+        if best >= MIN_SHARED and best >= own + MIN_LEAD and (value, unit) not in found:
+            return source
+    return ""
+
+
+def _words_beside(text: str) -> set[str]:
+    """The content words of ``text`` outside its amounts ("nine-month-old child" → "child")."""
+    return content_words(NUMBER.sub(" ", _AMOUNT.sub(" ", text)))

@@ -1,0 +1,59 @@
+"""Number binding (rag.numbers): a reply's amount must be the one the article gives for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.grounding import Grounder, GroundingChecks, SourceMap
+from rag.numbers import amounts, swapped_number
+from rag.types import Paragraph
+
+# Written for these tests: two ages and a duration in one story, each bound to its own matter.
+STORY = [
+    "A six-year-old boy, Tomas, was rescued from the river on Friday after three hours in the water.",
+    "Tomas had learned to swim at the age of four years, his father said. The family moved to the "
+    "town two years ago.",
+    "Rescuers spent 40 minutes searching the bank before a fisherman spotted him.",
+]
+AGE = "How old was Tomas when he learned to swim?"
+
+
+def test_amounts_read_a_number_with_its_unit():
+    assert amounts("a nine-month-old child") == {("9", "month")}
+    assert amounts("after 4,000 troops and twelve percent") == {("4000", "troop"), ("12", "percent")}
+    assert amounts("two of the ministers") == set()  # "of" is no unit
+
+
+def test_a_number_from_another_sentence_is_swapped():
+    # "six years" is the boy's age at the rescue; the swimming sentence says four.
+    found = swapped_number("Tomas was six years old when he learned to swim.", AGE, STORY)
+    assert found.startswith("Tomas had learned to swim at the age of four years")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Tomas learned to swim at the age of four years.",  # the article's own number
+        "Tomas was six years old when he was rescued.",  # bound to the rescue sentence
+        "The family moved to the town two years ago.",
+        "He learned to swim, and rescuers searched for 40 minutes.",  # two facts, each bound
+    ],
+)
+def test_numbers_bound_to_what_they_describe_are_kept(reply):
+    assert swapped_number(reply, AGE, STORY) == ""
+
+
+def test_a_number_the_question_gives_is_not_judged():
+    question = "Did Tomas learn to swim at six years?"
+    assert swapped_number("Tomas learned to swim at six years.", question, STORY) == ""
+
+
+def test_the_grounder_gives_the_article_sentence_instead(embedder):
+    sources = SourceMap.build([Paragraph(doc="river", number=i, text=t) for i, t in enumerate(STORY)])
+    reply = "Tomas was six years old when he learned to swim [¶1]."
+    checked = Grounder(embedder.encode).check(reply, sources, question=AGE)
+    assert checked.removed == ("Tomas was six years old when he learned to swim.",)
+    assert checked.corrected == 1 and [c.paragraph for c in checked.citations] == [1]
+    assert "at the age of four years" in checked.text and checked.text.endswith("[¶1]")
+    off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False)).check(reply, sources, question=AGE)
+    assert off.corrected == 0 and "six years old" in off.text  # the swap passes the other checks
