@@ -136,7 +136,9 @@ def ablation_tables() -> list[str]:
         marker = "## Ablation: one check switched off per row"
         if marker in report:
             body = report.split(marker, 1)[1].split("\n## ", 1)[0].strip()
-            out += [f"### Ablation on {title}", "", body, ""]
+            commit = re.search(r"Code: commit (\w+)", report)
+            code = [f"Code at commit `{commit.group(1)}`.", ""] if commit else []
+            out += [f"### Ablation on {title}", "", *code, body, ""]
     return out
 
 
