@@ -13,7 +13,8 @@ Steps, applied to whatever the model wrote:
    only far from the question's matter (``together``); a sentence that reverses the polarity
    of the article's sentence is replaced by that sentence, cited (``correct``: "Yes, X is
    recognized" → "X is not recognized …"), and so is one giving an amount the article gives
-   something else (``numbers``: "nine months" where the article says "eczema at four months");
+   something else (``numbers``: "nine months" where the article says "eczema at four months"),
+   and one whose amount the article gives only to another matter is removed;
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .numbers import swapped_number
+from .numbers import swapped_number, unbound_amount
 from .text import (
     DIGITS,
     NAME,
@@ -199,7 +200,8 @@ class Grounder:
         paragraphs = [
             replace(sources.paragraphs[lab], text=self.clean(sources.paragraphs[lab].text)) for lab in labels
         ]
-        haystack = " ".join(p.text for p in paragraphs) + " " + question
+        texts = [p.text for p in paragraphs]
+        haystack = " ".join(texts) + " " + question
         # A paragraph holds its speakers too: "…,” she said" backs "Kim Du-yeon said …" once the
         # attribution step has resolved "she" (switch ``speakers``).
         spoken = self.speakers if self.speakers is not None and self.checks.speakers else None
@@ -253,7 +255,7 @@ class Grounder:
             sourced = [paragraphs[labels.index(lab)].text for lab in backing]
             reversed_ = _reversed_source(plain, sourced) if backing and self.checks.polarity else ""
             if not reversed_ and backing and self.checks.numbers:
-                reversed_ = swapped_number(plain, question, [p.text for p in paragraphs])
+                reversed_ = swapped_number(plain, question, texts)
             if reversed_:
                 removed.append(plain)
                 lab = next(lab for lab, p in zip(labels, paragraphs, strict=True) if reversed_ in p.text)
@@ -266,6 +268,9 @@ class Grounder:
                     support.append(1.0)
                     similarity.append(1.0)
                     corrected += 1
+                continue
+            if backing and self.checks.numbers and unbound_amount(plain, question, texts):
+                removed.append(plain)  # its amount belongs to another matter of the article
                 continue
             if not backing or (self.checks.restates and restates(words, question_words)
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip

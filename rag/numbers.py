@@ -23,16 +23,22 @@ _WORDS = {
 }  # fmt: skip
 # Words after a number that are no unit ("two of the", "1958 and").
 _NO_UNIT = frozenset({"of", "and", "or", "to", "in", "on", "at", "the", "a", "an", "for", "by", "from"})
-# A number, then its unit: the next word, across a space or a hyphen ("nine-month-old").
-_AMOUNT = re.compile(rf"(?:{NUMBER.pattern})[\s-]+([A-Za-z]+)(?:[\s-]old\b)?", re.IGNORECASE)
-# What the best sentence must share with the reply beyond the amount, and its lead over the
-# best sentence stating the reply's own number.
+# A number (or an ordinal in digits: "the 33rd minute"), then its unit: the next word, across a
+# space or a hyphen ("nine-month-old").
+_ORDINAL = r"(?<![\w-])\d+(?:st|nd|rd|th)\b"
+_AMOUNT = re.compile(rf"(?:{_ORDINAL}|{NUMBER.pattern})[\s-]+([A-Za-z]+)(?:[\s-]old\b)?", re.IGNORECASE)
+# What the best sentence must share with the reply beyond the amount (words, and their share of
+# the reply's), and its lead over the best sentence stating the reply's own number.
 MIN_SHARED = 2
+MIN_SHARE = 0.5
 MIN_LEAD = 1
+# A sentence stating a claim with at least this many of the reply's words, while the sentences
+# stating the reply's amount share at most one: the amount belongs to another matter.
+UNBOUND_SHARE = 3
 
 
 def _value(number: str) -> str:
-    number = number.lower().rstrip(".,")
+    number = re.sub(r"(?<=\d)(?:st|nd|rd|th)$", "", number.lower().rstrip(".,"))
     return _WORDS.get(number, number.replace(",", ""))
 
 
@@ -53,11 +59,16 @@ def amounts(text: str) -> set[tuple[str, str]]:
     return found
 
 
+def _wanted(sentence: str, question: str) -> set[tuple[str, str]]:
+    """The amounts ``sentence`` states that the question does not give."""
+    asked = {_value(m.group(0)) for m in NUMBER.finditer(question)}
+    return {(v, u) for v, u in amounts(sentence) if v not in asked}
+
+
 def swapped_number(sentence: str, question: str, texts: Sequence[str]) -> str:
     """The article sentence (from ``texts``) that gives the amount ``sentence`` swapped; ``""``
     when its amounts are bound to what it says (or it states none the question did not give)."""
-    asked = {_value(m.group(0)) for m in NUMBER.finditer(question)}
-    wanted = {(v, u) for v, u in amounts(sentence) if v not in asked}
+    wanted = _wanted(sentence, question)
     if not wanted:
         return ""
     candidates = [s for text in texts for s in split_sentences(text)]
@@ -70,9 +81,36 @@ def swapped_number(sentence: str, question: str, texts: Sequence[str]) -> str:
             continue
         own = max((n for n, _, found in holding if (value, unit) in found), default=0)
         best, source, found = max(holding, key=lambda h: h[0])
-        if best >= MIN_SHARED and best >= own + MIN_LEAD and (value, unit) not in found:
+        enough = max(MIN_SHARED, MIN_SHARE * len(said))
+        if best >= enough and best >= own + MIN_LEAD and (value, unit) not in found:
             return source
     return ""
+
+
+def unbound_amount(sentence: str, question: str, texts: Sequence[str]) -> bool:
+    """Whether an amount of ``sentence`` belongs to another matter in the article: the sentences
+    stating it (with the sentence before, where a pronoun's name is) share at most one word with
+    ``sentence`` beside the amount, while a sentence giving no amount of that unit states the
+    claim (at least UNBOUND_SHARE words). "Kane scored his first goal in the 33rd minute", where
+    the article has "Tunisia won a penalty kick in the 33rd minute" and "Harry Kane scored a
+    close-ranged shot": the minute is not Kane's goal's."""
+    wanted = _wanted(sentence, question)
+    if not wanted:
+        return False
+    said = _words_beside(sentence)
+    windows = []  # (a sentence with the one before it, what the sentence itself states)
+    for text in texts:
+        sents = split_sentences(text)
+        for i, one in enumerate(sents):
+            windows.append((_words_beside(" ".join(sents[max(0, i - 1) : i + 1])), amounts(one)))
+    for value, unit in wanted:
+        own = [len(said & words) for words, found in windows if (value, unit) in found]
+        if not own or max(own) > 1:  # stated nowhere (the facts check's matter), or bound
+            continue
+        bare = [len(said & words) for words, found in windows if all(u != unit for _, u in found)]
+        if max(bare, default=0) >= UNBOUND_SHARE:
+            return True
+    return False
 
 
 def _words_beside(text: str) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.grounding import Grounder, GroundingChecks, SourceMap
-from rag.numbers import amounts, swapped_number
+from rag.numbers import amounts, swapped_number, unbound_amount
 from rag.types import Paragraph
 
 # Written for these tests: two ages and a duration in one story, each bound to its own matter.
@@ -57,3 +57,41 @@ def test_the_grounder_gives_the_article_sentence_instead(embedder):
     assert "at the age of four years" in checked.text and checked.text.endswith("[¶1]")
     off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False)).check(reply, sources, question=AGE)
     assert off.corrected == 0 and "six years old" in off.text  # the swap passes the other checks
+
+
+# Written for these tests: a match report where a minute belongs to one event only.
+MATCH = [
+    "Early on, Lena Park scored a low shot for the visitors. Ten minutes later the hosts lost their "
+    "goalkeeper to injury. The hosts won a free kick in the 31st minute.",
+    "After the break, Park was booked. She scored again in the 70th minute from a corner.",
+]
+
+
+def test_an_amount_of_another_matter_is_unbound():
+    question = "In which minute did Lena Park score her first goal?"
+    reply = "Lena Park scored her first goal in the 31st minute."  # the free kick's minute
+    assert unbound_amount(reply, question, MATCH)
+    assert swapped_number(reply, question, MATCH) == ""  # and no sentence to give instead
+
+
+@pytest.mark.parametrize(
+    ("reply", "question"),
+    [
+        ("The hosts won a free kick in the 31st minute.", "When did the hosts win a free kick?"),
+        # A pronoun's sentence: the name is in the sentence before it.
+        ("Lena Park scored again in the 70th minute.", "When did Lena Park score again?"),
+        ("Lena Park scored a low shot.", "What did Lena Park do?"),  # no amount
+    ],
+)
+def test_amounts_of_their_own_matter_are_bound(reply, question):
+    assert not unbound_amount(reply, question, MATCH)
+
+
+def test_the_grounder_removes_an_unbound_amount(embedder):
+    sources = SourceMap.build([Paragraph(doc="match", number=i, text=t) for i, t in enumerate(MATCH)])
+    question = "In which minute did Lena Park score her first goal?"
+    reply = "Lena Park scored her first goal in the 31st minute [¶0]."
+    checked = Grounder(embedder.encode).check(reply, sources, question=question)
+    assert checked.supported == 0 and checked.removed == (reply.replace(" [¶0]", ""),)
+    off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False))
+    assert off.check(reply, sources, question=question).supported == 1  # every word is in the article
