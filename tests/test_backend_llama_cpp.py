@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
+from conftest import with_reading
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.attribution import reader_text
@@ -414,8 +415,14 @@ def prompts_sent(backend):
 
 
 @pytest.fixture(scope="module")
-def article_llama(tmp_path_factory) -> LlamaCppBackend:
-    return LlamaCppBackend(SMOLLM2, cache_dir=tmp_path_factory.mktemp("article-kv"), n_ctx=4096, threads=2)
+def article_llama(tmp_path_factory, smollm2_reading) -> LlamaCppBackend:
+    """SmolLM2 starting from `rag warm`'s saved reading of the seed article (made once per run).
+
+    The reading itself is read here by ``test_a_question_before_the_article_is_read_…`` (in the
+    background, into an empty cache) and the saved-state tests above; the tests on this backend
+    are about what comes after it: the whole-article prompt, a second start, follow-ups."""
+    cache = with_reading(tmp_path_factory.mktemp("article-kv"), smollm2_reading)
+    return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=4096, threads=2)
 
 
 def test_the_model_reads_the_whole_article(retriever, article_llama):
