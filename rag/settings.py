@@ -108,6 +108,7 @@ class WebConfig:
     lookup: int = DEFAULT_LOOKUP
     k: int = 4
     load_wait: float = 60.0
+    corpus_check: float = 2.0  # seconds between looks at the corpus folder for changed files
     concurrency: int = 4
     user: str = DEFAULT_USER
     password: str | None = field(default=None, repr=False)
@@ -260,6 +261,13 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="seconds a question waits for the local model to load before the extractive fallback answers",
     )
+    group.add_argument(
+        "--corpus-check",
+        type=float,
+        default=2.0,
+        help="seconds between looks at the corpus folder for added, edited or removed articles "
+        "(default 2; 0: before every question)",
+    )
     add_model_flags(parser)
 
 
@@ -358,6 +366,7 @@ def web_config(args: argparse.Namespace) -> WebConfig:
         lookup=models.lookup,
         k=max(1, min(MAX_K, args.k)),
         load_wait=max(0.0, args.load_wait),
+        corpus_check=max(0.0, args.corpus_check),
         concurrency=max(1, args.concurrency),
         user=env("RAG_USER", DEFAULT_USER) or DEFAULT_USER,
         password=env("RAG_PASSWORD"),

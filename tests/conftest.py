@@ -51,23 +51,33 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rag"))
 
 
 # -- the order files are run in ------------------------------------------------------------
-# The files with the real models, browsers and servers, longest first (docs/setup-profile.md).
-# `make test` hands whole files to its two workers in collection order (pytest-xdist's
-# ``--dist loadfile``); started last, one of these ran alone for a minute while the other
-# worker had nothing left to do.
+# Longest first, by their worker-seconds in a `make test` run (docs/setup-profile.md): the files
+# with real models, browsers and servers, then the middling ones, so the small files come last
+# and even out the two workers' ends. `make test` hands whole files to its two workers in
+# collection order (pytest-xdist's ``--dist loadfile``); started last, one of the long ones ran
+# alone for a minute while the other worker had nothing left to do.
 LONG_FIRST = (
     "test_backend_llama_cpp",
     "test_reliability_injection",
     "test_reliability_load",
     "test_browser",
-    "test_reliability_defaults",
-    "test_overview",
     "test_reliability_index",
-    "test_backend_openai",
-    "test_reliability_faults",
     "test_api",
     "test_web",
+    "test_reliability_defaults",
+    "test_reliability_faults",
     "test_cli",
+    "test_overview",
+    "test_backend_openai",
+    "test_cli_ask",
+    "test_index",
+    "test_packaging",
+    "test_eval_runner",
+    "test_grounding",
+    "test_assistant",
+    "test_retriever",
+    "test_bench",
+    "test_readme",
 )
 
 

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from backend_helpers import SMOLLM2, assert_grounded, smollm2_path
+from conftest import with_reading
 
 from rag.assistant import Assistant, AssistantConfig
 from rag.attribution import reader_text
@@ -414,8 +415,14 @@ def prompts_sent(backend):
 
 
 @pytest.fixture(scope="module")
-def article_llama(tmp_path_factory) -> LlamaCppBackend:
-    return LlamaCppBackend(SMOLLM2, cache_dir=tmp_path_factory.mktemp("article-kv"), n_ctx=4096, threads=2)
+def article_llama(tmp_path_factory, smollm2_reading) -> LlamaCppBackend:
+    """SmolLM2 starting from `rag warm`'s saved reading of the seed article (made once per run).
+
+    The reading itself is read here by ``test_a_question_before_the_article_is_read_…`` (in the
+    background, into an empty cache) and the saved-state tests above; the tests on this backend
+    are about what comes after it: the whole-article prompt, a second start, follow-ups."""
+    cache = with_reading(tmp_path_factory.mktemp("article-kv"), smollm2_reading)
+    return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=4096)  # threads: as the app picks them
 
 
 def test_the_model_reads_the_whole_article(retriever, article_llama):
@@ -437,7 +444,7 @@ def test_the_model_reads_the_whole_article(retriever, article_llama):
 
 def test_a_second_start_reads_the_article_state_from_the_cache(retriever, article_llama):
     Assistant(retriever, article_llama, AssistantConfig()).warm()
-    fresh = LlamaCppBackend(SMOLLM2, cache_dir=article_llama.cache_dir, n_ctx=4096, threads=2)
+    fresh = LlamaCppBackend(SMOLLM2, cache_dir=article_llama.cache_dir, n_ctx=4096)
     bot = Assistant(retriever, fresh, AssistantConfig())
     assert evaluated(fresh, lambda: bot.warm()) == 0  # the state is read from the cache folder
 
@@ -507,7 +514,7 @@ def test_a_question_before_the_article_is_read_quotes_its_best_sentences_at_once
     """The library primes itself: no warm() needed, and nobody waits for the first reading."""
     from rag.assistant import QUOTED_WHILE_READING
 
-    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=2)
+    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096)  # threads: as the app picks them
     bot = Assistant(retriever, backend, AssistantConfig(max_answer_tokens=30))
     with prompts_sent(backend) as seen:
         events = list(bot.stream("Who confirmed the troops were in Russia?"))
@@ -526,7 +533,7 @@ def test_a_question_before_the_article_is_read_quotes_its_best_sentences_at_once
 def test_while_reading_the_model_can_answer_from_the_best_sentences(retriever, tmp_path):
     from rag.assistant import READING_NOTE
 
-    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096, threads=2)
+    backend = LlamaCppBackend(SMOLLM2, cache_dir=tmp_path, n_ctx=4096)  # threads: as the app picks them
     bot = Assistant(retriever, backend, AssistantConfig(max_answer_tokens=30, while_reading="sentences"))
     with prompts_sent(backend) as seen:
         events = list(bot.stream("Who confirmed the troops were in Russia?"))

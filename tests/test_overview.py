@@ -121,7 +121,7 @@ def smol(tmp_path_factory, cache_root, smollm2_reading):
     """SmolLM2 starting from `rag warm`'s reading of the seed article (these tests are about the
     summaries: `test_backend_llama_cpp.py` tests the reading)."""
     cache = with_reading(linked_cache(tmp_path_factory.mktemp("overview-llama"), cache_root), smollm2_reading)
-    return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=4096, threads=2)
+    return LlamaCppBackend(SMOLLM2, cache_dir=cache, n_ctx=4096)  # threads: as the app picks them
 
 
 def test_the_local_model_summary_keeps_the_count_and_costs_only_its_own_tokens(retriever, smol):

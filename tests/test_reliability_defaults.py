@@ -425,14 +425,30 @@ BAD_CLI_INPUT = [
 ]
 
 
-def test_bad_input_through_the_cli(cli_cache):
-    """One process per input (NUL cannot be passed in argv at all: the OS refuses it)."""
+def test_bad_input_through_the_cli(cli_cache, capsys, caplog, monkeypatch):
+    """Each input through ``rag ask``'s ``main()``; the one that is not UTF-8 at all through a real
+    process, since only the OS can hand it over (NUL cannot be passed in argv at all: the OS
+    refuses it). The others are plain ``str`` by the time ``main()`` sees them, in a process or not;
+    here they cost no interpreter start each."""
+    from rag.cli import main
+
+    for key in [k for k in os.environ if k.startswith(("RAG_", "OPENAI_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    flags = ["--backend", "extractive", "--cache-dir", str(cli_cache), "--corpus", str(CORPUS_DIR)]
     for question, expect in BAD_CLI_INPUT:
-        proc = rag_ask(question, cli_cache)
         shown = repr(question[:40])
-        assert proc.returncode == 0, f"{shown}: exit {proc.returncode}: {proc.stderr[-2000:]}"
-        output = proc.stdout + proc.stderr
+        if isinstance(question, bytes):
+            proc = rag_ask(question, cli_cache)
+            code, out, err, logged = proc.returncode, proc.stdout, proc.stderr, ""
+        else:
+            caplog.clear()
+            code = main(["ask", question, *flags])
+            out, err = capsys.readouterr()
+            logged = caplog.text  # in a process, the log lines go to stderr
+        assert code == 0, f"{shown}: exit {code}: {err[-2000:]}"
+        output = out + err + logged
         assert "Traceback" not in output and "\x1b" not in output and "\x07" not in output, shown
-        assert proc.stdout.strip(), shown
+        assert out.strip(), shown
         if expect:
             assert expect in output, f"{shown}: {output[:500]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 
 import pytest
 from conftest import ARTICLE_ID, CORPUS_DIR, REPO, SAMPLE_ARTICLES
@@ -290,3 +291,32 @@ def test_confident_dense_matches_still_count(retriever):
 @pytest.mark.parametrize("query", ["zzzz qqqq", "???", "북한 군대"])
 def test_a_query_nothing_matches_well_still_gets_the_best_guesses(retriever, query):
     assert len(retriever.search(query, k=3)) == 3
+
+
+class _Clock:
+    """A stand-in for :mod:`time` in ``rag.retriever``: ``monotonic()`` is whatever the test sets."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic() + 1000.0  # later than anything the retriever saw
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_changed_looks_at_the_corpus_folder_at_most_every_two_seconds(
+    article_corpus, embedder, tmp_path, monkeypatch
+):
+    """The web app asks ``changed()`` before each question; by default it looks at the files at
+    most every 2 s (``--corpus-check``); ``min_interval=0`` looks every time."""
+    import rag.retriever
+
+    r = Retriever.from_corpus(article_corpus, embedder=embedder, cache_dir=str(tmp_path / "cache"))
+    clock = _Clock()
+    monkeypatch.setattr(rag.retriever, "time", clock)
+    assert not r.changed(min_interval=0)  # nothing changed yet; looked at the clock's now
+    (article_corpus / "gwangju.md").write_text("# Gwangju\n\nA kimchi festival opened.\n", "utf-8")
+    clock.now += 1.9
+    assert not r.changed(), "looked again within 2 s"
+    assert r.changed(min_interval=0)
+    clock.now += 2.1
+    assert r.changed()

@@ -346,6 +346,12 @@ def test_defaults_are_local_and_private(monkeypatch):
     )
 
 
+def test_corpus_folder_is_looked_at_every_two_seconds_unless_set(monkeypatch):
+    assert _parse([], monkeypatch).corpus_check == 2.0
+    assert _parse(["--corpus-check", "0"], monkeypatch).corpus_check == 0.0
+    assert _parse(["--corpus-check", "-1"], monkeypatch).corpus_check == 0.0
+
+
 def test_host_and_port_from_flags_or_gradio_env(monkeypatch):
     assert _parse(["--host", "0.0.0.0", "--port", "9000"], monkeypatch).port == 9000
     config = _parse([], monkeypatch, GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT="8123")

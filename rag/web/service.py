@@ -285,7 +285,7 @@ class Service:
         """Re-read the corpus when its files changed while the app runs (the old index serves
         until the new one is ready; if the new corpus cannot be read, the old one stays)."""
         current = self._retriever
-        if current is None or not current.changed():
+        if current is None or not current.changed(min_interval=self.config.corpus_check):
             return
         with self._reload_lock:
             if self._retriever is not current:
