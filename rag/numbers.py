@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from .text import NUMBER, content_words, split_sentences
 
@@ -65,25 +67,46 @@ def _wanted(sentence: str, question: str) -> set[tuple[str, str]]:
     return {(v, u) for v, u in amounts(sentence) if v not in asked}
 
 
+@dataclass(frozen=True)
+class _Stated:
+    """One sentence of the article: its amounts, and its content words beside them, alone and
+    with the sentence before it (where a pronoun's name is)."""
+
+    text: str
+    amounts: frozenset[tuple[str, str]]
+    words: frozenset[str]
+    window: frozenset[str]
+
+
+@lru_cache(maxsize=8)
+def _sentences(texts: tuple[str, ...]) -> tuple[_Stated, ...]:
+    """The article's sentences, read once for every sentence of a reply that is checked."""
+    out = []
+    for text in texts:
+        sents = split_sentences(text)
+        for i, one in enumerate(sents):
+            window = frozenset(_words_beside(" ".join(sents[max(0, i - 1) : i + 1])))
+            out.append(_Stated(one, frozenset(amounts(one)), frozenset(_words_beside(one)), window))
+    return tuple(out)
+
+
 def swapped_number(sentence: str, question: str, texts: Sequence[str]) -> str:
     """The article sentence (from ``texts``) that gives the amount ``sentence`` swapped; ``""``
     when its amounts are bound to what it says (or it states none the question did not give)."""
     wanted = _wanted(sentence, question)
     if not wanted:
         return ""
-    candidates = [s for text in texts for s in split_sentences(text)]
-    stated = [(s, amounts(s)) for s in candidates]
+    stated = _sentences(tuple(texts))
     said = _words_beside(sentence)
+    enough = max(MIN_SHARED, MIN_SHARE * len(said))
     for value, unit in wanted:
-        holding = [(len(said & _words_beside(s)), s, found) for s, found in stated
-                   if any(u == unit for _, u in found)]  # fmt: skip
+        holding = [(len(said & s.words), s) for s in stated if any(u == unit for _, u in s.amounts)]
         if not holding:
             continue
-        own = max((n for n, _, found in holding if (value, unit) in found), default=0)
-        best, source, found = max(holding, key=lambda h: h[0])
-        enough = max(MIN_SHARED, MIN_SHARE * len(said))
-        if best >= enough and best >= own + MIN_LEAD and (value, unit) not in found:
-            return source
+        own = max((n for n, s in holding if (value, unit) in s.amounts), default=0)
+        best, source = max(holding, key=lambda h: h[0])
+        if best >= enough and best >= own + MIN_LEAD and (value, unit) not in source.amounts:
+            return source.text
     return ""
 
 
@@ -98,16 +121,12 @@ def unbound_amount(sentence: str, question: str, texts: Sequence[str]) -> bool:
     if not wanted:
         return False
     said = _words_beside(sentence)
-    windows = []  # (a sentence with the one before it, what the sentence itself states)
-    for text in texts:
-        sents = split_sentences(text)
-        for i, one in enumerate(sents):
-            windows.append((_words_beside(" ".join(sents[max(0, i - 1) : i + 1])), amounts(one)))
+    stated = _sentences(tuple(texts))
     for value, unit in wanted:
-        own = [len(said & words) for words, found in windows if (value, unit) in found]
+        own = [len(said & s.window) for s in stated if (value, unit) in s.amounts]
         if not own or max(own) > 1:  # stated nowhere (the facts check's matter), or bound
             continue
-        bare = [len(said & words) for words, found in windows if all(u != unit for _, u in found)]
+        bare = [len(said & s.window) for s in stated if all(u != unit for _, u in s.amounts)]
         if max(bare, default=0) >= UNBOUND_SHARE:
             return True
     return False
