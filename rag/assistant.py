@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .article_facts import ask_about_article
 from .assistant_config import CHECK_NAMES as CHECK_NAMES
 from .assistant_config import AssistantConfig
 from .assistant_config import Checks as Checks
@@ -56,6 +57,7 @@ from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
 from .retriever import Retriever, RetrieverConfig, default_cache_root, default_corpus
+from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
 from .text import NOT_IN_ARTICLE, content_words, strip_markers
@@ -196,8 +198,15 @@ class Assistant:
             normalize_history(history)[-self.config.limits.max_history_messages :],
             self.config.limits.max_history_tokens,
         )
-        route = route_question(text, messages) if self.config.whole_article else None
-        if route is not None and route.whole:  # summaries, key points, lists, people, why/how
+        routed = self.config.whole_article or self.config.article_facts
+        route = route_question(text, messages) if routed else None
+        if route is not None and route.kind == ABOUT and self.config.article_facts:
+            facts = ask_about_article(self.retriever, text, route.subject.split(), messages, doc=doc)
+            elapsed = time.perf_counter() - start
+            timings = Timings(0.0, elapsed, elapsed)
+            yield StreamEvent("final", answer=replace(facts, backend=self.backend_name, timings=timings))
+            return
+        if route is not None and route.whole and self.config.whole_article:  # summaries, lists, why/how
             yield from self.whole.stream(text, route, messages, doc=doc, start=start)
             return
         query = text

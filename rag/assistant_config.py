@@ -107,6 +107,7 @@ class AssistantConfig:
     grounding: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
     whole_article: bool = True  # requests about the whole article take their own paths (rag.whole)
+    article_facts: bool = True  # who wrote it, when, where, its headline: from the byline (rag.article_facts)
 
     def __post_init__(self) -> None:
         if self.citations not in CITATIONS:

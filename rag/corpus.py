@@ -23,7 +23,7 @@ from .types import Document, Paragraph
 
 log = logging.getLogger(__name__)
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 SUFFIXES = (".txt", ".md", ".markdown", ".json")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -34,11 +34,24 @@ _DEBRIS_BLOCK = re.compile(
     r"copyright .*|all rights reserved\.?)$",
     re.IGNORECASE,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+)
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-# A dateline: "October 24, 2024", "Friday, August 15, 2008" (Wikinews) or "2024-10-24".
+# A date line: "October 24, 2024", "Friday, August 15, 2008" (Wikinews) or "2024-10-24", maybe
+# after "Published" / "Updated" and before a time ("Published March 3, 2025 10:32 a.m. EST").
 _DATE = re.compile(
-    rf"^(?:(?:(?:{_WEEKDAYS}),\s+)?(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$"
+    r"^(?:(?:first\s+)?(?:published|posted|updated|last\s+updated|dated)(?:\s+on)?\s*:?\s+)?"
+    rf"(?P<date>(?:(?:{_WEEKDAYS}),\s+)?(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    r"(?:\s*(?:,|\||-|–|at)?\s*\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,5})?)?\s*$",
+    re.IGNORECASE,
+)
+# A byline: "By Maria Lopez", "BY MARIA LOPEZ, Staff Reporter", "By Ana Díaz and Li Wei | AP".
+_NAME_WORD = r"[A-Z][\w.'’-]*"
+_BYLINE = re.compile(
+    rf"^(?:By|BY|by)\s+(?!(?:{_WEEKDAYS}|{_MONTHS}|Then|Now|Today|Tomorrow)\b)(?P<name>{_NAME_WORD}(?:\s+(?:{_NAME_WORD}|and|&|de|da|del|van|von|der|la|le|bin))*)"
+    r"\s*(?:(?:[,;|–—]|\s-)\s*(?P<role>[^.!?]{1,60}))?$"
 )
 _PUBLISHER_WORDS = re.compile(
     r"\b(?:Herald|Times|Post|News|Press|Journal|Agency|Tribune|Gazette|Reuters|Yonhap|"
@@ -196,10 +209,12 @@ def _is_heading(block: str) -> bool:
 
 
 def _parse_date(block: str) -> str | None:
-    if not _DATE.match(block):
+    match = _DATE.match(block)
+    if not match:
         return None
-    block = re.sub(rf"^(?:{_WEEKDAYS}),\s+", "", block)
-    for fmt in ("%B %d, %Y", "%b. %d, %Y", "%Y-%m-%d"):
+    block = re.sub(rf"^(?:{_WEEKDAYS}),\s+", "", match.group("date"), flags=re.IGNORECASE).title()
+    block = re.sub(r"^(\w{3})\w*\.?(?= )", lambda m: m.group(1), block)  # "Sept." / "September": "Sep"
+    for fmt in ("%b %d, %Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(block, fmt).date().isoformat()
         except ValueError:
@@ -218,9 +233,18 @@ def _parse_news_text(text: str, doc_id: str, source: str | None) -> Document:
         header, body, date = blocks[:date_at], blocks[date_at + 1 :], _parse_date(blocks[date_at])
     title = header[0] if header else blocks[0]
     meta: dict[str, str | None] = {"subtitle": None, "author": None, "publisher": None, "caption": None}
+    # A byline under the date line (or with none) is still a byline.
+    at = next((i for i, b in enumerate(body[:3]) if _BYLINE.match(b)), None)
+    if at is not None:
+        header, body = header + body[: at + 1], body[at + 1 :]
     for i, block in enumerate(header[1:], start=1):
         n_words = len(block.split())
-        if n_words <= 5 and not _SENTENCE_END.search(block):
+        if byline := _BYLINE.match(block):
+            role = byline.group("role")
+            meta["author"] = meta["author"] or byline.group("name").strip()
+            if role and _PUBLISHER_WORDS.search(role):
+                meta["publisher"] = meta["publisher"] or role.strip()
+        elif n_words <= 5 and not _SENTENCE_END.search(block):
             key = "publisher" if _PUBLISHER_WORDS.search(block) else "author"
             meta[key] = meta[key] or block  # a repeated byline is kept once
         elif _CAPTION_MARK.search(block) or (i > 1 and meta["subtitle"]):

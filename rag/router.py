@@ -11,6 +11,10 @@ Whole-article requests go to paths made for them (:mod:`rag.whole`):
 - ``why``: the article's reasons and explanations ("Why could this put Putin in its debt?",
   "How might Russia repay North Korea?", "What might Russia give in return?").
 
+Questions about the article itself ("Who wrote this article?", "When was it published?",
+"Which paper ran the story?", "What is the headline?") go to ``about``: they are answered from
+its byline, date line and headline (:mod:`rag.article_facts`), which are no numbered paragraph.
+
 Everything else is ``fact`` and keeps the single-fact path. The rules are general English
 wording patterns (no article's names or words); a question that only looks like a request
 ("Who was quoted as saying …?", "How does she describe …?") stays a fact. A length the reader
@@ -32,8 +36,10 @@ KEY_POINTS = "key_points"
 PEOPLE = "people"
 LIST = "list"
 WHY = "why"
-ROUTES = (FACT, SUMMARY, KEY_POINTS, PEOPLE, LIST, WHY)
-WHOLE = frozenset(ROUTES) - {FACT}
+ABOUT = "about"
+ROUTES = (FACT, SUMMARY, KEY_POINTS, PEOPLE, LIST, WHY, ABOUT)
+WHOLE = frozenset(ROUTES) - {FACT, ABOUT}
+FACT_FIELDS = ("author", "date", "publisher", "title")
 
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -196,6 +202,54 @@ _WHY = re.compile(
     r"lead(?:ing)?\s+to|contribute|shape|matter|work\s+out|play\s+out|put|make|strengthen|weaken|serve)\b"
     r"|\bwhat\s+(?:explains|caused|drives|drove|motivated|prompted|led\s+to)\b"
 )
+# The article itself: its author, date, publisher and headline. "The article" must be named, or
+# the question must be nothing but the ask ("Who wrote it?", "Who is the author?").
+_THE_DOC = (
+    r"(?:the|this|that|today's)\s+(?:(?:news|newspaper|press)\s+)?"
+    r"(?:article|story|piece|column|op-ed|post|(?<=news\s)report|(?<=press\s)release)"
+)
+_START = r"(?:^|\band\s+|[,;]\s*)(?:so\s+|also\s+)?"
+_ABOUT_WHAT = r"(?:\s+(?:about|on|of|from|regarding|covering)\s+[\w\s'’-]{1,40}?)?"
+_IT = rf"(?:{_THE_DOC}|it|this|that)"
+_TAIL = r"\s*(?:[,.?!]|\band\b|$)"
+_ABOUT = {
+    "author": re.compile(
+        rf"{_START}who\s+(?:wrote|authored|penned|filed|reported|has\s+written|is\s+writing)\s+{_IT}{_TAIL}"
+        rf"|{_START}who(?:'s|\s+is|\s+was|\s+are|\s+were)\s+(?:the\s+)?(?:author|writer|reporter|journalist|correspondent)s?"
+        rf"(?:\s+(?:of|behind|for)\s+{_IT})?{_TAIL}"
+        rf"|\b(?:author|writer|reporter|byline)s?\s+(?:of|behind|for|on)\s+{_THE_DOC}\b"
+        rf"|\b{_THE_DOC}(?:'s)?\s+(?:author|writer|reporter|byline)s?\b"
+        rf"|\bwho(?:se)?\s+(?:name\s+is\s+)?(?:on\s+)?(?:the\s+)?byline\b|^what(?:'s|\s+is)\s+the\s+byline\b|\bwho\s+(?:wrote|authored)\s+{_IT}\b"
+    ),
+    "date": re.compile(
+        rf"{_START}(?:when|what\s+day|what\s+date|which\s+day|on\s+what\s+(?:day|date))\s+(?:was|is|did)\s+{_IT}{_ABOUT_WHAT}\s+"
+        r"(?:first\s+)?(?:published|written|posted|released|issued|dated|filed|come\s+out|came\s+out|run|printed|put\s+out)\b"
+        rf"|\b(?:publication|publishing|release)\s+date\b|\bdate\s+(?:of|on)\s+{_THE_DOC}\b|\b{_THE_DOC}(?:'s)?\s+date\b"
+        rf"|{_START}how\s+(?:old|recent|new)\s+is\s+{_IT}{_TAIL}"
+        rf"|{_START}when\s+(?:is|was)\s+{_THE_DOC}\s+from{_TAIL}"
+    ),
+    "publisher": re.compile(
+        r"\b(?:which|what)\s+(?:news\s+)?(?:newspaper|paper|publication|outlet|news\s+outlet|media\s+outlet|site|"
+        r"website|magazine|agency|news\s+agency|news\s+organi[sz]ation|publisher)\s+"
+        rf"(?:published|ran|printed|carried|posted|put\s+out|is|was|did|does)\b.*\b{_IT}\b"
+        rf"|{_START}who\s+(?:published|ran|printed|carried|put\s+out)\s+{_IT}{_TAIL}"
+        rf"|{_START}where\s+(?:was|is)\s+{_THE_DOC}\s+(?:published|printed|from|posted){_TAIL}"
+        rf"|\b(?:publisher|source)\s+of\s+{_THE_DOC}\b|\b{_THE_DOC}(?:'s)?\s+(?:publisher|source)\b"
+    ),
+    "title": re.compile(
+        rf"\b(?:headline|title)\s+(?:of|for|on)\s+{_IT}\b|\b{_THE_DOC}(?:'s)?\s+(?:headline|title)\b"
+        rf"|{_START}what(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)\s*[.?!]*$"
+        rf"|{_START}what\s+is\s+{_THE_DOC}\s+(?:called|titled|headlined){_TAIL}"
+    ),
+}
+
+
+def about_fields(question: str) -> tuple[str, ...]:
+    """What ``question`` asks about the article itself (of :data:`FACT_FIELDS`), in that order."""
+    q = _lower(question).strip(" \"'")
+    return tuple(name for name, pattern in _ABOUT.items() if pattern.search(q))
+
+
 _RETELL = re.compile(r"\b(?:describe|explain|outline|retell|recount)\s+(?:the|this)\s+\w+\b")
 _SELF_REFERENCE = re.compile(r"\b(?:your|yourself|you)\b.*\b(?:prompt|instructions|rules)\b")
 
@@ -223,6 +277,8 @@ def route(question: str, history: Sequence[ChatMessage] = ()) -> Route:
     length = parse_length(q)
     if not q or _SELF_REFERENCE.search(q):
         return Route(FACT, length)
+    if fields := about_fields(q):
+        return Route(ABOUT, length, subject=" ".join(fields))
     if _FOLLOWUP_PEOPLE.search(q) and _last_route(history) == PEOPLE:
         return Route(PEOPLE, length, followup=True)
     if _PEOPLE.search(q):

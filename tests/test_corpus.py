@@ -354,3 +354,39 @@ def test_heading_words_do_not_count_dashes_or_score_marks():
     doc = parse_document(text, doc_id="cup")
     assert doc.sections == ("Group A — Spain 2 – 1 Chile Republic", "Group B — Peru 0 – 0 Iran")
     assert [p.section for p in doc.paragraphs] == [None, doc.sections[0], doc.sections[1]]
+
+
+@pytest.mark.parametrize(
+    ("header", "author", "publisher", "date"),
+    [
+        ("By Maria Lopez, Staff Reporter\n\nPublished March 3, 2025", "Maria Lopez", None, "2025-03-03"),
+        ("Updated: Oct. 5, 2024 10:32 a.m. EST\n\nBY JOHN O'NEILL - The Times",
+         "JOHN O'NEILL", "The Times", "2024-10-05"),
+        ("By Ana Díaz and Li Wei | Associated Press", "Ana Díaz and Li Wei", "Associated Press", None),
+        ("Posted on 2024-10-05 at 09:15", None, None, "2024-10-05"),
+        ("SEPT. 3, 2024", None, None, "2024-09-03"),
+    ],
+)  # fmt: skip
+def test_bylines_and_date_lines_are_the_articles_not_headings(header, author, publisher, date):
+    """"By …" lines and "Published …" date lines (with a time, an abbreviated month) are read
+    as the byline and the date, above or below each other, and never become section headings."""
+    text = f"Bridge repairs approved\n\n{header}\n\nThe council voted on Monday.\n\nWork starts in May.\n"
+    doc = parse_document(text, doc_id="bridge")
+    assert (doc.author, doc.publisher, doc.date) == (author, publisher, date)
+    assert doc.sections == ()
+    assert [p.text for p in doc.paragraphs] == ["The council voted on Monday.", "Work starts in May."]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "By the way, the council voted on Monday.",
+        "By car, the trip takes two hours.",
+        "By Tuesday, repairs had begun.",
+    ],
+)
+def test_a_paragraph_that_starts_with_by_stays_a_paragraph(first):
+    text = f"Bridge repairs approved\n\nMarch 3, 2025\n\n{first}\n\nWork starts in May.\n"
+    doc = parse_document(text, doc_id="bridge")
+    assert doc.author is None
+    assert doc.paragraphs[0].text == first

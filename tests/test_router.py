@@ -1,4 +1,5 @@
-"""The router (rag.router): whole-article requests go to their paths, single facts stay.
+"""The router (rag.router): whole-article requests and questions about the article itself
+(its author, date, publisher, headline) go to their paths, single facts stay.
 
 Checked on whole-article questions written for it (tests/data/router_questions.jsonl, with
 look-alike single-fact questions), and on every question of the dev set, news-open and the
@@ -53,7 +54,7 @@ def test_whole_article_questions_and_look_alikes_go_where_they_belong(item):
 
 def test_the_written_set_covers_every_route_and_many_single_facts():
     kinds = Counter(d["route"] for d in _written())
-    assert set(kinds) == {"summary", "key_points", "people", "list", "why", "fact"}
+    assert set(kinds) == {"summary", "key_points", "people", "list", "why", "about", "fact"}
     assert min(kinds.values()) >= 8 and kinds["fact"] >= 20
 
 
