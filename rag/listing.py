@@ -76,6 +76,12 @@ _RELATIVE = re.compile(
 _SUBJECTS = ("nsubj", "nsubjpass")
 _INHERITS = ("advcl", "conj", "xcomp")  # clauses whose subject is their head's
 _APPOSITION = re.compile(r",\s+((?:[^,.;“”\"]|\.(?=\w)){3,80}?)(?:,|\s+who\b|\.\s|\.$)")
+# A relative clause that describes the person, not one that reports their words.
+_WHO_CLAUSE = re.compile(
+    r",\s+(who\s+(?!(?:said|says|say|told|tells|added|adds|noted|notes|argued|argues|warned|warns|"
+    r"stated|states|explained|explains|asked|asks|wrote|writes|spoke|speaks)\b)[^,.;“”\"]{3,80}?)(?:,|\.\s|\.$)"
+)
+_AFTER_QUOTE = re.compile(r"[”\"]\s*(?:(?:said|says|added|adds|told|tells|noted|notes|wrote|writes)\b)?")
 _NOT_APPOSITION = {"said", "says", "who", "which", "that", "and", "but", "or", "then", "he", "she", "they"}
 _FOLLOWUP = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:which|who|what)\s+(?:one\s+|ones\s+)?(?:of|among)\s+"
                        r"(?:them|those|these)\s*", re.IGNORECASE)
@@ -154,7 +160,11 @@ def quoted(request: Request, attributions: Any, subject: str = "") -> tuple[list
             if where is not None:
                 described.append((d, where))
         if all(len(d.split()) < 2 for d, _ in described):  # none, or a bare title ("President")
-            described = [c for c in [introduced(person, mine)] if c] or described
+            intro = introduced(person, mine)
+            if intro and not intro[0].startswith("“") and described:
+                described = [*described, intro]  # "Mayor; who proposed the plan in February"
+            else:
+                described = [intro] if intro else described
         entries.append(Entry(person.name, tuple(described), paragraphs.get(first) or request.paragraphs[0]))
     kind = _kind(subject)
     if not kind:
@@ -171,11 +181,15 @@ def introduced(person: Any, paragraphs: Sequence[Paragraph]) -> tuple[str, Parag
         at = paragraph.text.find(person.name)
         if at < 0:
             continue
-        after = _APPOSITION.match(paragraph.text[at + len(person.name) :])
+        rest = paragraph.text[at + len(person.name) :]
+        after = _APPOSITION.match(rest)
         if after and after.group(1).split()[0].lower() not in _NOT_APPOSITION:
             return after.group(1).strip(), paragraph
+        if clause := _WHO_CLAUSE.match(rest):  # ", who runs a bakery near the bridge,"
+            return clause.group(1).strip(), paragraph
         sentences = split_sentences(paragraph.text[:at] + "X")  # the sentence the name stands in
-        before = sentences[-1][:-1].split()[-12:] if sentences else []
+        # Not a quote before the name ("“…,” said Mayor Deborah Keane"): the words after it.
+        before = _AFTER_QUOTE.split(sentences[-1][:-1])[-1].split()[-12:] if sentences else []
         if before:
             return f"“…{' '.join(before)} {person.name}”", paragraph
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS_DIR, EVAL_DIR
 
-from rag import Assistant, load_corpus
+from rag import Assistant, Retriever, load_corpus
 from rag.attribution import Attributor
 from rag.explain import named_speakers
 from rag.text import NOT_IN_ARTICLE, strip_markers
@@ -137,3 +137,32 @@ def test_a_list_of_who_did_something_takes_the_subjects_of_the_verb():
     assert "Kevin De Bruyne" not in scored and "Eden Hazard" not in scored  # their assists, not goals
     booked = strip_markers(cup.ask("List the players who were booked.").text)
     assert "Hwang Hee-Chan" in booked and "Kyle Walker" in booked and "Granqvist" not in booked
+
+
+COUNCIL = """Council approves bridge repairs
+
+March 3, 2025
+
+The city council voted 7-2 on Monday to repair the Harbor Street bridge.
+
+"We cannot keep patching this bridge," said Mayor Deborah Keane, who proposed the plan in February.
+
+Councillor Tom Reyes, who voted against it, said the city should have asked for more money first.
+
+Local business owners were divided. Anna Chu, who runs a bakery two blocks from the bridge, said she worried about traffic. "People will just stop coming," she said.
+
+Lena Ortiz, who said she drives across daily, welcomed the vote. "It is overdue," Ortiz said.
+"""  # noqa: E501
+
+
+def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(tmp_path, embedder):
+    """ "Anna Chu, who runs a bakery …" introduces her; a clause that reports words ("who said
+    she drives …") does not, and a quote before a name is not read as a role."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "council.txt").write_text(COUNCIL, "utf-8")
+    cache = str(tmp_path / "cache")
+    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=cache)
+    lines = Assistant(retriever).ask("Who is quoted in the article?").text.splitlines()
+    assert "- Deborah Keane: Mayor [¶2]; who proposed the plan in February [¶2]" in lines
+    assert "- Anna Chu: who runs a bakery two blocks from the bridge [¶4]" in lines
+    assert not any("who said" in line or "patching" in line for line in lines)
