@@ -96,7 +96,9 @@ class Assistant:
         self.people = list(dict.fromkeys(
             form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
         ))  # fmt: skip
-        self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people)
+        statements = [st for a in self.attributions.values() for st in a.statements]
+        spoken = statements if self.checks.speaker_evidence else ()
+        self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people, statements=spoken)
         encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
         texts = {(p.doc, p.number): p.text for d in retriever.corpus.documents for p in d.paragraphs}
         self.who_said = WhoSaid(self.attributions, encode, self.config.who_said, texts)

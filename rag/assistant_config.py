@@ -36,6 +36,9 @@ class Checks:
     speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
     ``second_look``: after the model declines, its P(yes) that the article answers the question
     decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
+    ``speaker_evidence``: a sentence's speaker, resolved by the attribution step, counts as named
+    in it when sentences are matched to the question ("He warned that …" for "What did Tom Reyes
+    warn about?"): the extractive answers, the quotes while the model reads, the second look.
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -47,6 +50,7 @@ class Checks:
     who_said: bool = True
     speaker_context: bool = True
     second_look: bool = True
+    speaker_evidence: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from .retriever import Retriever
 from .safety import detect_injection
 from .text import NAME, NUMBER, STARTERS, TIME, content_words, plain_text, split_sentences
 from .types import Paragraph, Passage
+
+if TYPE_CHECKING:
+    from .speech import Statement
 
 
 @dataclass(frozen=True)
@@ -134,14 +138,37 @@ def unknown_names(
     return checked if all_names else missing
 
 
+# A question about what someone says, thinks or warns (general English wording).
+_ABOUT_WORDS = re.compile(
+    r"\b(?:say|says|said|saying|tell|tells|told|warn\w*|argu\w*|note|noted|notes|claim\w*|think|thinks|thinking|"
+    r"thought|believ\w*|describ\w*|call|called|calls|add|added|adds|suggest\w*|predict\w*|expect\w*|"
+    r"worr\w*|fear\w*|stress\w*|emphasi[sz]\w*|point\w*\s+out|accord\w*|quot\w*|views?|opinions?|"
+    r"comment\w*|explain\w*|recall\w*|insist\w*|admit\w*|urg\w*|ask\w*|repl\w*|respond\w*)\b",
+    re.IGNORECASE,
+)
+
+
 class EvidenceScorer:
     """Scores the sentences of retrieved passages against a question, for one retriever."""
 
     def __init__(
-        self, retriever: Retriever, config: EvidenceConfig | None = None, people: Sequence[str] = ()
+        self,
+        retriever: Retriever,
+        config: EvidenceConfig | None = None,
+        people: Sequence[str] = (),
+        statements: Iterable[Statement] = (),
     ) -> None:
+        """``statements``: who says what (:mod:`rag.attribution`); a sentence that leaves its
+        speaker to a pronoun or an earlier paragraph ("He warned that …") matches a question
+        naming them ("What did Tom Reyes warn about?") as if it named them too."""
         self.retriever = retriever
         self.people = list(people)
+        self._spoken: dict[tuple[str, int], list[tuple[int, int, tuple[str, ...]]]] = {}
+        self._voiced: dict[str, np.ndarray] = {}  # "Tom Reyes: He warned …" → its vector
+        for st in statements:
+            names = st.speakers or ((st.speaker,) if st.speaker else ())
+            if names:
+                self._spoken.setdefault((st.doc, st.paragraph), []).append((st.start, st.end, names))
         self.config = config or EvidenceConfig()
         docs = [content_words(p.text) for d in retriever.corpus.documents for p in d.paragraphs]
         df = Counter(w for words in docs for w in words)
@@ -191,16 +218,25 @@ class EvidenceScorer:
             fresh = self.retriever.embedder.encode([units[i][1] for i in missing])
             for j, i in enumerate(missing):
                 units[i] = (units[i][0], units[i][1], fresh[j], units[i][3])
+        # Asked what someone says, a sentence that leaves its speaker unnamed is also matched
+        # with the speaker written in. (Asked who someone is, their own words are no answer.)
+        voiced = {i: f"{', '.join(names)}: {u[1]}" for i, u in enumerate(units)
+                  if _ABOUT_WORDS.search(question) and (names := self.speakers_of(u[0], u[1]))}  # fmt: skip
+        fresh_voiced = [t for t in dict.fromkeys(voiced.values()) if t not in self._voiced]
+        if fresh_voiced:
+            self._voiced.update(zip(fresh_voiced, self.retriever.embedder.encode(fresh_voiced), strict=True))
         qvec = self.retriever.embedder.encode_query(question)
         qwords = content_words(question)
         qweight = sum(self._idf.get(w, self._default_idf) for w in qwords) or 1.0
         kind = expected_type(question)
         scored = []
-        for paragraph, text, vec, rank in units:
+        for i, (paragraph, text, vec, rank) in enumerate(units):
             if detect_injection(text):
                 continue  # instructions planted in an article are never evidence
             cosine = float(np.dot(qvec, vec))
-            overlap = qwords & content_words(text)
+            if i in voiced:
+                cosine = max(cosine, float(np.dot(qvec, self._voiced[voiced[i]])))
+            overlap = qwords & content_words(voiced.get(i, text))
             lexical = sum(self._idf.get(w, self._default_idf) for w in overlap) / qweight
             match = answers_type(kind, text, question, self.people)
             bonus = 0.0 if match is None else (self.config.type_weight if match else -self.config.type_weight)
@@ -208,6 +244,17 @@ class EvidenceScorer:
             scored.append(ScoredSentence(paragraph, text, score, cosine, lexical, match, rank))
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def speakers_of(self, paragraph: Paragraph, sentence: str) -> list[str]:
+        """Who speaks in ``sentence`` of ``paragraph`` by the attribution data, when it does not
+        name them itself."""
+        spans = self._spoken.get((paragraph.doc, paragraph.number))
+        start = paragraph.text.find(sentence) if spans else -1
+        if start < 0:
+            return []
+        end = start + len(sentence)
+        names = (n for a, b, found in spans if a < end and b > start for n in found)
+        return [n for n in dict.fromkeys(names) if n not in sentence]
 
     def snippets(self, scored: Sequence[ScoredSentence], max_sentences: int) -> list[tuple[Paragraph, str]]:
         """The best ``max_sentences`` sentences, grouped by paragraph (best paragraph first),

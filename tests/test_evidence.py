@@ -1,10 +1,13 @@
-"""Sentence-level evidence (rag.evidence): the kind of answer a question asks for, and scoring."""
+"""Sentence-level evidence (rag.evidence): the kind of answer a question asks for, scoring, and
+a sentence's speaker counted as named in it when the question asks what they said."""
 
 from __future__ import annotations
 
 import pytest
 
+from rag.assistant import Assistant, AssistantConfig, Checks
 from rag.evidence import answers_type, expected_type
+from rag.retriever import Retriever
 
 
 @pytest.mark.parametrize(
@@ -54,3 +57,44 @@ def test_unknown_names_match_a_name_with_or_without_its_accents():
     assert unknown_names("What did Jeronimo de Ayanz y Beaumont patent?", vocabulary) == []
     missing = unknown_names("What did Jerónimo de Ayanz y Beaumont patent?", {"ayanz", "beaumont"})
     assert missing == ["Jerónimo"]
+
+
+COUNCIL = """Council approves bridge repairs
+
+March 3, 2025
+
+The city council voted 7-2 on Monday to repair the Harbor Street bridge.
+
+Councillor Tom Reyes, one of the two members who voted against it, said the city should have asked the state for more money first. He warned that the repairs would close two of the bridge's four lanes for at least eighteen months. "Small businesses on the east side will feel every one of those months," he said.
+
+Anna Chu, who runs a bakery two blocks from the bridge, said she worried about traffic.
+"""  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("council")
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / "council.txt").write_text(COUNCIL, "utf-8")
+    return Retriever.from_corpus(folder / "corpus", embedder=embedder, cache_dir=str(folder / "cache"))
+
+
+@pytest.mark.parametrize(
+    ("question", "speaker_evidence", "first_words"),
+    [
+        ("What did Tom Reyes warn about?", True, "He warned that the repairs"),
+        ("What did Tom Reyes warn about?", False, "Councillor Tom Reyes, one of"),
+        ("What did Reyes say small businesses would feel?", True, '"Small businesses on the east side'),
+        ("Who is Tom Reyes?", True, "Councillor Tom Reyes, one of"),  # who he is: not his words
+    ],
+)
+def test_a_sentence_that_leaves_its_speaker_to_a_pronoun_answers_what_they_said(
+    council, question, speaker_evidence, first_words
+):
+    """ "He warned that …" is Tom Reyes's warning (the attribution step resolves "he"): asked what
+    Reyes warned about, it outranks the sentence that only names him; asked who he is, it does not."""
+    checks = Checks() if speaker_evidence else Checks().without("speaker_evidence")
+    bot = Assistant(council, config=AssistantConfig(checks=checks))
+    best = bot.evidence.score(question, council.search(question, k=4))[0]
+    assert best.text.startswith(first_words), best.text
+    assert bot.ask(question).text.startswith(first_words)
