@@ -40,7 +40,7 @@ from .assistant_config import Checks as Checks
 from .attribution import Attributions
 from .backends import BackendError, ChatBackend, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
-from .calibration import Signals, load_calibrators
+from .calibration import Confidence, Signals, judge, load_calibrators
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
 from .declines import closest_text
 from .embeddings import EncodeCache
@@ -96,8 +96,8 @@ class Assistant:
         self.people = list(dict.fromkeys(
             form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
         ))  # fmt: skip
-        statements = [st for a in self.attributions.values() for st in a.statements]
-        spoken = statements if self.checks.speaker_evidence else ()
+        speaking = self.checks.speaker_evidence
+        spoken = [st for a in self.attributions.values() for st in a.statements] if speaking else []
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people, statements=spoken)
         encode = EncodeCache(retriever.embedder.encode, known=self.evidence.sentence_vectors())
         texts = {(p.doc, p.number): p.text for d in retriever.corpus.documents for p in d.paragraphs}
@@ -204,9 +204,8 @@ class Assistant:
         route = route_question(text, messages) if routed else None
         if route is not None and route.kind == ABOUT and self.config.article_facts:
             facts = ask_about_article(self.retriever, text, route.subject.split(), messages, doc=doc)
-            elapsed = time.perf_counter() - start
-            timings = Timings(0.0, elapsed, elapsed)
-            yield StreamEvent("final", answer=replace(facts, backend=self.backend_name, timings=timings))
+            facts = replace(facts, backend=self.backend_name, timings=_at_once(start))
+            yield StreamEvent("final", answer=facts)
             return
         if route is not None and route.whole and self.config.whole_article:  # summaries, lists, why/how
             yield from self.whole.stream(text, route, messages, doc=doc, start=start)
@@ -445,16 +444,9 @@ class Assistant:
             declined=float(checked.refusal),
         )
 
-    def _confidence(self, kind: str, signals: Signals) -> _Confidence | None:
+    def _confidence(self, kind: str, signals: Signals) -> Confidence | None:
         """The calibrated probability that the answer is right, and whether it is too low."""
-        if not self.checks.calibrator:
-            return None
-        name = kind if signals.answerable is not None or kind != "llm" else "llm-no-verifier"
-        calibrator = self.calibrators.get(name)
-        if calibrator is None:
-            return None
-        value = calibrator.probability(signals)
-        return _Confidence(value, value < calibrator.threshold)
+        return judge(self.calibrators, kind, signals) if self.checks.calibrator else None
 
     def _quoted(self, step: _Step) -> StreamEvent:
         """The extractive answer, marked as given while the model reads the article."""
@@ -484,8 +476,7 @@ class Assistant:
         return prompt
 
     def _extractive(self, step: _Step) -> StreamEvent:
-        elapsed = time.perf_counter() - step.start
-        timings = Timings(step.retrieve_s, elapsed, elapsed)
+        timings = _at_once(step.start, step.retrieve_s)
         extract = choose_sentences(step.query, step.scored, self.config.extractive)
         found = self._speaker_answer(step)
         if found is not None:
@@ -544,7 +535,6 @@ class Assistant:
         confidence: float | None = None,
     ) -> StreamEvent:
         text = NOT_IN_ARTICLE + closest_text(step.scored, self.evidence.rank_paragraphs(step.scored)[:2])
-        elapsed = time.perf_counter() - step.start
         answer = Answer(
             text=text,
             refused=True,
@@ -554,7 +544,7 @@ class Assistant:
             query=step.query,
             removed=removed,
             notes=notes,
-            timings=timings or Timings(step.retrieve_s, elapsed, elapsed),
+            timings=timings or _at_once(step.start, step.retrieve_s),
             decline_reason=reason or None,
             confidence=confidence,
             signals=tuple((signals or step.signals).as_dict().items()),
@@ -571,7 +561,6 @@ class Assistant:
         query: str = "",
         passages: list[Passage] | None = None,
     ) -> StreamEvent:
-        elapsed = time.perf_counter() - start
         answer = Answer(
             text=text,
             refused=refused,
@@ -579,10 +568,16 @@ class Assistant:
             backend=self.backend_name,
             query=query,
             error=error,
-            timings=Timings(0.0, elapsed, elapsed),
+            timings=_at_once(start),
             decline_reason="hostile instructions" if refused else None,
         )
         return StreamEvent("final", answer=answer)
+
+
+def _at_once(start: float, retrieve_s: float = 0.0) -> Timings:
+    """The timings of an answer given whole at once (no stream): its first text is all of it."""
+    elapsed = time.perf_counter() - start
+    return Timings(retrieve_s, elapsed, elapsed)
 
 
 @dataclass(frozen=True)
@@ -596,9 +591,3 @@ class _Step:
     start: float
     retrieve_s: float
     signals: Signals
-
-
-@dataclass(frozen=True)
-class _Confidence:
-    value: float
-    decline: bool

@@ -84,6 +84,26 @@ class Calibrator:
         )
 
 
+@dataclass(frozen=True)
+class Confidence:
+    """The calibrated probability that an answer is right, and whether it is below the threshold."""
+
+    value: float
+    decline: bool
+
+
+def judge(calibrators: Mapping[str, Calibrator], kind: str, signals: Signals) -> Confidence | None:
+    """The confidence of an answer of ``kind`` (``"llm"``, ``"extractive"``) from its signals (a
+    model's answer judged without the verifier's P(yes) uses ``"llm-no-verifier"``); ``None``
+    without a calibrator for it."""
+    name = kind if signals.answerable is not None or kind != "llm" else "llm-no-verifier"
+    calibrator = calibrators.get(name)
+    if calibrator is None:
+        return None
+    value = calibrator.probability(signals)
+    return Confidence(value, value < calibrator.threshold)
+
+
 def load_calibrators(path: str | Path = CALIBRATION_FILE) -> dict[str, Calibrator]:
     """Every calibrator in ``path`` by name (``{}`` when the file does not exist)."""
     path = Path(path)

@@ -139,7 +139,7 @@ def unknown_names(
 
 
 # A question about what someone says, thinks or warns (general English wording).
-_ABOUT_WORDS = re.compile(
+_ASKS_WHAT_SAID = re.compile(
     r"\b(?:say|says|said|saying|tell|tells|told|warn\w*|argu\w*|note|noted|notes|claim\w*|think|thinks|thinking|"
     r"thought|believ\w*|describ\w*|call|called|calls|add|added|adds|suggest\w*|predict\w*|expect\w*|"
     r"worr\w*|fear\w*|stress\w*|emphasi[sz]\w*|point\w*\s+out|accord\w*|quot\w*|views?|opinions?|"
@@ -220,8 +220,9 @@ class EvidenceScorer:
                 units[i] = (units[i][0], units[i][1], fresh[j], units[i][3])
         # Asked what someone says, a sentence that leaves its speaker unnamed is also matched
         # with the speaker written in. (Asked who someone is, their own words are no answer.)
+        asks_what_said = bool(_ASKS_WHAT_SAID.search(question))
         voiced = {i: f"{', '.join(names)}: {u[1]}" for i, u in enumerate(units)
-                  if _ABOUT_WORDS.search(question) and (names := self.speakers_of(u[0], u[1]))}  # fmt: skip
+                  if asks_what_said and (names := self.speakers_of(u[0], u[1]))}  # fmt: skip
         fresh_voiced = [t for t in dict.fromkeys(voiced.values()) if t not in self._voiced]
         if fresh_voiced:
             self._voiced.update(zip(fresh_voiced, self.retriever.embedder.encode(fresh_voiced), strict=True))
