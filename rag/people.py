@@ -6,7 +6,8 @@ or a proper name with a role beside it ("Hong Min, a senior research fellow at .
 form ("Cha", "Hong", "Mr. Tedeschi") is matched to a fuller name the article gave, whichever end
 of the name it is (family name first or last); when several fit ("Kim"), the one mentioned most
 recently wins. A pronoun takes the most recent person it can stand for; a person's pronoun is
-learnt from the article's own use, never guessed from the name.
+learnt from the article's own words, never guessed from the name: the pronouns it uses for them,
+and the gendered words it calls them by ("Ms.", "a spokeswoman", "his son").
 """
 
 from __future__ import annotations
@@ -51,6 +52,23 @@ PRONOUN_GENDER = {
     "he": "he", "him": "he", "his": "he", "himself": "he",
     "she": "she", "her": "she", "hers": "she", "herself": "she",
 }  # fmt: skip
+# English words that say which pronoun a person takes: honorifics and gendered role nouns. The
+# article calling someone "a spokeswoman for ..." or "Mr. ..." says "she" or "he" as surely as a
+# later pronoun does, and in news the next sentence is often "She added ...".
+GENDERED_WORDS = {
+    **dict.fromkeys(
+        """mrs ms miss dame lady spokeswoman chairwoman businesswoman congresswoman councilwoman
+        policewoman sportswoman stateswoman mother sister daughter wife widow queen princess girl
+        woman actress grandmother granddaughter aunt niece mum mom""".split(),
+        "she",
+    ),
+    **dict.fromkeys(
+        """mr sir lord spokesman chairman businessman congressman councilman policeman sportsman
+        statesman father brother son husband widower king prince boy man actor grandfather
+        grandson uncle nephew dad""".split(),
+        "he",
+    ),
+}
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT"})
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _FOLD = str.maketrans({"’": "'", "‘": "'", "`": "'", "‐": "-", "‑": "-", "–": "-"})
@@ -145,6 +163,7 @@ class PeopleIndex:
             key, how = len(self.entries), "named"
             self.entries.append(_Entry(key, name, _words(name)))
         entry = self.entries[key]
+        self._learn_pronoun(entry, title.split()[0] if title else "")
         form = f"{title} {name}" if title and title.rstrip(".").casefold() in HONORIFICS else name
         if fold(form) != fold(entry.name) and form not in entry.aliases:
             entry.aliases.append(form)
@@ -191,6 +210,14 @@ class PeopleIndex:
         ):
             entry.descriptions.append(text)
             entry.heads.add(head.casefold())
+            self._learn_pronoun(entry, head)
+
+    @staticmethod
+    def _learn_pronoun(entry: _Entry, word: str) -> None:
+        """Note the pronoun a gendered honorific or role noun gives ("Ms.", "spokeswoman")."""
+        gender = GENDERED_WORDS.get(word.rstrip(".").casefold())
+        if gender is not None and entry.pronoun is None:
+            entry.pronoun = gender
 
     def by_description(self, head: str, position: int) -> int | None:
         """The person most recently mentioned whose role has head noun ``head`` ("the prosecutor")."""

@@ -103,6 +103,15 @@ PATTERNS = [
          "spokesman, also attended the meeting.", "“We need more time,” she said."),
         "quote", "more time", "Jane Fox", "pronoun",
     ),
+    (  # "a spokeswoman" says "she": not the more recent person she speaks for
+        ("“We are relieved, but it was a costly week,” said Ana Duarte, a spokeswoman for Governor "
+         "Tom Reyes.", "She added that the talks would resume in May."),
+        "claim", "talks would resume", "Ana Duarte", "pronoun",
+    ),
+    (  # so does "Mrs."
+        ("Mrs. Alder met the mayor, Tom Reyes, on Monday.", "She said the roof would be repaired in June."),
+        "claim", "roof would be repaired", "Alder", "pronoun",
+    ),
     (  # family name first
         ("Park Ji-hoon, a professor at Seoul National University, said the policy would fail.",
          "Park noted that wages had not risen since 2019."),
