@@ -191,11 +191,18 @@ NESTED_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})  # a quote
 # -- declines ---------------------------------------------------------------------------------
 NOT_IN_ARTICLE = "The article does not say."
 # "The article does not say", "There is no information about …", "I can't …": a decline in words.
-DECLINE = re.compile(
+# "does not say/give/offer …" is one only when the article (the text, it, I …) is what does not:
+# "The government did not offer subsidies for retraining" is an answer.
+_NOT_TELLING = re.compile(
+    r"\b(?:article|text|context|passages?|paragraphs?|sources?|story|report|document|information|"
+    r"it|this|i|we)\b[^.]{0,60}?"
     r"\b(?:does\s+not|doesn'?t|did\s+not|didn'?t|do\s+not|don'?t|cannot|can'?t|fails?\s+to)\s+"
     r"(?:say|mention|state|specify|provide|include|cover|contain|report|give|discuss|address|answer|"
-    r"tell|identify|name|disclose|indicate|reveal|describe|explain|list|offer)\b"
-    r"|\b(?:is|are|was|were)\s+not\s+(?:mentioned|specified|stated|provided|given|available|included|"
+    r"tell|identify|name|disclose|indicate|reveal|describe|explain|list|offer)\b",
+    re.IGNORECASE,
+)
+DECLINE = re.compile(
+    r"\b(?:is|are|was|were)\s+not\s+(?:mentioned|specified|stated|provided|given|available|included|"
     r"found|discussed|addressed|disclosed|reported|known|covered)\b"
     r"|\bnot\s+(?:mentioned|stated|specified|provided|covered|given|reported|included|disclosed|addressed)\b"
     r"|\b(?:no|not\s+enough|insufficient)\s+(?:specific\s+)?(?:information|details?|mention|data|evidence|"
@@ -212,4 +219,5 @@ DECLINE = re.compile(
 
 def is_refusal(sentence: str) -> bool:
     """True for a sentence saying the article does not give the answer."""
-    return bool(DECLINE.search(plain_text(sentence)))
+    text = plain_text(sentence)
+    return bool(DECLINE.search(text) or _NOT_TELLING.search(text))

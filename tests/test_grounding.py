@@ -205,6 +205,8 @@ def test_bullet_list_reply_is_checked_line_by_line(grounder, sources):
         "There is no information about casualties.",
         "I cannot find that in the text.",
         "The exact number remains unknown.",
+        "The provided context does not state who moderated the discussion.",
+        "It doesn't give a figure.",
     ],
 )
 def test_refusals_are_recognised(sentence):
@@ -217,6 +219,9 @@ def test_refusals_are_recognised(sentence):
         NATO + ".",
         "Putin visited Pyongyang in June.",
         "North Korea is not recognized as a nuclear-weapon state.",
+        # a fact stated negatively: only the article not saying something is a refusal
+        "The government did not offer subsidies for retraining.",
+        "Police did not give a reason for the arrest.",
     ],
 )
 def test_claims_are_not_refusals(sentence):
