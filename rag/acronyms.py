@@ -23,7 +23,8 @@ _NOT_NAME = re.compile(
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 
 
-def _initials(name: str) -> str:
+def initials(name: str) -> str:
+    """The capital initials of ``name``, hyphenated parts apart, connectors skipped."""
     letters = []
     for word in name.split():
         if word.lower() in CONNECTORS:
@@ -44,13 +45,13 @@ class AcronymMap:
         for text in texts:
             for match in LONG_NAME.finditer(text):
                 name = re.sub(r"[’']s$", "", _NOT_NAME.sub("", match.group(0)))
-                initials = _initials(name)
-                if not 2 <= len(initials) <= 6 or name.isupper():
+                letters = initials(name)
+                if not 2 <= len(letters) <= 6 or name.isupper():
                     continue
                 # A name seen only in full counts when it looks like an institution (3+ words,
                 # no "and" between two names); one whose initials the corpus uses always counts.
-                if initials in used or (len(initials) >= 3 and " and " not in name):
-                    self.long_forms.setdefault(initials, name)
+                if letters in used or (len(letters) >= 3 and " and " not in name):
+                    self.long_forms.setdefault(letters, name)
         self._long_lower = {v.lower(): k for k, v in self.long_forms.items()}
         self._words = [w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)
                        if w.lower() not in CONNECTORS]  # fmt: skip
@@ -61,15 +62,18 @@ class AcronymMap:
 
     def knows(self, word: str) -> bool:
         """Whether the corpus names ``word``, an acronym, in full: "CSIS" (a capitalised name
-        with those initials) or, from four letters up, "ICBM" ("intercontinental ballistic
-        missile", letters taken from the start of each word and, in order, from inside it;
-        shorter ones would match any few words in a row)."""
+        with those initials; three letters also as part of a longer name's initials, "NPT" for
+        "the Nuclear Non-Proliferation Treaty") or, from four letters up, "ICBM"
+        ("intercontinental ballistic missile", letters taken from the start of each word and, in
+        order, from inside it; shorter ones would match any few words in a row)."""
         acronym = word[:-1] if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word
         if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
             return False
         if acronym in self.long_forms:
             return True
-        if len(acronym) < 4:
+        if len(acronym) == 3:  # "NPT" for "the Nuclear Non-Proliferation Treaty": a word left out
+            return any(acronym in letters for letters in self.long_forms if len(letters) > 3)
+        if len(acronym) < 3:
             return False
         if acronym not in self._spelled:
             letters = acronym.lower()

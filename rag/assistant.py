@@ -53,6 +53,7 @@ from .evidence import (
 )
 from .extractive import choose_sentences
 from .grounding import CheckedAnswer, Grounder, SourceMap
+from .polar import POLAR_NOTE, answer_no
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -306,6 +307,30 @@ class Assistant:
         signals = (*answer.signals, ("answerable", p_yes))
         return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
 
+    def _polar(
+        self, step: _Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...]
+    ) -> StreamEvent | None:
+        """A yes/no question the article answers "no" to: "No:" and its sentence, cited."""
+        found = answer_no(step.question, step.scored) if self.checks.polar else None
+        if found is None:
+            return None
+        paragraph = found.paragraph
+        label = SourceMap.build([paragraph]).label(paragraph)
+        answer = Answer(
+            text=f"No: {found.text.strip()} [{label}]",
+            refused=False,
+            citations=(Citation(paragraph.doc, paragraph.number, paragraph.text),),
+            passages=tuple(step.passages),
+            backend=self.backend_name,
+            query=step.query,
+            notes=(*notes, POLAR_NOTE),
+            draft=draft,
+            removed=removed,
+            timings=timings,
+            signals=tuple(step.signals.as_dict().items()),
+        )
+        return StreamEvent("final", answer=answer)
+
     def _attributed(
         self,
         step: _Step,
@@ -390,6 +415,10 @@ class Assistant:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
+            polar = self._polar(step, timings, draft=reply, removed=checked.removed, notes=notes)
+            if polar is not None:
+                yield polar
+                return
             second, p_yes = self._second_look(step, prompt, conversation) if checked.refusal else (None, None)
             if second is not None:
                 yield second

@@ -24,6 +24,7 @@ article says Putin needs them). No reason of the model's own can reach the reade
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,8 @@ from .types import StreamEvent
 
 if TYPE_CHECKING:
     from .whole import Request
+
+log = logging.getLogger(__name__)
 
 MAX_REASONS = 3
 NEAR = 0.6  # another sentence counts when it scores at least this share of the best one
@@ -75,8 +78,8 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
             answerable = request.backend.yes_probability(check_messages(request.head(), question,
                                                                         request.conversation))  # fmt: skip
             signals = replace(signals, answerable=answerable, support=1.0, similarity=1.0)
-        except BackendError:  # judged without the verifier, as on the fact path
-            pass
+        except BackendError as exc:  # judged without the verifier, as on the fact path
+            log.info("the verifier failed (%s); judged without it", exc)
         confidence = a._confidence("llm", signals)
         decline = confidence is not None and confidence.decline
     else:

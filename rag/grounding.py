@@ -253,7 +253,7 @@ class Grounder:
                 backing = joint or backing
             # Cleaned of planted instructions: a sentence given in the reply's place is the article's.
             sourced = [paragraphs[labels.index(lab)].text for lab in backing]
-            reversed_ = _reversed_source(plain, sourced) if backing and self.checks.polarity else ""
+            reversed_ = reversed_source(plain, sourced) if backing and self.checks.polarity else ""
             if not reversed_ and backing and self.checks.numbers:
                 reversed_ = swapped_number(plain, question, texts)
             if reversed_:
@@ -262,7 +262,7 @@ class Grounder:
                 line = f"{_end_punct(strip_markers(reversed_))} [{lab}]"
                 # The article's own sentence instead, unless the question asks about a negation
                 # ("What did X not allow?"): the article stating it unnegated does not answer that.
-                if self.checks.correct and not _negated(question) and line not in kept:
+                if self.checks.correct and not negated_words(question) and line not in kept:
                     kept.append(line)
                     cited[lab] = None
                     support.append(1.0)
@@ -448,7 +448,7 @@ def closest_sentence(words: set[str], texts: Sequence[str]) -> tuple[str, float]
     return best, best_share
 
 
-def _reversed_source(sentence: str, backing: Sequence[str]) -> str:
+def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     """The source sentence closest to ``sentence`` when it says it with the opposite polarity;
     ``""`` when it does not.
 
@@ -467,19 +467,19 @@ def _reversed_source(sentence: str, backing: Sequence[str]) -> str:
     # holds most of the claim.
     clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
     top = max(n for n, _ in clauses)
-    mine = _negated(sentence)
+    mine = negated_words(sentence)
     if mine:
         # The sentence negates a word: reversed when the source states that word unnegated (in
         # whichever clause holds it), else when the clause holding most of the claim is unnegated.
         holders = [c for _, c in clauses if mine & content_words(c)] or [c for n, c in clauses if n == top]
-        return "" if any(_negated(c) for c in holders) else best
+        return "" if any(negated_words(c) for c in holders) else best
     # The source negates, the sentence does not: reversed only when the sentence says the word
     # the source negates. "Under the Nuclear Non-Proliferation Treaty" answers "Under which treaty
     # is North Korea not recognized …?" without saying it is recognized.
-    return best if all(_negated(c) & words for n, c in clauses if n == top) else ""
+    return best if all(negated_words(c) & words for n, c in clauses if n == top) else ""
 
 
-def _negated(text: str) -> set[str]:
+def negated_words(text: str) -> set[str]:
     """The content words ``text`` negates: the first one after each negation ("is not
     recognized" → "recogn"); empty when nothing is negated."""
     text = plain_text(text)

@@ -78,3 +78,5 @@ def test_an_acronym_spelled_out_in_lower_case_is_known():
 def test_the_article_knows_its_acronyms(acronyms):
     assert acronyms.knows("CSIS") and acronyms.knows("ICBM") and acronyms.knows("KCNA")
     assert not acronyms.knows("WHO")
+    # three letters of a longer name's initials: "NPT" for "Nuclear Non-Proliferation Treaty"
+    assert acronyms.knows("NPT") and not acronyms.knows("NPR")

@@ -27,6 +27,7 @@ from rag.assistant import (
     Checks,
 )
 from rag.backends import BackendError, ChatBackend
+from rag.polar import POLAR_NOTE
 from rag.prompt import SYSTEM_PROMPT
 from rag.retriever import RetrieverConfig
 from rag.types import Answer, ChatMessage, Citation, Passage, StreamEvent
@@ -501,3 +502,19 @@ def test_a_reply_reversing_the_article_gets_the_article_sentence(retriever, swit
         assert_grounded(answer, retriever)
     else:
         assert answer.refused and answer.decline_reason == "unsupported"
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_yes_no_question_the_article_answers_no_is_not_declined(retriever, switch):
+    backend = _Judging("The article does not say.", 0.1)  # the model declines; no second look
+    checks = Checks() if switch else Checks().without("polar")
+    bot = Assistant(retriever, backend, AssistantConfig(checks=checks, calibrators={}))
+    answer = bot.ask("Is North Korea recognized as a nuclear-weapon state under the NPT?")
+    if switch:
+        assert not answer.refused and POLAR_NOTE in answer.notes
+        assert answer.text.startswith("No: ") and "is not recognized" in answer.text and cited(answer) == [27]
+        assert_grounded(answer, retriever)
+    else:
+        assert answer.refused and answer.decline_reason == "model declined"
+    # Only "no" is inferred: a sentence saying what is asked is no "yes" (a near miss says it too).
+    assert bot.ask("Did NATO confirm evidence of North Korean troops in Russia?").refused

@@ -1,0 +1,76 @@
+"""Yes/no questions the article answers with "no".
+
+A small model asked "Did the government offer subsidies for retraining?" of an article that says
+"the government would not offer subsidies for retraining" tends to decline: no sentence says yes.
+That sentence is the answer. A polar question (one that opens with an auxiliary verb: "Did", "Is",
+"Has" ...) is read as the statement it asks about; when one of the article's best sentences states
+nearly all of it (:data:`POLAR_MATCH` of its content words, every name and number of the
+question among them) with the polarity reversed, the answer is "No", with that sentence cited.
+
+Only "no": a sentence that states the proposition as asked is not read as "yes", since a near-miss
+question (another year, another place) matches most of its words too. Nor a question that is itself
+negated ("Didn't they ...?"), whose "no" is ambiguous in English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .acronyms import initials
+from .evidence import ScoredSentence
+from .grounding import negated_words, reversed_source
+from .text import content_words
+
+AUXILIARIES = frozenset(
+    "did does do is are was were has have had will would can could should may might must shall".split()
+)
+# Share of the question's content words the sentence must hold: all of four, four of five. "Did the
+# government offer loans for retraining?" is not answered by "would not offer subsidies for
+# retraining" (three of four).
+POLAR_MATCH = 0.8
+POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
+_OPENERS = frozenset("and so but then also".split())
+_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
+
+
+def proposition(question: str) -> str | None:
+    """The statement a yes/no question asks about ("Did the union strike?" → "the union strike"),
+    or ``None`` for any other question and for a negated one."""
+    words = question.strip().split()
+    if words and words[0].casefold().strip(",") in _OPENERS:  # "And did they ...?" (a follow-up)
+        words = words[1:]
+    if len(words) < 3 or words[0].casefold() not in AUXILIARIES or negated_words(question):
+        return None
+    return " ".join(words[1:]).rstrip(" ?")
+
+
+def _names_and_numbers(text: str) -> list[str]:
+    """The capitalised words and numbers of ``text`` (its first word aside)."""
+    return [t for t in _WORD.findall(text)[1:] if t[0].isupper() or t[0].isdigit()]
+
+
+def _names_held(names: Sequence[str], sentence: str) -> bool:
+    """Whether ``sentence`` holds every one of ``names``, an acronym by its long form too ("NPT":
+    "the Nuclear Non-Proliferation Treaty")."""
+    held = content_words(sentence)
+    found = initials(" ".join(w for w in _WORD.findall(sentence) if w[0].isupper()))
+    return all(
+        content_words(name) <= held or (len(name) >= 3 and name.isupper() and name in found) for name in names
+    )
+
+
+def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5) -> ScoredSentence | None:
+    """The best of the first ``limit`` ``sentences`` that says the opposite of the yes/no
+    ``question``, or ``None``."""
+    claim = proposition(question)
+    if claim is None:
+        return None
+    words, names = content_words(claim), _names_and_numbers(question)
+    if not words:
+        return None
+    for sentence in sentences[:limit]:
+        held = len(words & content_words(sentence.text)) >= POLAR_MATCH * len(words)
+        if held and _names_held(names, sentence.text) and reversed_source(claim, [sentence.text]):
+            return sentence
+    return None

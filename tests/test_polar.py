@@ -1,0 +1,56 @@
+"""Yes/no questions the article answers "no" to (rag.polar), on sentences written for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.evidence import ScoredSentence
+from rag.polar import answer_no, proposition
+from rag.types import Paragraph
+
+SUBSIDIES = (
+    "Economy Minister Dirk Beljaarts welcomed the deal but said the government would not offer "
+    "subsidies for retraining."
+)
+ASKED = "Did the government offer subsidies for retraining?"
+TREATY = "North Korea is not recognized as a nuclear-weapon state under the Nuclear Non-Proliferation Treaty."
+BONUS = "The deal gives roughly 9,000 workers a one-time bonus of 1,200 euros."
+
+
+def scored(*texts: str) -> list[ScoredSentence]:
+    return [ScoredSentence(Paragraph("doc", n, t), t, 1.0, 0.5, 0.5, None, 0) for n, t in enumerate(texts, 1)]
+
+
+@pytest.mark.parametrize(
+    ("question", "claim"),
+    [
+        (ASKED, "the government offer subsidies for retraining"),
+        ("And was the strike the first since 2002?", "the strike the first since 2002"),
+        ("Who offered subsidies?", None),  # not a yes/no question
+        ("Didn't the government offer subsidies?", None),  # negated: its "no" is ambiguous
+        ("Is it?", None),
+        ("", None),
+    ],
+)
+def test_proposition(question, claim):
+    assert proposition(question) == claim
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (ASKED, SUBSIDIES),
+        ("Is North Korea recognized as a nuclear-weapon state under the NPT?", TREATY),  # the acronym
+        ("Did the government offer loans for retraining?", None),  # another matter: three of four words
+        ("Did the government offer subsidies for retraining in 2020?", None),  # a number the article lacks
+        ("Did Minister Hoekstra offer subsidies for retraining?", None),  # a name it lacks
+        ("Did the workers get a one-time bonus of 1,200 euros?", None),  # said as asked: no "yes" inferred
+    ],
+)
+def test_answer_no(question, answer):
+    found = answer_no(question, scored(BONUS, SUBSIDIES, TREATY))
+    assert (found.text if found else None) == answer
+
+
+def test_only_the_first_sentences_are_read():
+    assert answer_no(ASKED, scored(BONUS, SUBSIDIES), limit=1) is None
