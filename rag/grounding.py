@@ -14,7 +14,8 @@ Steps, applied to whatever the model wrote:
    of the article's sentence is replaced by that sentence, cited (``correct``: "Yes, X is
    recognized" → "X is not recognized …"), and so is one giving an amount the article gives
    something else (``numbers``: "nine months" where the article says "eczema at four months"),
-   and one whose amount the article gives only to another matter is removed;
+   and one whose amount the article gives only to another matter is removed; a sentence that
+   only says again what a kept one said is dropped (``repeats``);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -81,6 +82,7 @@ class GroundingChecks:
     joint: bool = True
     correct: bool = True
     numbers: bool = True
+    repeats: bool = True
 
 
 @dataclass
@@ -219,6 +221,7 @@ class Grounder:
         similarity: list[float] = []
         refusal = False
         corrected = 0
+        kept_words: list[set[str]] = []  # content words of each kept claim
         for sentence in sentences:
             plain = _as_reader_reads(strip_markers(sentence))
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
@@ -233,6 +236,8 @@ class Grounder:
             if not words or invented:
                 removed.append(plain)
                 continue
+            if self.checks.repeats and any(words <= earlier for earlier in kept_words):
+                continue  # says again what a kept sentence said (a small model looping): dropped
             sims = semantic.get(sentence, [0.0] * len(paragraphs))
             # Words the question already gave prove nothing: what the sentence adds must be in
             # the paragraphs that back it.
@@ -310,6 +315,7 @@ class Grounder:
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
             cited.update(dict.fromkeys(chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
+            kept_words.append(words)
         supported = len(kept) - sum(is_refusal(k) for k in kept)
         cited_paragraphs = [sources.paragraphs[lab] for lab in cited]
         return CheckedAnswer(

@@ -119,6 +119,18 @@ def test_supported_sentence_keeps_its_valid_marker(grounder, sources):
     assert checked.supported == 1 and checked.removed == () and not checked.refusal
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_sentence_said_again_is_dropped(embedder, sources, switch):
+    checks = GroundingChecks() if switch else GroundingChecks(repeats=False)
+    grounder = Grounder(encode=embedder.encode, checks=checks)
+    checked = grounder.check(f"{NATO} on Wednesday [¶3]. {NATO} [¶3].", sources)
+    assert checked.removed == ()  # nothing unsupported: the repeat is no claim of its own
+    assert checked.text == (
+        f"{NATO} on Wednesday. [¶3]" if switch else f"{NATO} on Wednesday. [¶3] {NATO}. [¶3]"
+    )
+    assert checked.supported == (1 if switch else 2)
+
+
 def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
     checked = grounder.check(f"{NATO} [¶99].", sources)
     assert "¶99" not in checked.text
