@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +35,9 @@ from .backends import BackendError, Verifier
 from .conversation import heuristic_rewrite, needs_context
 from .evidence import ScoredSentence
 from .extractive import choose_sentences
+from .grounding import restates
 from .prompt import check_messages
-from .text import NOT_IN_ARTICLE, strip_markers
+from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers
 from .types import StreamEvent
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
     if decline:
         yield _no_reason(request, step, "low confidence", confidence.value if confidence else None)
         return
-    reasons = choose(scored, attributions())
+    asked = content_words(query) if a.checks.grounding.restates else frozenset()  # switch ``restates``
+    reasons = choose(scored, attributions(), asked)
     if not reasons:
         yield _no_reason(request, step, "weak evidence", None)
         return
@@ -101,13 +103,18 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
                                         signals=tuple(signals.as_dict().items())))  # fmt: skip
 
 
-def choose(scored: Sequence[ScoredSentence], attributions: Any) -> list[tuple[ScoredSentence, str | None]]:
+def choose(
+    scored: Sequence[ScoredSentence], attributions: Any, question_words: Set[str] = frozenset()
+) -> list[tuple[ScoredSentence, str | None]]:
     """The reasons to give: the best sentence, then up to two more from other paragraphs that
-    score nearly as well, each with its speaker."""
+    score nearly as well, each with its speaker. A sentence that only restates the question
+    ("Some doctors urged caution." for "Why did some doctors urge caution?") gives no reason."""
     candidates = []
     for s in scored:
         if s.paragraph.number == 0 and any(c.paragraph.number > 0 for c in scored):
             continue  # a photo caption gives no reason
+        if question_words and restates(content_words(s.text), set(question_words)):
+            continue
         speaker = speaker_of(attributions, s) if attributions is not None else None
         candidates.append((s.score, s, speaker))
     if not candidates:
@@ -145,7 +152,7 @@ def say(reasons: Sequence[tuple[ScoredSentence, str | None]], attributions: Any)
     out = []
     for s, speaker in reasons:
         sentence = _named_in(s, attributions) if attributions is not None else s.text
-        sentence = _DATELINE.sub("", strip_markers(sentence))
+        sentence = balance_quotes(_DATELINE.sub("", strip_markers(sentence)))
         if speaker and not _names(sentence, speaker, people):
             sentence = f"({speaker}:) {sentence}"
         out.append(f"{sentence} [¶{s.paragraph.number}]")

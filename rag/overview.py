@@ -31,7 +31,7 @@ from . import salience
 from .grounding import closest_sentence
 from .prompt import _plain
 from .router import KEY_POINTS, Length
-from .text import NAME, STARTERS, content_words, is_refusal, split_sentences, strip_markers
+from .text import NAME, STARTERS, balance_quotes, content_words, is_refusal, split_sentences, strip_markers
 from .types import ChatMessage, Citation, Paragraph, StreamEvent
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def _overlaps(a: str, b: str) -> bool:
 def _quoted(ranked: salience.Ranked) -> Unit:
     """An article sentence as a unit, cited where it stands (a dateline such as "SEOUL –" left out)."""
     p = ranked.paragraph
-    text = _DATELINE.sub("", strip_markers(ranked.text))
+    text = balance_quotes(_DATELINE.sub("", strip_markers(ranked.text)))
     return Unit(f"{text} [¶{p.number}]", (Citation(p.doc, p.number, p.text),), quoted=True)
 
 

@@ -188,6 +188,23 @@ QUOTE_WORDS = 40  # an answer or a decline quotes at most this many words of one
 NESTED_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})  # a quote's own quotes, made single
 
 
+def balance_quotes(sentence: str) -> str:
+    """A sentence cut from a quotation of several sentences, with the quote mark it lost put back:
+    ``It is the third night," Costa said.`` → ``"It is the third night," Costa said.``; an
+    opening mark whose quote ends in a later sentence gets its closing one at the end."""
+    text = sentence.strip()
+    opens, closes = text.find("“"), text.find("”")
+    if closes >= 0 and (opens < 0 or closes < opens):
+        text = "“" + text
+    if text.count("“") > text.count("”"):
+        text += "”"
+    if text.count('"') % 2:
+        first = text.index('"')
+        closing = first > 0 and not text[first - 1].isspace() and not (text[first + 1 : first + 2].isalnum())
+        text = '"' + text if closing else text + '"'
+    return text
+
+
 # -- declines ---------------------------------------------------------------------------------
 NOT_IN_ARTICLE = "The article does not say."
 # "The article does not say", "There is no information about …", "I can't …": a decline in words.

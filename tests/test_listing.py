@@ -166,3 +166,32 @@ def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(tmp_path, e
     assert "- Deborah Keane: Mayor [¶2]; who proposed the plan in February [¶2]" in lines
     assert "- Anna Chu: who runs a bakery two blocks from the bridge [¶4]" in lines
     assert not any("who said" in line or "patching" in line for line in lines)
+
+
+STUDY = "\n\n".join([
+    "Heat waves raised hospital admissions, study finds",
+    "Hospital admissions for heart and lung problems rose by about 20 percent during the three "
+    "longest heat waves of the past decade, according to a study published on Wednesday.",
+    "Some doctors urged caution. Dr. Anna Berg, a cardiologist who was not involved in the study, "
+    "said hospital records alone could not show whether the heat caused the admissions.",
+    '"It is a strong signal, but we need data on what patients were doing before they came in," '
+    "she said.",
+])  # fmt: skip
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_sentence_restating_the_why_question_is_no_reason(embedder, tmp_path, switch):
+    from rag.assistant import AssistantConfig, Checks
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "study.txt").write_text(STUDY, encoding="utf-8")
+    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
+    checks = Checks() if switch else Checks().without("restates")
+    bot = Assistant(retriever, None, AssistantConfig(checks=checks))
+    answer = bot.ask("Why did some doctors urge caution?")
+    assert not answer.refused
+    if switch:
+        assert "hospital records alone" in answer.text and "Some doctors urged caution" not in answer.text
+        assert "“It is a strong signal" in answer.text or '"It is a strong signal' in answer.text
+    else:
+        assert strip_markers(answer.text).startswith("Some doctors urged caution.")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.text import clean_text, normalize_quotes, split_sentences, words
+from rag.text import balance_quotes, clean_text, normalize_quotes, split_sentences, words
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,19 @@ def test_words_lowercases_and_keeps_hyphenated_names():
 
 def test_normalize_quotes():
     assert normalize_quotes("“You owe me” — ‘it’s’ – done") == "\"You owe me\" - 'it's' - done"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "shown"),
+    [
+        ('It is the third night," Costa said.', '"It is the third night," Costa said.'),
+        ('"Nobody here is against machines.', '"Nobody here is against machines."'),
+        ("We are against machines,” said Niek Stam.", "“We are against machines,” said Niek Stam."),
+        ("“Nobody here is against machines.", "“Nobody here is against machines.”"),
+        ("“Fine,” he said.", "“Fine,” he said."),
+        ('He said "fine" twice.', 'He said "fine" twice.'),
+        ("No quotes here.", "No quotes here."),
+    ],
+)
+def test_a_sentence_cut_from_a_quotation_gets_its_quote_mark_back(sentence, shown):
+    assert balance_quotes(sentence) == shown
