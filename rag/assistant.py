@@ -40,7 +40,7 @@ from .assistant_config import Checks as Checks
 from .attribution import Attributions
 from .backends import BackendError, ChatBackend, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
-from .calibration import Confidence, Signals, judge, load_calibrators
+from .calibration import Confidence, Signals, answer_signals, judge, load_calibrators
 from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
 from .declines import closest_text
 from .embeddings import EncodeCache
@@ -52,8 +52,8 @@ from .evidence import (
     unknown_names,
 )
 from .extractive import choose_sentences
-from .grounding import CheckedAnswer, Grounder, SourceMap
-from .polar import POLAR_NOTE, answer_no
+from .grounding import Grounder, SourceMap
+from .polar import POLAR_NOTE, answer_no, says_yes
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -61,7 +61,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
-from .text import NOT_IN_ARTICLE, content_words, strip_markers
+from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid
 from .whole import WholeArticle
@@ -314,22 +314,9 @@ class Assistant:
         found = answer_no(step.question, step.scored) if self.checks.polar else None
         if found is None:
             return None
-        paragraph = found.paragraph
-        label = SourceMap.build([paragraph]).label(paragraph)
-        answer = Answer(
-            text=f"No: {found.text.strip()} [{label}]",
-            refused=False,
-            citations=(Citation(paragraph.doc, paragraph.number, paragraph.text),),
-            passages=tuple(step.passages),
-            backend=self.backend_name,
-            query=step.query,
-            notes=(*notes, POLAR_NOTE),
-            draft=draft,
-            removed=removed,
-            timings=timings,
-            signals=tuple(step.signals.as_dict().items()),
-        )
-        return StreamEvent("final", answer=answer)
+        label = SourceMap.build([found.paragraph]).label(found.paragraph)
+        text = f"No: {balance_quotes(found.text)} [{label}]"
+        return self._cited(step, found.paragraph, text, (*notes, POLAR_NOTE), timings, draft, removed)
 
     def _attributed(
         self,
@@ -341,24 +328,26 @@ class Assistant:
         notes: tuple[str, ...] = (),
     ) -> StreamEvent:
         """The answer to a who-said question: the article's speaker and the statement, cited."""
-        statement = found.statement
-        paragraph = self.retriever.paragraph(statement.doc, statement.paragraph)
+        paragraph = self.retriever.paragraph(found.statement.doc, found.statement.paragraph)
         label = SourceMap.build([paragraph]).label(paragraph)
         text = self.who_said.speaker_text(found, paragraph, label)
-        answer = Answer(
-            text=text,
-            refused=False,
-            citations=(Citation(paragraph.doc, paragraph.number, paragraph.text),),
-            passages=tuple(step.passages),
-            backend=self.backend_name,
-            query=step.query,
-            notes=(*notes, f"Speaker from the article's attribution of {label}."),
-            draft=draft,
-            removed=removed,
-            timings=timings,
-            signals=tuple(step.signals.as_dict().items()),
-        )
-        return StreamEvent("final", answer=answer)
+        notes = (*notes, f"Speaker from the article's attribution of {label}.")
+        return self._cited(step, paragraph, text, notes, timings, draft, removed)
+
+    def _cited(
+        self,
+        step: _Step,
+        paragraph: Paragraph,
+        text: str,
+        notes: tuple[str, ...],
+        timings: Timings,
+        draft: str,
+        removed: tuple[str, ...],
+    ) -> StreamEvent:
+        """An answer the article's own ``paragraph`` gives, cited."""
+        citation = Citation(paragraph.doc, paragraph.number, paragraph.text)
+        return step.final(text, self.backend_name, citations=(citation,), notes=notes, draft=draft,
+                          removed=removed, timings=timings)  # fmt: skip
 
     def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
         """What retrieval and the evidence say before any answer is written."""
@@ -410,7 +399,7 @@ class Assistant:
             # A who-said question: the article's own speaker, not the model's guess.
             yield self._attributed(step, found, timings, draft=reply, removed=checked.removed, notes=notes)
             return
-        signals = self._answer_signals(step.signals, checked, expected_type(step.question))
+        signals = answer_signals(step.signals, checked, expected_type(step.question))
         if checked.supported == 0:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
@@ -428,6 +417,12 @@ class Assistant:
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return
+        if says_yes(checked.text):  # "Yes, …" where the article says the opposite: "No"
+            removed = (strip_markers(checked.text), *checked.removed)
+            polar = self._polar(step, timings, draft=reply, removed=removed, notes=notes)
+            if polar is not None:
+                yield polar
+                return
         if self.checks.verifier and isinstance(self.backend, Verifier):
             # One question to the model that has read the article: does the article answer the
             # question at all? It costs its own few tokens (docs/grounding.md, step 7).
@@ -443,35 +438,10 @@ class Assistant:
             yield self._decline(step, removed=removed, timings=timings, notes=notes, reason="low confidence",
                                 signals=signals, confidence=confidence.value)  # fmt: skip
             return
-        answer = Answer(
-            text=checked.text,
-            refused=False,
-            citations=checked.citations,
-            passages=tuple(step.passages),
-            backend=self.backend_name,
-            query=step.query,
-            removed=checked.removed,
-            notes=notes,
-            draft=reply,
-            timings=timings,
-            confidence=confidence.value if confidence else None,
-            signals=tuple(signals.as_dict().items()),
-        )
-        yield StreamEvent("final", answer=answer)
-
-    @staticmethod
-    def _answer_signals(before: Signals, checked: CheckedAnswer, kind: str | None) -> Signals:
-        words = len(strip_markers(checked.text).split()) if checked.supported else 0
-        has = answers_type(kind, checked.text, "") if kind in ("number", "time") else None
-        return replace(
-            before,
-            has_type=1.0 if has is None else float(has),
-            support=checked.support,
-            similarity=checked.similarity,
-            removed=len(checked.removed) / max(1, checked.claims),
-            words=math.log1p(words),
-            declined=float(checked.refusal),
-        )
+        yield step.final(checked.text, self.backend_name, citations=checked.citations,
+                         removed=checked.removed, notes=notes, draft=reply, timings=timings,
+                         confidence=confidence.value if confidence else None,
+                         signals=tuple(signals.as_dict().items()))  # fmt: skip
 
     def _confidence(self, kind: str, signals: Signals) -> Confidence | None:
         """The calibrated probability that the answer is right, and whether it is too low."""
@@ -517,8 +487,10 @@ class Assistant:
         if not extract.sentences:
             return self._decline(step, backend=EXTRACTIVE, reason="weak evidence")
         sources = SourceMap.build([s.paragraph for s in extract.sentences])
-        # A marker inside the article's own text ("... said [¶99].") must not pose as a citation.
-        parts = [f"{strip_markers(s.text)} [{sources.label(s.paragraph)}]" for s in extract.sentences]
+        # A marker inside the article's own text ("... said [¶99].") must not pose as a citation;
+        # a sentence cut from a longer quotation gets back the quote mark it lost.
+        parts = [f"{balance_quotes(strip_markers(s.text))} [{sources.label(s.paragraph)}]"
+                 for s in extract.sentences]  # fmt: skip
         text = " ".join(parts)
         kind = expected_type(step.question)
         has = answers_type(kind, text, step.question) if kind in ("number", "time") else None
@@ -538,18 +510,9 @@ class Assistant:
                                  confidence=confidence.value, removed=(strip_markers(text),))  # fmt: skip
         citations = tuple(dict.fromkeys(Citation(s.paragraph.doc, s.paragraph.number, s.paragraph.text)
                                         for s in extract.sentences))  # fmt: skip
-        answer = Answer(
-            text=text,
-            refused=False,
-            citations=citations,
-            passages=tuple(step.passages),
-            backend=EXTRACTIVE,
-            query=step.query,
-            timings=timings,
-            confidence=confidence.value if confidence else None,
-            signals=tuple(signals.as_dict().items()),
-        )
-        return StreamEvent("final", answer=answer)
+        return step.final(text, EXTRACTIVE, citations=citations, timings=timings,
+                          confidence=confidence.value if confidence else None,
+                          signals=tuple(signals.as_dict().items()))  # fmt: skip
 
     def _decline(
         self,
@@ -564,13 +527,10 @@ class Assistant:
         confidence: float | None = None,
     ) -> StreamEvent:
         text = NOT_IN_ARTICLE + closest_text(step.scored, self.evidence.rank_paragraphs(step.scored)[:2])
-        answer = Answer(
-            text=text,
+        return step.final(
+            text,
+            backend or self.backend_name,
             refused=True,
-            citations=(),
-            passages=tuple(step.passages),
-            backend=backend or self.backend_name,
-            query=step.query,
             removed=removed,
             notes=notes,
             timings=timings or _at_once(step.start, step.retrieve_s),
@@ -578,7 +538,6 @@ class Assistant:
             confidence=confidence,
             signals=tuple((signals or step.signals).as_dict().items()),
         )
-        return StreamEvent("final", answer=answer)
 
     def _final(
         self,
@@ -620,3 +579,11 @@ class _Step:
     start: float
     retrieve_s: float
     signals: Signals
+
+    def final(self, text: str, backend: str, **fields) -> StreamEvent:
+        """The final event of an answer to this question (``fields``: the rest of the
+        :class:`~rag.types.Answer`; its signals default to the step's)."""
+        fields.setdefault("signals", tuple(self.signals.as_dict().items()))
+        fields.setdefault("refused", False)
+        answer = Answer(text=text, backend=backend, passages=tuple(self.passages), query=self.query, **fields)
+        return StreamEvent("final", answer=answer)

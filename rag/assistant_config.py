@@ -39,8 +39,9 @@ class Checks:
     ``speaker_evidence``: a sentence's speaker, resolved by the attribution step, counts as named
     in it when sentences are matched to the question ("He warned that …" for "What did Tom Reyes
     warn about?"): the extractive answers, the quotes while the model reads, the second look.
-    ``polar``: a yes/no question that the model declines, or whose reply fails the checks, is
-    answered "No" with the article's sentence that states it reversed (:mod:`rag.polar`).
+    ``polar``: a yes/no question that the model declines, answers "yes" to, or whose reply fails
+    the checks, is answered "No" with the article's sentence that states it reversed
+    (:mod:`rag.polar`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 

@@ -19,8 +19,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .evidence import answers_type
+from .text import strip_markers
+
+if TYPE_CHECKING:
+    from .grounding import CheckedAnswer
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
@@ -102,6 +109,22 @@ def judge(calibrators: Mapping[str, Calibrator], kind: str, signals: Signals) ->
         return None
     value = calibrator.probability(signals)
     return Confidence(value, value < calibrator.threshold)
+
+
+def answer_signals(before: Signals, checked: CheckedAnswer, kind: str | None) -> Signals:
+    """``before`` (retrieval and evidence) with what the checked reply adds: its support, what
+    was removed, its length, whether it declined, whether it has the type asked for."""
+    words = len(strip_markers(checked.text).split()) if checked.supported else 0
+    has = answers_type(kind, checked.text, "") if kind in ("number", "time") else None
+    return replace(
+        before,
+        has_type=1.0 if has is None else float(has),
+        support=checked.support,
+        similarity=checked.similarity,
+        removed=len(checked.removed) / max(1, checked.claims),
+        words=math.log1p(words),
+        declined=float(checked.refusal),
+    )
 
 
 def load_calibrators(path: str | Path = CALIBRATION_FILE) -> dict[str, Calibrator]:

@@ -485,15 +485,16 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     return best if all(negated_words(c) & words for n, c in clauses if n == top) else ""
 
 
-def negated_words(text: str) -> set[str]:
-    """The content words ``text`` negates: the first one after each negation ("is not
-    recognized" → "recogn"); empty when nothing is negated."""
+def negated_words(text: str, scope: int = 1) -> set[str]:
+    """The content words ``text`` negates: the first ``scope`` ones after each negation ("is not
+    recognized" → "recogn"; with 2, "no significant increase" → "signific", "increas"); empty
+    when nothing is negated."""
     text = plain_text(text)
     out = set()
     for match in _NEGATION.finditer(text):
         following = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", text[match.end() :])
-        word = next((content_words(w) for w in following if content_words(w)), set())
-        out |= word or {"∅"}  # a negation with nothing after it still negates
+        words = [content_words(w) for w in following if content_words(w)][:scope]
+        out |= set().union(*words) if words else {"∅"}  # a negation with nothing after it still negates
     return out
 
 

@@ -1,11 +1,13 @@
 """Yes/no questions the article answers with "no".
 
 A small model asked "Did the government offer subsidies for retraining?" of an article that says
-"the government would not offer subsidies for retraining" tends to decline: no sentence says yes.
-That sentence is the answer. A polar question (one that opens with an auxiliary verb: "Did", "Is",
-"Has" ...) is read as the statement it asks about; when one of the article's best sentences states
-nearly all of it (:data:`POLAR_MATCH` of its content words, every name and number of the
-question among them) with the polarity reversed, the answer is "No", with that sentence cited.
+"the government would not offer subsidies for retraining" tends to decline (no sentence says yes)
+or to answer "Yes, ..." with the article's negated sentence after it. That sentence is the answer.
+A polar question (one that opens with an auxiliary verb: "Did", "Is", "Has" ...) is read as the
+statement it asks about; when one of the article's best sentences states nearly all of it
+(:data:`POLAR_MATCH` of its content words, every name and number of the question among them) and
+negates one of the question's words ("did not find", "showed no significant increase"), the answer
+is "No", with that sentence cited: in place of a decline, and of a reply that says "yes".
 
 Only "no": a sentence that states the proposition as asked is not read as "yes", since a near-miss
 question (another year, another place) matches most of its words too. Nor a question that is itself
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 
 from .acronyms import initials
 from .evidence import ScoredSentence
-from .grounding import negated_words, reversed_source
+from .grounding import negated_words
 from .text import content_words
 
 AUXILIARIES = frozenset(
@@ -29,9 +31,16 @@ AUXILIARIES = frozenset(
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
 # retraining" (three of four).
 POLAR_MATCH = 0.8
+NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no significant increase")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
+_YES = re.compile(r"\s*yes\b", re.IGNORECASE)
 _OPENERS = frozenset("and so but then also".split())
 _WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
+
+
+def says_yes(reply: str) -> bool:
+    """Whether a reply opens with "yes" ("Yes, children under five showed no increase.")."""
+    return bool(_YES.match(reply))
 
 
 def proposition(question: str) -> str | None:
@@ -71,6 +80,9 @@ def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5
         return None
     for sentence in sentences[:limit]:
         held = len(words & content_words(sentence.text)) >= POLAR_MATCH * len(words)
-        if held and _names_held(names, sentence.text) and reversed_source(claim, [sentence.text]):
+        # Negated at the question's own words: "did not find a rise" (find), "showed no
+        # significant increase" (increase), "was not involved" (involved).
+        negated = negated_words(sentence.text, NEGATION_SCOPE) & words
+        if held and negated and _names_held(names, sentence.text):
             return sentence
     return None

@@ -491,7 +491,7 @@ def test_a_reply_reversing_the_article_gets_the_article_sentence(retriever, swit
     treaty = "the Nuclear Non-Proliferation Treaty"
     reply = f"Yes, North Korea is recognized as a nuclear-weapon state under {treaty}."
     backend = _Judging(reply, 0.9)
-    checks = Checks() if switch else Checks().without("correct")
+    checks = Checks() if switch else Checks().without("correct", "polar")  # polar would say "No" too
     answer = Assistant(retriever, backend, AssistantConfig(checks=checks, calibrators={})).ask(
         f"Is North Korea recognised as a nuclear-weapon state under {treaty}?"
     )
@@ -518,3 +518,15 @@ def test_a_yes_no_question_the_article_answers_no_is_not_declined(retriever, swi
         assert answer.refused and answer.decline_reason == "model declined"
     # Only "no" is inferred: a sentence saying what is asked is no "yes" (a near miss says it too).
     assert bot.ask("Did NATO confirm evidence of North Korean troops in Russia?").refused
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_yes_where_the_article_says_no_becomes_no(retriever, switch):
+    reply = "Yes, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
+    checks = Checks() if switch else Checks().without("polar")
+    bot = Assistant(retriever, _Judging(reply, 0.9), AssistantConfig(checks=checks, calibrators={}))
+    answer = bot.ask("Is North Korea recognized as a nuclear-weapon state under the NPT?")
+    assert not answer.refused and cited(answer) == [27]
+    assert answer.text.startswith("No: " if switch else "Yes, ")
+    if switch:
+        assert POLAR_NOTE in answer.notes and answer.removed[0].startswith("Yes, North Korea")

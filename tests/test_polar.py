@@ -15,6 +15,10 @@ SUBSIDIES = (
 ASKED = "Did the government offer subsidies for retraining?"
 TREATY = "North Korea is not recognized as a nuclear-weapon state under the Nuclear Non-Proliferation Treaty."
 BONUS = "The deal gives roughly 9,000 workers a one-time bonus of 1,200 euros."
+CHILDREN = (
+    "People over 75 made up half of the extra admissions, while children under five showed no "
+    "significant increase."
+)
 
 
 def scored(*texts: str) -> list[ScoredSentence]:
@@ -45,10 +49,12 @@ def test_proposition(question, claim):
         ("Did the government offer subsidies for retraining in 2020?", None),  # a number the article lacks
         ("Did Minister Hoekstra offer subsidies for retraining?", None),  # a name it lacks
         ("Did the workers get a one-time bonus of 1,200 euros?", None),  # said as asked: no "yes" inferred
+        ("Did children under five show an increase?", CHILDREN),  # "no" two words before "increase"
+        ("Did people over 75 make up half of the extra admissions?", None),  # the clause that says yes
     ],
 )
 def test_answer_no(question, answer):
-    found = answer_no(question, scored(BONUS, SUBSIDIES, TREATY))
+    found = answer_no(question, scored(BONUS, SUBSIDIES, TREATY, CHILDREN))
     assert (found.text if found else None) == answer
 
 
