@@ -277,10 +277,15 @@ class Assistant:
         return any(self.who_said.misattributed(sentence, doc) for doc in docs)
 
     def _speaker_answer(self, step: _Step) -> SpeakerAnswer | None:
-        """For a who-said question: the speaker of the statement it matches, if one stands out."""
+        """For a who-said question: the speaker of the statement it matches, if one stands out;
+        for "What did X say about Y?", X's statement on Y."""
         if not self.checks.who_said or not step.scored:
             return None
-        return self.who_said.speaker_for(step.query, step.scored[0].paragraph.doc)
+        doc = step.scored[0].paragraph.doc
+        found = self.who_said.speaker_for(step.query, doc)
+        if found is None and self.checks.said_about:
+            found = self.who_said.said_about(step.query, doc)
+        return found
 
     def _second_look(
         self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]

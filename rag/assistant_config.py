@@ -39,6 +39,8 @@ class Checks:
     ``speaker_evidence``: a sentence's speaker, resolved by the attribution step, counts as named
     in it when sentences are matched to the question ("He warned that …" for "What did Tom Reyes
     warn about?"): the extractive answers, the quotes while the model reads, the second look.
+    ``said_about``: "What did X say about Y?" is answered with X's statement that holds Y, when
+    the reply gives another statement or none (:meth:`rag.who_said.WhoSaid.said_about`).
     ``polar``: a yes/no question that the model declines, answers "yes" to, or whose reply fails
     the checks, is answered "No" with the article's sentence that states it reversed
     (:mod:`rag.polar`).
@@ -55,6 +57,7 @@ class Checks:
     second_look: bool = True
     speaker_evidence: bool = True
     polar: bool = True
+    said_about: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

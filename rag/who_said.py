@@ -76,6 +76,14 @@ _ROLE_WORDS = frozenset(
                   "spokesperson spokeswoman spokesman coach minister lawyer prosecutor")
 )  # fmt: skip
 _PRONOUNS = frozenset({"he", "she", "they"})
+# "What did Niek Stam say about machines?", "What does the mayor think of the plan?": what one
+# person said on a matter. The words naming the person hold no verb of saying.
+_SAID_ABOUT = re.compile(
+    rf"^\s*(?:(?:and|so)\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have|had|would)\s+"
+    rf"(?P<who>(?:(?!\b(?:{_SPEECH})\b).)+?)\s+(?:{_SPEECH})\s+(?:about|of|regarding|concerning)\s+"
+    rf"(?P<topic>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class SpeakerAnswer:
     statement: Statement
     score: float
     margin: float  # over the best statement of another speaker
+    sentence: str = ""  # the statement's sentence to quote ("" for its first)
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,37 @@ class WhoSaid:
         person = self.person(speaker, best.statement.doc)
         return SpeakerAnswer(person, speaker, best.statement, best.score, best.score - rival)
 
+    def said_about(self, question: str, doc: str | None = None) -> SpeakerAnswer | None:
+        """For "What did X say about Y?": X's statement that holds most of Y (by words, then
+        meaning), when the article names X (by name or by role) and one statement of X's holds
+        any word of Y; else ``None``. A small model gives X's other statement (the vote, where
+        the question asks about machines)."""
+        asked = _SAID_ABOUT.match(plain_text(question))
+        if asked is None:
+            return None
+        person = self._one_person(asked["who"], doc)
+        if person is None:
+            return None
+        matches = [m for m in self.match(asked["topic"], doc) if m.statement.speaker == person.name]
+        best = max(matches, key=lambda m: (m.lexical, m.cosine), default=None)
+        if best is None or best.lexical == 0:
+            return None
+        topic = content_words(asked["topic"])
+        sentences = split_sentences(best.statement.text) or [best.statement.text]
+        sentence = max(sentences, key=lambda t: len(topic & content_words(t)))  # the first of the best
+        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence)
+
+    def _one_person(self, words: str, doc: str | None = None) -> Person | None:
+        """The one person ``words`` name ("Niek Stam", "Stam") or describe ("the mayor"), if one."""
+        named = self.named(words, doc)
+        if named:
+            return named[0] if len(named) == 1 else None
+        wanted = content_words(words)
+        scores = [(len(wanted & content_words(" ".join(p.descriptions))), p) for p in self.people(doc)]
+        top = max((n for n, _ in scores), default=0)
+        fits = [p for n, p in scores if n == top and n > 0]
+        return fits[0] if len(fits) == 1 else None
+
     def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement."""
         cited = {(c.doc, c.paragraph) for c in citations}
@@ -200,10 +240,17 @@ class WhoSaid:
             said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
             who = found.name if one else mention
             return f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
-        first = split_sentences(statement.text)[:1] or [statement.text]
-        words = first[0].split()
-        more = len(words) > QUOTE_WORDS or first[0] != statement.text.strip()
-        said = " ".join(words[:QUOTE_WORDS]).rstrip(",;:") + ("…" if more else "")
+        # One sentence of the statement: the one asked about, else the first.
+        sentences = split_sentences(statement.text) or [statement.text]
+        chosen = found.sentence if found.sentence in sentences else sentences[0]
+        words = chosen.split()
+        said = " ".join(words[:QUOTE_WORDS]).rstrip(",;: ")
+        if len(words) > QUOTE_WORDS or chosen != sentences[-1]:
+            said = said.rstrip(".!?") + "…"
+        elif statement.kind == "quote" and not said.endswith((".", "!", "?", "…")):
+            said += "."
+        if chosen != sentences[0]:
+            said = "…" + said
         if statement.kind == "quote":
             return f"{found.name} said: “{said.translate(NESTED_QUOTES).strip('‘’')}” [{label}]"
         return f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"

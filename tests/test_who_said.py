@@ -149,3 +149,70 @@ def test_a_source_named_by_relation_answers_who_begged(embedder):
     assert found.statement.text.startswith("to close the clinic")
     text = who.speaker_text(found, doc.paragraph(found.statement.paragraph), "¶2")
     assert text == "Hale's brother begged him to close the clinic before the storm, but Hale refused. [¶2]"
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "paragraph"),
+    [
+        ("What did Maria Lopez say about the seagrass?", "Maria Lopez", 3),  # her quote, not her claim
+        ("What did Lopez say about the young fish?", "Maria Lopez", 2),
+        ("What did the finance chief say about other ports?", "Tom Becker", 5),  # named by role
+        ("And what did Becker say about shipping fees?", "Tom Becker", 4),
+    ],
+)
+def test_what_someone_said_about_a_matter(who, question, name, paragraph):
+    found = who.said_about(question, "harbour")
+    assert found is not None and (found.name, found.statement.paragraph) == (name, paragraph)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Maria Lopez say about the budget?",  # none of her statements holds it
+        "What did the mayor say about the seagrass?",  # nobody the article names or describes
+        "What did the article say about the seagrass?",
+        "Who said the seagrass would not come back?",  # a who-said question: speaker_for's
+        "What did Tom Becker say he had been told about the port?",
+    ],
+)
+def test_no_statement_when_the_matter_or_the_person_is_missing(who, question):
+    assert who.said_about(question, "harbour") is None
+
+
+def test_the_answer_quotes_the_sentence_asked_about(embedder):
+    fund = "while other ports grow. The reserve fund will cover it,”"
+    story = STORY.replace("while other ports grow,”", fund)
+    doc = parse_document(story, doc_id="harbour")
+    texts = {(p.doc, p.number): p.text for p in doc.paragraphs}
+    who = WhoSaid({doc.id: attribute(doc)}, embedder.encode, texts=texts)
+    first = who.said_about("What did Becker say about other ports?", "harbour")
+    assert who.speaker_text(first, doc.paragraph(5), "¶5") == (
+        "Tom Becker said: “We cannot afford to stand still while other ports grow…” [¶5]"
+    )
+    second = who.said_about("What did Becker say about the reserve fund?", "harbour")
+    assert second.statement == first.statement
+    said = who.speaker_text(second, doc.paragraph(5), "¶5")
+    assert said == "Tom Becker said: “…The reserve fund will cover it.” [¶5]"
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_assistant_gives_the_statement_on_the_matter_asked(embedder, tmp_path, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant, Retriever
+    from rag.assistant import AssistantConfig, Checks
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "harbour.txt").write_text(STORY, encoding="utf-8")
+    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
+    other = "Tom Becker argued that the larger port would pay for itself within ten years through fees."
+    checks = Checks() if switch else Checks().without("said_about")
+    config = AssistantConfig(checks=checks, calibrators={})
+    bot = Assistant(retriever, ScriptedBackend(f"{other} [¶4]"), config)
+    answer = bot.ask("What did Becker say about other ports?")
+    assert not answer.refused
+    if switch:
+        assert answer.text.startswith("Tom Becker said: “We cannot afford")
+        assert answer.citations[0].paragraph == 5
+    else:
+        assert answer.text.startswith(other) and answer.citations[0].paragraph == 4
