@@ -161,6 +161,9 @@ def quoted(request: Request, attributions: Any, subject: str = "") -> tuple[list
                 described.append((d, where))
         if all(len(d.split()) < 2 for d, _ in described):  # none, or a bare title ("President")
             intro = introduced(person, mine)
+            said = content_words(" ".join([person.name, *(d for d, _ in described)]))
+            if intro and described and not content_words(intro[0]) - said:
+                intro = None  # "“…Mayor Martin Horn”" says no more than the title "Mayor"
             if intro and not intro[0].startswith("“") and described:
                 described = [*described, intro]  # "Mayor; who proposed the plan in February"
             else:

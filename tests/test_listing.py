@@ -152,6 +152,8 @@ Councillor Tom Reyes, who voted against it, said the city should have asked for 
 Local business owners were divided. Anna Chu, who runs a bakery two blocks from the bridge, said she worried about traffic. "People will just stop coming," she said.
 
 Lena Ortiz, who said she drives across daily, welcomed the vote. "It is overdue," Ortiz said.
+
+Inspector Sara Holm called the bridge "a daily risk for everyone who uses it."
 """  # noqa: E501
 
 
@@ -166,6 +168,7 @@ def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(tmp_path, e
     assert "- Deborah Keane: Mayor [¶2]; who proposed the plan in February [¶2]" in lines
     assert "- Anna Chu: who runs a bakery two blocks from the bridge [¶4]" in lines
     assert not any("who said" in line or "patching" in line for line in lines)
+    assert "- Sara Holm: Inspector [¶6]" in lines  # not "“…Inspector Sara Holm”": it adds nothing
 
 
 STUDY = "\n\n".join([
