@@ -130,7 +130,7 @@ STOP = frozenset(
     """a an the and or but if of to in on at by for with from as into about over after before than then so
     is are was were be been being am do does did doing have has had having will would shall should can
     could may might must it its it's this that these those there here what which who whom whose when where
-    why how i you he she we they me him her us them my your his our their not no nor also just only very
+    why how i you he she we they me him her us them my your his our their not no nor yes also just only very
     more most such both each other any all some said says say according article text paragraph paragraphs
     context passage one two""".split()
 )
@@ -144,7 +144,29 @@ def content_words(text: str) -> set[str]:
     """
     found = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", plain_text(strip_markers(text)))
     found += [part for t in found if "-" in t for part in t.split("-") if len(part) > 2 and part.isalpha()]
-    return {_STEM.stemWord(t.lower()) for t in found if t.lower() not in STOP and len(t) > 1}
+    return {_STEM.stemWord(one_spelling(t.lower())) for t in found if t.lower() not in STOP and len(t) > 1}
+
+
+# British and American spellings of one word ("kilometres" in the article, "kilometers" in a
+# reply): both sides of every comparison are written the American way before stemming. Only
+# endings that no other English word shares in this form; "four", "hour", "tour" keep "our".
+_SPELLINGS = (
+    (re.compile(r"^(\w{2,}[^aeiou])re(s?)$"), r"\1er\2"),  # kilometre, metre, centre, fibre
+    (re.compile(r"^(\w{2,}[^aeiouf\W])our(s|ed|ing|ite|ites|able|er|ers)?$"), r"\1or\2"),  # labour, colour
+    (re.compile(r"^(\w{2,}[aeiou]l)ys(e|es|ed|ing)$"), r"\1yz\2"),  # analyse, paralysed
+    (re.compile(r"^(\w{3,})is(e|es|ed|ing|ation|ations)$"), r"\1iz\2"),  # organise, organisation
+    (re.compile(r"^(def|off|lic|pret)enc(e|es)$"), r"\1ens\2"),  # defence, licence
+    (re.compile(r"^(\w{4,})ogue(s?)$"), r"\1og\2"),  # catalogue, dialogue
+    (re.compile(r"^programme(s?)$"), r"program\1"),
+)
+
+
+def one_spelling(word: str) -> str:
+    """``word`` (lower case) in its American spelling, when it has a British one."""
+    for pattern, american in _SPELLINGS:
+        if pattern.match(word):
+            return pattern.sub(american, word)
+    return word
 
 
 # -- citation markers -------------------------------------------------------------------------

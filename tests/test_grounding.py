@@ -131,6 +131,15 @@ def test_a_sentence_said_again_is_dropped(embedder, sources, switch):
     assert checked.supported == (1 if switch else 2)
 
 
+def test_a_reply_spelled_the_american_way_is_backed_by_a_british_article(grounder):
+    from rag.types import Paragraph
+
+    sources = SourceMap.build([Paragraph("tram", 2, "The line will run 7.4 kilometres from the station.")])
+    question = "How long is the tram line?"
+    checked = grounder.check("The tram line is 7.4 kilometers long.", sources, question=question)
+    assert checked.text == "The tram line is 7.4 kilometers long. [¶2]" and checked.removed == ()
+
+
 def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
     checked = grounder.check(f"{NATO} [¶99].", sources)
     assert "¶99" not in checked.text

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.text import balance_quotes, clean_text, normalize_quotes, split_sentences, words
+from rag.text import (
+    balance_quotes,
+    clean_text,
+    content_words,
+    normalize_quotes,
+    one_spelling,
+    split_sentences,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +149,22 @@ def test_normalize_quotes():
 )
 def test_a_sentence_cut_from_a_quotation_gets_its_quote_mark_back(sentence, shown):
     assert balance_quotes(sentence) == shown
+
+
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [
+        ("kilometres", "kilometers"), ("metre", "meter"), ("centre", "center"), ("labour", "labor"),
+        ("neighbours", "neighbors"), ("honoured", "honored"), ("analysed", "analyzed"),
+        ("organisation", "organization"), ("defence", "defense"), ("catalogue", "catalog"),
+        ("programme", "program"),
+    ],
+)  # fmt: skip
+def test_british_and_american_spellings_are_one_word(british, american):
+    assert one_spelling(british) == american
+    assert content_words(f"The {british} matter.") == content_words(f"The {american} matter.")
+
+
+@pytest.mark.parametrize("word", ["four", "hour", "tour", "your", "more", "store", "there", "acre", "fence"])
+def test_words_that_only_look_british_are_kept(word):
+    assert one_spelling(word) == word
