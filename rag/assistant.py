@@ -396,7 +396,7 @@ class Assistant:
             reply = drop_prompt_echo(reply, prompt.messages[0].content)
         # Judged against what the reader asked: the search query of a follow-up may already
         # contain words of the answer.
-        checked = self.grounder.check(reply, prompt.sources, question=step.question)
+        checked = self.grounder.check(reply, prompt.sources, question=step.question, topic=step.query)
         notes = (*notes, CORRECTED_NOTE) if checked.corrected else notes
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         found = self._speaker_answer(step)

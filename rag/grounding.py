@@ -15,7 +15,10 @@ Steps, applied to whatever the model wrote:
    recognized" → "X is not recognized …"), and so is one giving an amount the article gives
    something else (``numbers``: "nine months" where the article says "eczema at four months"),
    and one whose amount the article gives only to another matter is removed; a sentence that
-   only says again what a kept one said is dropped (``repeats``);
+   only says again what a kept one said is dropped (``repeats``); a reply none of whose
+   sentences, nor the paragraphs they cite, holds a word of the question answers another
+   question and is removed (``on_topic``; a short answer, a name or a date, is judged by
+   ``together`` instead);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -83,6 +86,7 @@ class GroundingChecks:
     correct: bool = True
     numbers: bool = True
     repeats: bool = True
+    on_topic: bool = True
 
 
 @dataclass
@@ -116,17 +120,30 @@ class SourceMap:
         return None
 
 
+def _same(w: str, q: str) -> bool:
+    """Stems that are prefixes of each other count as the same word ("Russia" and "Russian")."""
+    return w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w)))
+
+
 def restates(words: set[str], question_words: set[str]) -> bool:
     """Whether a sentence's content ``words`` add nothing to the question's.
 
     Stems that are prefixes of each other count as the same word ("Russia" and "Russian"):
     "The troops are being trained in Russia" does not answer "In which Russian region?".
     """
+    return all(any(_same(w, q) for q in question_words) for w in words)
 
-    def same(w: str, q: str) -> bool:
-        return w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w)))
 
-    return all(any(same(w, q) for q in question_words) for w in words)
+def _bare(sentence: str) -> bool:
+    """Whether ``sentence`` is a bare answer: names and numbers only ("Sydney Seiler and Victor
+    Cha."), which need not repeat the question's words."""
+    tokens = [t for t in re.findall(r"[A-Za-z0-9][\w’'-]*", sentence) if t.lower() not in STOP]
+    return bool(tokens) and all(t[0].isupper() or t[0].isdigit() for t in tokens)
+
+
+def _shares(words: set[str], question_words: set[str]) -> bool:
+    """Whether ``words`` hold any word of the question (stems alike as in :func:`restates`)."""
+    return any(_same(w, q) for w in words for q in question_words)
 
 
 def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | None = None) -> list[str]:
@@ -194,8 +211,10 @@ class Grounder:
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
 
-    def check(self, reply: str, sources: SourceMap, question: str = "") -> CheckedAnswer:
-        """Check ``reply`` against ``sources``, judged against what the reader asked."""
+    def check(self, reply: str, sources: SourceMap, question: str = "", topic: str = "") -> CheckedAnswer:
+        """Check ``reply`` against ``sources``, judged against what the reader asked;
+        ``topic``: what the reply must be about (a follow-up's standalone query; default the
+        question)."""
         sentences = [s for s in split_sentences(_flatten(reply)) if _has_words(strip_markers(s))]
         labels = list(sources.paragraphs)
         # Support is judged on the paragraphs minus any planted instructions (see safety.py).
@@ -213,6 +232,7 @@ class Grounder:
         semantic = self._semantic(claims, para_sents)
         asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
+        topic_words = content_words(topic) if topic else question_words
 
         kept: list[str] = []
         cited: dict[str, None] = {}
@@ -222,6 +242,7 @@ class Grounder:
         refusal = False
         corrected = 0
         kept_words: list[set[str]] = []  # content words of each kept claim
+        on_topic: list[bool] = []  # per kept claim: it or its paragraphs share a question word
         for sentence in sentences:
             plain = _as_reader_reads(strip_markers(sentence))
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
@@ -316,6 +337,14 @@ class Grounder:
             cited.update(dict.fromkeys(chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
             kept_words.append(words)
+            on_topic.append(short or _bare(plain) or _shares(words | held, topic_words))
+        if self.checks.on_topic and topic_words and on_topic and not any(on_topic):
+            # No sentence kept, nor the paragraphs it cites, has a word of the question ("Did
+            # the chamber of commerce support the line?" answered with the referendum): the
+            # reply answers another question.
+            removed.extend(strip_markers(k) for k in kept if not is_refusal(k))
+            kept = [k for k in kept if is_refusal(k)]
+            cited, support, similarity = {}, [], []
         supported = len(kept) - sum(is_refusal(k) for k in kept)
         cited_paragraphs = [sources.paragraphs[lab] for lab in cited]
         return CheckedAnswer(

@@ -140,6 +140,29 @@ def test_a_reply_spelled_the_american_way_is_backed_by_a_british_article(grounde
     assert checked.text == "The tram line is 7.4 kilometers long. [¶2]" and checked.removed == ()
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_reply_about_another_matter_is_removed(embedder, switch):
+    from rag.types import Paragraph
+
+    shops = "Karl Weber expected more customers. But the chamber of commerce warned that shops could suffer."
+    vote = "A citizens' referendum on the project in 2023 failed to reach the required turnout."
+    sources = SourceMap.build([Paragraph("tram", 9, shops), Paragraph("tram", 10, vote)])
+    grounder = Grounder(embedder.encode, checks=GroundingChecks(on_topic=switch))
+    question = "Did the chamber of commerce support the line?"
+    reply = "The citizens' referendum on the project in 2023 failed to reach the required turnout. [¶10]"
+    checked = grounder.check(reply, sources, question=question)
+    assert (checked.supported, bool(checked.removed)) == ((0, True) if switch else (1, False))
+    # On the matter: a word of the question in the reply or in the paragraph it cites.
+    on = "The chamber warned that shops could suffer. [¶9]"
+    assert grounder.check(on, sources, question=question).supported == 1
+    # A bare answer (names and numbers only) need not repeat the question's words.
+    bare = grounder.check("Karl Weber and the Chamber of Commerce. [¶9]", sources, question="Who reacted?")
+    assert bare.supported == 1
+    # A follow-up ("What did she say?") is judged against its standalone query.
+    follow = grounder.check(reply, sources, question="What did she say?", topic="What did the referendum do?")
+    assert follow.supported == 1
+
+
 def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
     checked = grounder.check(f"{NATO} [¶99].", sources)
     assert "¶99" not in checked.text
