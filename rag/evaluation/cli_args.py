@@ -9,7 +9,7 @@ import argparse
 from dataclasses import replace
 
 from .. import settings
-from ..assistant_config import AssistantConfig
+from ..assistant_config import CHECK_NAMES, AssistantConfig
 
 
 def eval_parser(sub) -> argparse.ArgumentParser:
@@ -52,9 +52,7 @@ def eval_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="CHECK",
-        help="switch checks off (an ablation): injection, echo, unknown_names, verifier, calibrator, "
-        "who_said, speaker_context, second_look, "
-        "facts, polarity, restates, together, placement, speakers, joint, correct, numbers",
+        help=f"switch checks off (an ablation): {', '.join(CHECK_NAMES)}",
     )
     p.add_argument(
         "--single-fact",
