@@ -422,12 +422,6 @@ class Assistant:
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return
-        if says_yes(checked.text):  # "Yes, …" where the article says the opposite: "No"
-            removed = (strip_markers(checked.text), *checked.removed)
-            polar = self._polar(step, timings, draft=reply, removed=removed, notes=notes)
-            if polar is not None:
-                yield polar
-                return
         if self.checks.verifier and isinstance(self.backend, Verifier):
             # One question to the model that has read the article: does the article answer the
             # question at all? It costs its own few tokens (docs/grounding.md, step 7).
@@ -438,8 +432,14 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        if confidence is not None and confidence.decline:
+        declined = confidence is not None and confidence.decline
+        if declined or says_yes(checked.text):  # a yes/no question the article answers "no"
             removed = (strip_markers(checked.text), *checked.removed)
+            polar = self._polar(step, timings, draft=reply, removed=removed, notes=notes)
+            if polar is not None:
+                yield polar
+                return
+        if declined:
             yield self._decline(step, removed=removed, timings=timings, notes=notes, reason="low confidence",
                                 signals=signals, confidence=confidence.value)  # fmt: skip
             return

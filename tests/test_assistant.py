@@ -530,3 +530,19 @@ def test_a_yes_where_the_article_says_no_becomes_no(retriever, switch):
     assert answer.text.startswith("No: " if switch else "Yes, ")
     if switch:
         assert POLAR_NOTE in answer.notes and answer.removed[0].startswith("Yes, North Korea")
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_right_no_is_not_withheld_for_low_confidence(retriever, switch):
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)  # declines all
+    reply = "No, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
+    checks = Checks() if switch else Checks().without("polar")
+    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    bot = Assistant(retriever, _Judging(reply, 0.2), config)
+    answer = bot.ask("Is North Korea recognized as a nuclear-weapon state?")
+    if switch:
+        assert not answer.refused and answer.text.startswith("No: ") and cited(answer) == [27]
+    else:
+        assert answer.refused and answer.decline_reason == "low confidence"
