@@ -61,6 +61,7 @@ _ASKS = re.compile(
 # After a name: an appositive or a few words (no full stop), then a verb of saying ("Cha, Korea
 # chair at CSIS, stated"); before a name: the verb or "according to" ("said Nelson").
 _SUBJECT_OF = re.compile(rf"^(?:,[^.;]{{0,120}}?,)?(?:\s+[\w’'-]+){{0,3}}?\s+(?:{_SPEECH})\b", re.I)
+_OF_SOMEONE = re.compile(r"\b(?:of|for)\s+(?:the\s+)?$", re.IGNORECASE)
 _PASSIVE = re.compile(r"\b(?:was|were|is|are|been|be|being|get|got)\s+(?:\w+\s+)?\w+$", re.I)
 # The verbs that come before their speaker ("said Nelson"); "told Becker" and "ask Becker" name
 # whom one speaks to.
@@ -239,7 +240,7 @@ class WhoSaid:
             words = paragraph.text[statement.speaker_end : end].split()
             said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
             who = found.name if one else mention
-            return f"{who}{'' if said[:1] in ',;:' else ' '}{said.rstrip('.')}. [{label}]"
+            return f"{who}{'' if said[:1] in ',;:' else ' '}{_full_stop(said)} [{label}]"
         # One sentence of the statement: the one asked about, else the first.
         sentences = split_sentences(statement.text) or [statement.text]
         chosen = found.sentence if found.sentence in sentences else sentences[0]
@@ -253,7 +254,7 @@ class WhoSaid:
             said = "…" + said
         if statement.kind == "quote":
             return f"{found.name} said: “{said.translate(NESTED_QUOTES).strip('‘’')}” [{label}]"
-        return f"{found.name} {statement.cue or 'said'} {said.rstrip('.')}. [{label}]"
+        return f"{found.name} {statement.cue or 'said'} {_full_stop(said)} [{label}]"
 
     def person(self, name: str, doc: str | None = None) -> Person | None:
         docs = [doc] if doc is not None else list(self.attributions)
@@ -267,8 +268,12 @@ class WhoSaid:
         Korea chair, warned …", "said Nelson", "according to Hong"); not "Gloria was told …"."""
         plain = plain_text(sentence)
         found = []
+        covered = -1  # the end of the last whole mention: "Jong-un" inside "Kim Jong-un" is not another
         for start, end, person in self._mentions(sentence, doc):
+            inside, covered = start < covered, max(covered, end)
             after, before = plain[end:], plain[:start]
+            if inside or _OF_SOMEONE.search(before):
+                continue  # "The sister of Kim Jong-un condemned …": she speaks, not he
             subject = _SUBJECT_OF.match(after)
             if (subject and not _PASSIVE.search(subject.group(0))) or _VERB_BEFORE.search(before):
                 found.append(person)
@@ -347,6 +352,14 @@ class WhoSaid:
                 self._vectors[t] = v
         query = self.encode([text])[0]
         return [float(np.dot(query, self._vectors[t])) for t in said]
+
+
+def _full_stop(text: str) -> str:
+    """``text`` ending in one full stop: "… create problems.”" stays, "… a signal" gets one."""
+    text = text.rstrip()
+    if re.search(r"[!?…][”’\"']?$|\.[”’\"']$", text):
+        return text
+    return text.rstrip(".") + "."
 
 
 def _fold(text: str) -> str:

@@ -125,6 +125,9 @@ def test_people_and_their_forms(who):
         ("The council was told to ask Becker about the fees.", []),  # Becker says nothing here
         ("Becker was told the plan would cost 40 million dollars.", []),  # passive: told, not telling
         ("Lopez studies seagrass and Becker runs the finances.", []),
+        ("The sister of Maria Lopez warned that the seagrass would go.", []),  # the sister speaks
+        ("A spokesman for Tom Becker said the port would pay for itself.", []),
+        ("Tom Becker said the port would pay for itself.", ["Tom Becker"]),  # once, not also as "Becker"
     ],
 )
 def test_who_a_sentence_has_speak(who, sentence, speaking):
@@ -216,3 +219,14 @@ def test_the_assistant_gives_the_statement_on_the_matter_asked(embedder, tmp_pat
         assert answer.citations[0].paragraph == 5
     else:
         assert answer.text.startswith(other) and answer.citations[0].paragraph == 4
+
+
+@pytest.mark.parametrize(
+    ("said", "ended"),
+    [("a signal", "a signal."), ("a signal.", "a signal."), ("create problems.”", "create problems.”"),
+     ('a "real problem."', 'a "real problem."'), ("a real problem…", "a real problem…")],
+)  # fmt: skip
+def test_a_reported_claim_ends_in_one_full_stop(said, ended):
+    from rag.who_said import _full_stop
+
+    assert _full_stop(said) == ended
