@@ -53,6 +53,7 @@ from .evidence import (
 )
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap
+from .numbers import COUNTED_NOTE, counted
 from .polar import POLAR_NOTE, answer_no, says_yes
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
@@ -283,9 +284,7 @@ class Assistant:
             return None
         doc = step.scored[0].paragraph.doc
         found = self.who_said.speaker_for(step.query, doc)
-        if found is None and self.checks.said_about:
-            found = self.who_said.said_about(step.query, doc)
-        return found
+        return found or (self.who_said.said_about(step.query, doc) if self.checks.said_about else None)
 
     def _second_look(
         self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]
@@ -313,15 +312,20 @@ class Assistant:
         return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
 
     def _polar(
-        self, step: _Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...]
+        self, step: _Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...],
+        counts: bool = False,
     ) -> StreamEvent | None:
-        """A yes/no question the article answers "no" to: "No:" and its sentence, cited."""
+        """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
+        ``counts``, also a "how many" question: the sentence giving that number, cited."""
         found = answer_no(step.question, step.scored) if self.checks.polar else None
+        prefix, note = "No: ", POLAR_NOTE
+        if found is None and counts and self.checks.counted:
+            found, prefix, note = counted(step.question, step.scored), "", COUNTED_NOTE
         if found is None:
             return None
         label = SourceMap.build([found.paragraph]).label(found.paragraph)
-        text = f"No: {balance_quotes(found.text)} [{label}]"
-        return self._cited(step, found.paragraph, text, (*notes, POLAR_NOTE), timings, draft, removed)
+        text = f"{prefix}{balance_quotes(found.text)} [{label}]"
+        return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
     def _attributed(
         self,
@@ -409,7 +413,7 @@ class Assistant:
             # The model declined, or wrote nothing the article supports: decline and show the
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
-            polar = self._polar(step, timings, draft=reply, removed=checked.removed, notes=notes)
+            polar = self._polar(step, timings, draft=reply, removed=checked.removed, notes=notes, counts=True)
             if polar is not None:
                 yield polar
                 return

@@ -95,3 +95,62 @@ def test_the_grounder_removes_an_unbound_amount(embedder):
     assert checked.supported == 0 and checked.removed == (reply.replace(" [¶0]", ""),)
     off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False))
     assert off.check(reply, sources, question=question).supported == 1  # every word is in the article
+
+
+# -- "How many …?" -----------------------------------------------------------------------------
+TRAM = "\n\n".join([
+    "City council approves tram line",
+    "The city council voted 27 to 21 on Monday to build a new tram line to the western suburbs.",
+    "Council member Ursula Degen said the tram would cut through a protected forest and destroy "
+    "about 400 trees.",
+    "The transport department said it would plant two trees for every one removed.",
+])  # fmt: skip
+
+
+def _scored(*texts: str):
+    from rag.evidence import ScoredSentence
+
+    made = [(n, t) for n, t in enumerate(texts, 1)]
+    return [ScoredSentence(Paragraph("tram", n, t), t, 1.0, 0.5, 0.5, None, 0) for n, t in made]
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraph"),
+    [
+        ("How many trees will be destroyed?", 2),
+        ("How many trees will be planted for every one removed?", 3),
+        ("How many members voted for the line?", None),  # "27 to 21": no number of members
+        ("How many trees were destroyed in 2020?", None),  # a year the sentences lack
+        ("How many stops will the line have?", None),
+        ("What will be destroyed?", None),  # not a "how many" question
+    ],
+)
+def test_the_sentence_giving_the_number_asked_for(question, paragraph):
+    from rag.numbers import counted
+
+    sentences = _scored(*TRAM.split("\n\n")[1:])
+    found = counted(question, sentences)
+    assert (found.paragraph.number if found else None) == paragraph
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_assistant_quotes_the_number_the_model_did_not_give(embedder, tmp_path, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant, Retriever
+    from rag.assistant import AssistantConfig, Checks
+    from rag.numbers import COUNTED_NOTE
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "tram.txt").write_text(TRAM, encoding="utf-8")
+    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
+    checks = Checks() if switch else Checks().without("counted")
+    config = AssistantConfig(checks=checks, calibrators={}, second_look=None)
+    answer = Assistant(retriever, ScriptedBackend("The article does not say."), config).ask(
+        "How many trees will be destroyed?"
+    )
+    if switch:
+        assert not answer.refused and COUNTED_NOTE in answer.notes
+        assert "about 400 trees" in answer.text and [c.paragraph for c in answer.citations] == [2]
+    else:
+        assert answer.refused and answer.decline_reason == "model declined"
