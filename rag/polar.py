@@ -17,11 +17,11 @@ negated ("Didn't they ...?"), whose "no" is ambiguous in English.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .acronyms import initials
 from .evidence import ScoredSentence
-from .grounding import negated_words
+from .grounding import negated_words, novel_facts
 from .text import content_words
 
 AUXILIARIES = frozenset(
@@ -54,19 +54,11 @@ def proposition(question: str) -> str | None:
     return " ".join(words[1:]).rstrip(" ?")
 
 
-def _names_and_numbers(text: str) -> list[str]:
-    """The capitalised words and numbers of ``text`` (its first word aside)."""
-    return [t for t in _WORD.findall(text)[1:] if t[0].isupper() or t[0].isdigit()]
-
-
-def _names_held(names: Sequence[str], sentence: str) -> bool:
-    """Whether ``sentence`` holds every one of ``names``, an acronym by its long form too ("NPT":
-    "the Nuclear Non-Proliferation Treaty")."""
-    held = content_words(sentence)
+def _spelled_out_in(sentence: str) -> Callable[[str], bool]:
+    """Whether an acronym stands in ``sentence`` by its long form ("NPT": "the Nuclear
+    Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` asks."""
     found = initials(" ".join(w for w in _WORD.findall(sentence) if w[0].isupper()))
-    return all(
-        content_words(name) <= held or (len(name) >= 3 and name.isupper() and name in found) for name in names
-    )
+    return lambda name: len(name) >= 3 and name.isupper() and name in found
 
 
 def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5) -> ScoredSentence | None:
@@ -75,7 +67,7 @@ def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5
     claim = proposition(question)
     if claim is None:
         return None
-    words, names = content_words(claim), _names_and_numbers(question)
+    words = content_words(claim)
     if not words:
         return None
     for sentence in sentences[:limit]:
@@ -83,6 +75,7 @@ def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5
         # Negated at the question's own words: "did not find a rise" (find), "showed no
         # significant increase" (increase), "was not involved" (involved).
         negated = negated_words(sentence.text, NEGATION_SCOPE) & words
-        if held and negated and _names_held(names, sentence.text):
+        # Every name and number of the question stands in the sentence (the grounding's own test).
+        if held and negated and not novel_facts(question, sentence.text, _spelled_out_in(sentence.text)):
             return sentence
     return None
