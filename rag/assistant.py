@@ -426,6 +426,11 @@ class Assistant:
             yield self._decline(step, removed=checked.removed, timings=timings, notes=notes, reason=reason,
                                 signals=signals)  # fmt: skip
             return
+        removed = (strip_markers(checked.text), *checked.removed)  # if the reply is set aside
+        polar = self._polar(step, timings, reply, removed, notes) if says_yes(checked.text) else None
+        if polar is not None:  # "Yes, …" to a yes/no question the article answers "no": no verifier
+            yield polar
+            return
         if self.checks.verifier and isinstance(self.backend, Verifier):
             # One question to the model that has read the article: does the article answer the
             # question at all? It costs its own few tokens (docs/grounding.md, step 7).
@@ -436,16 +441,12 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        declined = confidence is not None and confidence.decline
-        if declined or says_yes(checked.text):  # a yes/no question the article answers "no"
-            removed = (strip_markers(checked.text), *checked.removed)
-            polar = self._polar(step, timings, draft=reply, removed=removed, notes=notes)
-            if polar is not None:
-                yield polar
-                return
-        if declined:
-            yield self._decline(step, removed=removed, timings=timings, notes=notes, reason="low confidence",
-                                signals=signals, confidence=confidence.value)  # fmt: skip
+        if confidence is not None and confidence.decline:
+            # A right "No" to a yes/no question the article negates is not withheld.
+            polar = self._polar(step, timings, reply, removed, notes)
+            yield polar or self._decline(step, removed=removed, timings=timings, notes=notes,
+                                         reason="low confidence", signals=signals,
+                                         confidence=confidence.value)  # fmt: skip
             return
         yield step.final(checked.text, self.backend_name, citations=checked.citations,
                          removed=checked.removed, notes=notes, draft=reply, timings=timings,

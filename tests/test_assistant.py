@@ -524,10 +524,12 @@ def test_a_yes_no_question_the_article_answers_no_is_not_declined(retriever, swi
 def test_a_yes_where_the_article_says_no_becomes_no(retriever, switch):
     reply = "Yes, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
     checks = Checks() if switch else Checks().without("polar")
-    bot = Assistant(retriever, _Judging(reply, 0.9), AssistantConfig(checks=checks, calibrators={}))
+    backend = _Judging(reply, 0.9)
+    bot = Assistant(retriever, backend, AssistantConfig(checks=checks, calibrators={}))
     answer = bot.ask("Is North Korea recognized as a nuclear-weapon state under the NPT?")
     assert not answer.refused and cited(answer) == [27]
     assert answer.text.startswith("No: " if switch else "Yes, ")
+    assert backend.checks == (0 if switch else 1)  # the "No" needs no verifier question
     if switch:
         assert POLAR_NOTE in answer.notes and answer.removed[0].startswith("Yes, North Korea")
 
