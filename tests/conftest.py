@@ -132,6 +132,19 @@ def retriever(embedder, tmp_path_factory) -> Retriever:
 
 
 @pytest.fixture
+def story(embedder, tmp_path):
+    """``story(text, name)``: a retriever over one article written in the test, in its own folder."""
+
+    def make(text: str, name: str = "story") -> Retriever:
+        folder = tmp_path / "corpus"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+        return Retriever.from_corpus(folder, embedder=embedder, cache_dir=str(tmp_path / "idx"))
+
+    return make
+
+
+@pytest.fixture
 def article_corpus(tmp_path) -> Path:
     """A private copy of the corpus folder, free to edit."""
     folder = tmp_path / "corpus"

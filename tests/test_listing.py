@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS_DIR, EVAL_DIR
 
-from rag import Assistant, Retriever, load_corpus
+from rag import Assistant, load_corpus
 from rag.attribution import Attributor
 from rag.explain import named_speakers
 from rag.text import NOT_IN_ARTICLE, strip_markers
@@ -157,14 +157,10 @@ Inspector Sara Holm called the bridge "a daily risk for everyone who uses it."
 """  # noqa: E501
 
 
-def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(tmp_path, embedder):
+def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(story):
     """ "Anna Chu, who runs a bakery …" introduces her; a clause that reports words ("who said
     she drives …") does not, and a quote before a name is not read as a role."""
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "council.txt").write_text(COUNCIL, "utf-8")
-    cache = str(tmp_path / "cache")
-    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=cache)
-    lines = Assistant(retriever).ask("Who is quoted in the article?").text.splitlines()
+    lines = Assistant(story(COUNCIL, "council")).ask("Who is quoted in the article?").text.splitlines()
     assert "- Deborah Keane: Mayor [¶2]; who proposed the plan in February [¶2]" in lines
     assert "- Anna Chu: who runs a bakery two blocks from the bridge [¶4]" in lines
     assert not any("who said" in line or "patching" in line for line in lines)
@@ -183,14 +179,11 @@ STUDY = "\n\n".join([
 
 
 @pytest.mark.parametrize("switch", [True, False])
-def test_a_sentence_restating_the_why_question_is_no_reason(embedder, tmp_path, switch):
+def test_a_sentence_restating_the_why_question_is_no_reason(story, switch):
     from rag.assistant import AssistantConfig, Checks
 
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "study.txt").write_text(STUDY, encoding="utf-8")
-    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
     checks = Checks() if switch else Checks().without("restates")
-    bot = Assistant(retriever, None, AssistantConfig(checks=checks))
+    bot = Assistant(story(STUDY, "study"), None, AssistantConfig(checks=checks))
     answer = bot.ask("Why did some doctors urge caution?")
     assert not answer.refused
     if switch:

@@ -134,16 +134,14 @@ def test_the_sentence_giving_the_number_asked_for(question, paragraph):
 
 
 @pytest.mark.parametrize("switch", [True, False])
-def test_the_assistant_quotes_the_number_the_model_did_not_give(embedder, tmp_path, switch):
+def test_the_assistant_quotes_the_number_the_model_did_not_give(story, switch):
     from backend_helpers import ScriptedBackend
 
-    from rag import Assistant, Retriever
+    from rag import Assistant
     from rag.assistant import AssistantConfig, Checks
     from rag.numbers import COUNTED_NOTE
 
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "tram.txt").write_text(TRAM, encoding="utf-8")
-    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
+    retriever = story(TRAM, "tram")
     checks = Checks() if switch else Checks().without("counted")
     config = AssistantConfig(checks=checks, calibrators={}, second_look=None)
     answer = Assistant(retriever, ScriptedBackend("The article does not say."), config).ask(

@@ -199,15 +199,13 @@ def test_the_answer_quotes_the_sentence_asked_about(embedder):
 
 
 @pytest.mark.parametrize("switch", [True, False])
-def test_the_assistant_gives_the_statement_on_the_matter_asked(embedder, tmp_path, switch):
+def test_the_assistant_gives_the_statement_on_the_matter_asked(story, switch):
     from backend_helpers import ScriptedBackend
 
-    from rag import Assistant, Retriever
+    from rag import Assistant
     from rag.assistant import AssistantConfig, Checks
 
-    (tmp_path / "corpus").mkdir()
-    (tmp_path / "corpus" / "harbour.txt").write_text(STORY, encoding="utf-8")
-    retriever = Retriever.from_corpus(tmp_path / "corpus", embedder=embedder, cache_dir=str(tmp_path / "idx"))
+    retriever = story(STORY, "harbour")
     other = "Tom Becker argued that the larger port would pay for itself within ten years through fees."
     checks = Checks() if switch else Checks().without("said_about")
     config = AssistantConfig(checks=checks, calibrators={})
