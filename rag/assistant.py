@@ -53,8 +53,8 @@ from .evidence import (
 )
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap
-from .numbers import COUNTED_NOTE, counted
-from .polar import POLAR_NOTE, answer_no, says_yes
+from .lookup import look_up
+from .polar import says_yes
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -316,16 +316,14 @@ class Assistant:
         counts: bool = False,
     ) -> StreamEvent | None:
         """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
-        ``counts``, also a "how many" question: the sentence giving that number, cited."""
-        found = answer_no(step.question, step.scored) if self.checks.polar else None
-        prefix, note = "No: ", POLAR_NOTE
-        if found is None and counts and self.checks.counted:
-            found, prefix, note = counted(step.question, step.scored), "", COUNTED_NOTE
-        if found is None:
-            return None
-        label = SourceMap.build([found.paragraph]).label(found.paragraph)
-        text = f"{prefix}{balance_quotes(found.text)} [{label}]"
-        return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
+        ``counts``, also a "how many" or "when" question: the sentence giving what was asked."""
+        found, prefix, note = look_up(step.question, step.scored, polar=self.checks.polar,
+                                      typed=counts and self.checks.typed)  # fmt: skip
+        if found is not None:
+            label = SourceMap.build([found.paragraph]).label(found.paragraph)
+            text = f"{prefix}{balance_quotes(found.text)} [{label}]"
+            return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
+        return None
 
     def _attributed(
         self,

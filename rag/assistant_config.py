@@ -39,9 +39,9 @@ class Checks:
     ``speaker_evidence``: a sentence's speaker, resolved by the attribution step, counts as named
     in it when sentences are matched to the question ("He warned that …" for "What did Tom Reyes
     warn about?"): the extractive answers, the quotes while the model reads, the second look.
-    ``counted``: a "How many X …?" question the model declines, or whose reply fails the checks,
-    gets the article's sentence that gives a number of X and holds the question's other words
-    (:func:`rag.numbers.counted`).
+    ``typed``: a question asking for a time or a number ("On what day …?", "How many trees …?")
+    that the model declines, or whose reply fails the checks, gets the article's sentence that
+    holds the question's other words and a value of that kind (:func:`rag.lookup.typed_answer`).
     ``said_about``: "What did X say about Y?" is answered with X's statement that holds Y, when
     the reply gives another statement or none (:meth:`rag.who_said.WhoSaid.said_about`).
     ``polar``: a yes/no question that the model declines, answers "yes" to, or whose reply fails
@@ -60,7 +60,7 @@ class Checks:
     second_look: bool = True
     speaker_evidence: bool = True
     polar: bool = True
-    counted: bool = True
+    typed: bool = True
     said_about: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 

@@ -94,7 +94,9 @@ def answers_type(kind: str | None, sentence: str, question: str, people: Sequenc
     if kind == "number":
         found = [m.group(0).lower() for m in NUMBER.finditer(sentence)]
     elif kind == "time":
-        found = [m.group(0).lower() for m in TIME.finditer(sentence)]
+        # Month names written small are words ("may be implemented", "march on").
+        found = [m.group(0).lower() for m in TIME.finditer(sentence)
+                 if not m.group(0).islower() or m.group(0) == "yesterday"]  # fmt: skip
     else:
         # A person of the corpus (its speakers) whom the question does not name. Organisations
         # and countries answer "who" too ("NATO and the United States confirmed"), so a

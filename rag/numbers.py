@@ -15,12 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from .text import NUMBER, content_words, split_sentences
-
-if TYPE_CHECKING:
-    from .evidence import ScoredSentence
 
 _WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -143,24 +139,17 @@ def _words_beside(text: str) -> set[str]:
 
 # "How many trees will be destroyed?": the thing counted, and a number of it within three words
 # ("about 400 trees", "40 container ships", "1.4 million admissions").
-COUNTED_NOTE = "The model gave no answer; the article's sentence with the number asked for is quoted."
 _HOW_MANY = re.compile(r"\bhow\s+many\s+([A-Za-z][\w-]*)", re.IGNORECASE)
 _COUNT = re.compile(rf"(?:{NUMBER.pattern})((?:[\s-]+[A-Za-z][\w-]*){{1,3}})", re.IGNORECASE)
 
 
-def counted(question: str, sentences: Sequence[ScoredSentence], limit: int = 5) -> ScoredSentence | None:
-    """For "How many X …?": the first of the best ``limit`` sentences that gives a number of X and
-    holds every other content word of the question, or ``None``. A small model declines "How
-    many trees will be destroyed?" beside "… destroy about 400 trees"."""
+def counted_thing(question: str) -> str | None:
+    """What a "How many X …?" question counts, as a unit ("trees" → "tree"), or ``None``."""
     asked = _HOW_MANY.search(question)
-    if asked is None:
-        return None
-    unit = _unit(asked.group(1))
-    rest = content_words(question) - content_words(asked.group(0))  # "how many trees" aside
-    for sentence in sentences[:limit]:
-        if not rest <= content_words(sentence.text):
-            continue
-        for match in _COUNT.finditer(sentence.text):
-            if unit in {_unit(w) for w in re.findall(r"[A-Za-z][\w-]*", match.group(1))}:
-                return sentence
-    return None
+    return _unit(asked.group(1)) if asked else None
+
+
+def gives_count(unit: str, text: str) -> bool:
+    """Whether ``text`` gives a number of ``unit`` within three words ("destroy about 400 trees")."""
+    units = ({_unit(w) for w in re.findall(r"[A-Za-z][\w-]*", m.group(1))} for m in _COUNT.finditer(text))
+    return any(unit in found for found in units)

@@ -54,7 +54,7 @@ def proposition(question: str) -> str | None:
     return " ".join(words[1:]).rstrip(" ?")
 
 
-def _spelled_out_in(sentence: str) -> Callable[[str], bool]:
+def spelled_out_in(sentence: str) -> Callable[[str], bool]:
     """Whether an acronym stands in ``sentence`` by its long form ("NPT": "the Nuclear
     Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` asks."""
     found = initials(" ".join(w for w in _WORD.findall(sentence) if w[0].isupper()))
@@ -76,6 +76,6 @@ def answer_no(question: str, sentences: Sequence[ScoredSentence], limit: int = 5
         # significant increase" (increase), "was not involved" (involved).
         negated = negated_words(sentence.text, NEGATION_SCOPE) & words
         # Every name and number of the question stands in the sentence (the grounding's own test).
-        if held and negated and not novel_facts(question, sentence.text, _spelled_out_in(sentence.text)):
+        if held and negated and not novel_facts(question, sentence.text, spelled_out_in(sentence.text)):
             return sentence
     return None

@@ -475,7 +475,8 @@ class _Judging(ScriptedBackend):
 def test_a_second_look_after_the_model_declines(retriever, p_yes, switch, rescued):
     question = "On what day did NATO and the United States confirm evidence of the troops?"
     backend = _Judging("The article does not say.", p_yes)
-    checks = Checks() if switch else Checks().without("second_look")
+    # ``typed`` would answer this "what day" question before the second look is asked.
+    checks = Checks().without("typed") if switch else Checks().without("typed", "second_look")
     answer = Assistant(retriever, backend, AssistantConfig(checks=checks)).ask(question)
     assert answer.refused is not rescued
     if rescued:

@@ -1,0 +1,116 @@
+"""rag.lookup: a "when" or "how much" question the model declines, answered by the article's
+sentence that holds the question and a value of the kind asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.types import Paragraph
+
+# Written for these tests: a library's reopening, with a day, a month, a year and amounts.
+LIBRARY = "\n\n".join([
+    "Riverside library reopens after flood repairs",
+    "The Riverside public library reopened on Saturday after a flood in March closed it for repairs.",
+    "Head librarian Joan Okafor said the repairs cost 2.3 million dollars, paid by the city.",
+    "The library may add evening hours next year, Okafor said.",
+    "A new children's wing, planned since 2019, will open in the autumn.",
+])  # fmt: skip
+
+
+def _scored(*texts: str):
+    from rag.evidence import ScoredSentence
+
+    return [ScoredSentence(Paragraph("lib", n, t), t, 1.0, 0.5, 0.5, None, 0) for n, t in enumerate(texts, 1)]
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraph"),
+    [
+        ("On what day of the week did the Riverside library reopen?", 1),  # "day of the week" asks only
+        ("In which month did the flood close the library?", 1),
+        ("Since when has the new children's wing been planned?", 4),
+        ("How much did the repairs cost?", 2),
+        ("When did the Riverside museum reopen?", None),  # a name the sentences lack: a near miss
+        ("When will the library add evening hours?", None),  # "may add": "may" written small is no month
+        ("When did Joan Okafor retire?", None),  # most of the question is in no sentence
+        ("Who paid for the repairs?", None),  # asks for no time or number
+    ],
+)
+def test_the_sentence_giving_the_time_or_number_asked_for(question, paragraph):
+    from rag.lookup import typed_answer
+
+    found = typed_answer(question, _scored(*LIBRARY.split("\n\n")[1:]))
+    assert (found.paragraph.number if found else None) == paragraph
+
+
+def test_a_value_the_question_already_gives_answers_nothing():
+    from rag.lookup import typed_answer
+
+    # "In March" is in the question: the sentence holds no other time.
+    assert typed_answer("What happened to the library in March?", _scored(LIBRARY.split("\n\n")[1])) is None
+
+
+def test_rules_run_in_order_and_each_has_its_switch():
+    from rag.lookup import LOOKUP_NOTE, look_up
+    from rag.polar import POLAR_NOTE
+
+    sentences = _scored("The council did not approve the budget.", "The council counted 40 votes in 2024.")
+    assert look_up("Did the council approve the budget?", sentences)[1:] == ("No: ", POLAR_NOTE)
+    assert look_up("Did the council approve the budget?", sentences, polar=False)[0] is None
+    found, prefix, note = look_up("How many votes were counted by the council?", sentences)
+    assert (found.paragraph.number, prefix, note) == (2, "", LOOKUP_NOTE)
+    assert look_up("How many votes were counted by the council?", sentences, typed=False)[0] is None
+
+
+# -- "How many …?" -----------------------------------------------------------------------------
+TRAM = "\n\n".join([
+    "City council approves tram line",
+    "The city council voted 27 to 21 on Monday to build a new tram line to the western suburbs.",
+    "Council member Ursula Degen said the tram would cut through a protected forest and destroy "
+    "about 400 trees.",
+    "The transport department said it would plant two trees for every one removed.",
+])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraph"),
+    [
+        ("How many trees will be destroyed?", 2),
+        ("How many trees will be planted for every one removed?", 3),
+        ("How many members voted for the line?", None),  # "27 to 21": no number of members
+        ("How many trees were destroyed in 2020?", None),  # a year the sentences lack
+        ("How many stops will the line have?", None),
+        ("What will be destroyed?", None),  # asks for no number
+    ],
+)
+def test_the_sentence_giving_the_number_counted(question, paragraph):
+    from rag.lookup import typed_answer
+
+    found = typed_answer(question, _scored(*TRAM.split("\n\n")[1:]))
+    assert (found.paragraph.number if found else None) == paragraph
+
+
+@pytest.mark.parametrize("switch", [True, False])
+@pytest.mark.parametrize(
+    ("text", "question", "quoted", "paragraph"),
+    [
+        (LIBRARY, "On what day of the week did the Riverside library reopen?", "reopened on Saturday", 1),
+        (TRAM, "How many trees will be destroyed?", "about 400 trees", 2),
+    ],
+)
+def test_the_assistant_quotes_what_the_model_did_not_give(story, switch, text, question, quoted, paragraph):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+    from rag.lookup import LOOKUP_NOTE
+
+    retriever = story(text, "news")
+    checks = Checks() if switch else Checks().without("typed")
+    config = AssistantConfig(checks=checks, calibrators={}, second_look=None)
+    answer = Assistant(retriever, ScriptedBackend("The article does not say."), config).ask(question)
+    if switch:
+        assert not answer.refused and LOOKUP_NOTE in answer.notes
+        assert quoted in answer.text and [c.paragraph for c in answer.citations] == [paragraph]
+    else:
+        assert answer.refused and answer.decline_reason == "model declined"
