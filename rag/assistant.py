@@ -113,6 +113,7 @@ class Assistant:
             spelled=spelled,
             speakers=self._speakers,
             misattributed=self._misattributed,
+            outlet_only=self.who_said.outlet_only,
         )
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)

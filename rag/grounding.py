@@ -15,7 +15,9 @@ Steps, applied to whatever the model wrote:
    recognized" → "X is not recognized …"), and so is one giving an amount the article gives
    something else (``numbers``: "nine months" where the article says "eczema at four months"),
    and one whose amount the article gives only to another matter is removed; a sentence that
-   only says again what a kept one said is dropped (``repeats``); a reply none of whose
+   only says again what a kept one said is dropped (``repeats``); a bare name of the source a
+   paragraph cites ("according to the Sydney Morning Herald"), no person, is removed as the
+   answer to a question about neither a source nor a person (``outlets``); a reply none of whose
    sentences, nor the paragraphs they cite, holds a word of the question answers another
    question and is removed (``on_topic``; a short answer, a name or a date, is judged by
    ``together`` instead);
@@ -87,6 +89,7 @@ class GroundingChecks:
     numbers: bool = True
     repeats: bool = True
     on_topic: bool = True
+    outlets: bool = True
 
 
 @dataclass
@@ -202,11 +205,13 @@ class Grounder:
         spelled: Callable[[str], bool] | None = None,
         speakers: Callable[[Paragraph], Sequence[str]] | None = None,
         misattributed: Callable[[str, Sequence[Paragraph]], bool] | None = None,
+        outlet_only: Callable[[str, Sequence[Paragraph], str], bool] | None = None,
     ) -> None:
         self.encode = encode
         self.spelled = spelled
         self.speakers = speakers
         self.misattributed = misattributed
+        self.outlet_only = outlet_only
         self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
@@ -305,6 +310,11 @@ class Grounder:
             if spoken and self.misattributed is not None and self.misattributed(plain, paragraphs):
                 removed.append(plain)  # one person's words given to another
                 continue
+            if self.checks.outlets and self.outlet_only is not None and _bare(plain):
+                holders = [paragraphs[labels.index(lab)] for lab in backing]
+                if self.outlet_only(plain, holders, question):
+                    removed.append(plain)  # the source a paragraph cites, not what it reports
+                    continue
             short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS and not joint
             if short and self.checks.together:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]

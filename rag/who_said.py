@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribution import Attributions, Person, Statement
+from .evidence import expected_type
 from .text import NESTED_QUOTES, QUOTE_WORDS, content_words, plain_text, split_sentences, strip_markers
 from .types import Citation, Paragraph
 
@@ -48,6 +49,10 @@ _SPEECH = (
     r"refer(?:s|red)?\s+to|sp(?:eak|oke|eaks)|testif(?:y|ies|ied)"
 )
 SPEECH_VERB = re.compile(rf"\b(?:{_SPEECH})\b", re.IGNORECASE)
+# A question about a source: its verb of saying or reporting, or the source itself.
+_ASKS_SOURCE = re.compile(
+    rf"\b(?:{_SPEECH})\b|\breport|\baccording\b|\bsource|\boutlet|\bnewspaper|\bagency|\bmedia\b", re.I
+)
 # "Who (also) said …", "Which expert said …", "Which Ottawa MP accused …", "What official warned …";
 # not "Who is …" (a description) nor "Who ordered …" (the one who ordered is not the one quoted).
 # The words between "which"/"what" and the verb name the speaker ("which Ottawa MP"), never an
@@ -323,6 +328,22 @@ class WhoSaid:
         theirs = max((m.score for m in matches if m.statement.speaker in named), default=0.0)
         return best if best.score - theirs >= self.config.margin else None
 
+    def outlet_only(self, sentence: str, paragraphs: Sequence[Paragraph], question: str) -> bool:
+        """Whether ``sentence`` is a bare name (all its words capitalised) of a source that
+        ``paragraphs`` cite and that is no person ("The Sydney Morning Herald." from "…,
+        according to the Sydney Morning Herald"), given to a question that asks about neither
+        a source nor a person: it says who reported, not what."""
+        if _ASKS_SOURCE.search(plain_text(question)) or expected_type(question) == "person":
+            return False
+        words = _name_words(strip_markers(sentence))
+        if not words or not all(w[0].isupper() for w in words):
+            return False
+        found = [a for a in (self.attributions.get(p.doc) for p in paragraphs) if a]
+        sources = [n for a, p in zip(found, paragraphs, strict=False) for n in a.speakers(p.number)
+                   if a.person(n) is None]  # fmt: skip
+        wanted = {w.lower() for w in words}
+        return any(wanted <= {w.lower() for w in _name_words(n)} for n in sources)
+
     def _said(self, statement: Statement) -> str:
         """What a statement says, as it is matched: its words with the cue that gives them to the
         speaker ("Kim Yo-jong, …, who condemned … “military provocations”"), when the paragraph
@@ -352,6 +373,16 @@ class WhoSaid:
                 self._vectors[t] = v
         query = self.encode([text])[0]
         return [float(np.dot(query, self._vectors[t])) for t in said]
+
+
+def _name_words(text: str) -> list[str]:
+    """The words of ``text`` but its small ones ("The Sydney Morning Herald." → Sydney, Morning,
+    Herald)."""
+    words = (w.rstrip(".") for w in re.findall(r"[A-Za-z0-9][\w’'.-]*", plain_text(text)))
+    return [w for w in words if w and w.lower() not in _SMALL]
+
+
+_SMALL = frozenset("the a an and of according to".split())
 
 
 def _full_stop(text: str) -> str:

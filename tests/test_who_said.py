@@ -228,3 +228,56 @@ def test_a_reported_claim_ends_in_one_full_stop(said, ended):
     from rag.who_said import _full_stop
 
     assert _full_stop(said) == ended
+
+
+# -- a source's name is no answer to what it reports ----------------------------------------------
+FLOOD = """River floods the old town
+
+Rescue crews moved 40 residents to the sports hall on Friday night, according to the Valley Gazette.
+
+Fire chief Anna Berg said the water rose faster than forecast.
+"""
+
+
+@pytest.fixture(scope="module")
+def flood(embedder) -> tuple[WhoSaid, object]:
+    doc = parse_document(FLOOD, doc_id="flood")
+    return WhoSaid({doc.id: attribute(doc)}, embedder.encode), doc
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "only"),
+    [
+        ("The Valley Gazette.", "Where were the residents moved?", True),
+        ("Valley Gazette [¶1]", "Where were the residents moved?", True),
+        ("The sports hall.", "Where were the residents moved?", False),  # the answer itself
+        ("The Valley Gazette.", "Which newspaper reported the move?", False),  # a source is asked for
+        ("The Valley Gazette.", "According to whom were the residents moved?", False),
+        ("Anna Berg.", "Who said the water rose faster than forecast?", False),  # a person
+        ("Anna Berg.", "What is the name of the fire chief?", False),  # a person, not an outlet
+        ("The Valley Gazette says the residents were moved.", "Where were the residents moved?", False),
+    ],
+)
+def test_a_bare_source_name_is_told_from_an_answer(flood, sentence, question, only):
+    who, doc = flood
+    assert who.outlet_only(sentence, doc.paragraphs, question) is only
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_grounder_removes_a_source_given_as_the_answer(story, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    retriever = story(FLOOD, "flood")
+    checks = Checks() if switch else Checks().without("outlets")
+    config = AssistantConfig(checks=checks, calibrators={}, second_look=None)
+    answer = Assistant(retriever, ScriptedBackend("The Valley Gazette. [¶1]"), config).ask(
+        "Where were the residents moved?"
+    )
+    if switch:
+        assert answer.refused and answer.removed == ("The Valley Gazette.",)
+        assert "sports hall" in answer.text  # the decline quotes the sentence that says where
+    else:
+        assert not answer.refused and answer.text.startswith("The Valley Gazette.")
