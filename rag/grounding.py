@@ -10,17 +10,18 @@ Steps, applied to whatever the model wrote:
    question) is unsupported, whatever else it shares (``facts``); so is one below both
    thresholds, one that reverses the polarity of the sentence it copies (``polarity``), and one
    that only restates the question (``restates``), and a short answer (a name, a date) found
-   only far from the question's matter (``together``); a sentence that reverses the polarity
-   of the article's sentence is replaced by that sentence, cited (``correct``: "Yes, X is
-   recognized" → "X is not recognized …"), and so is one giving an amount the article gives
-   something else (``numbers``: "nine months" where the article says "eczema at four months"),
-   and one whose amount the article gives only to another matter is removed; a sentence that
-   only says again what a kept one said is dropped (``repeats``); a bare name of the source a
-   paragraph cites ("according to the Sydney Morning Herald"), no person, is removed as the
-   answer to a question about neither a source nor a person (``outlets``); a reply none of whose
-   sentences, nor the paragraphs they cite, holds a word of the question answers another
-   question and is removed (``on_topic``; a short answer, a name or a date, is judged by
-   ``together`` instead);
+   only far from the question's matter (``together``; unless that matter's paragraph calls the
+   answer by a description the paragraphs naming it give, "the plant", ``described``); a
+   sentence that reverses the polarity of the article's sentence is replaced by that sentence,
+   cited (``correct``: "Yes, X is recognized" → "X is not recognized …"), and so is one giving
+   an amount the article gives something else (``numbers``: "nine months" where the article says
+   "eczema at four months"), and one whose amount the article gives only to another matter is
+   removed; a sentence that only says again what a kept one said is dropped (``repeats``); a
+   bare name of the source a paragraph cites ("according to the Sydney Morning Herald"), no
+   person, is removed as the answer to a question about neither a source nor a person
+   (``outlets``); a reply none of whose sentences, nor the paragraphs they cite, holds a word of
+   the question answers another question and is removed (``on_topic``; a short answer, a name
+   or a date, is judged by ``together`` instead);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``); unsupported sentences are
@@ -90,6 +91,7 @@ class GroundingChecks:
     repeats: bool = True
     on_topic: bool = True
     outlets: bool = True
+    described: bool = True
 
 
 @dataclass
@@ -316,11 +318,15 @@ class Grounder:
                     removed.append(plain)  # the source a paragraph cites, not what it reports
                     continue
             short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS and not joint
+            described: str | None = None  # where the question's matter calls the answer "the plant"
             if short and self.checks.together:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]
                 if not _together(holders, question_words, paragraphs, para_words):
-                    removed.append(plain)
-                    continue
+                    found = _described(plain, holders, paragraphs, question_words, para_words)
+                    described = labels[paragraphs.index(found)] if found and self.checks.described else None
+                    if described is None:
+                        removed.append(plain)
+                        continue
             refs = [ref for _, _, found in find_markers(sentence) for ref in found]
             marked = [sources.resolve(letter, n) for letter, n in refs]
             chosen = [m for m in dict.fromkeys(marked) if m in backing]
@@ -341,6 +347,8 @@ class Grounder:
                     near = [a + said * b for a, b in zip(asked, sims, strict=True)]
                     chosen = _in_context(chosen, backing, context, labels, para_words, near, margin)
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
+            if described is not None:
+                chosen = [described, *(lab for lab in chosen if lab != described)]
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
@@ -438,6 +446,31 @@ def _together(holders, question_words, paragraphs, para_words) -> bool:
              for p, words in zip(paragraphs, para_words, strict=True)}  # fmt: skip
     near = max(share.get((p.doc, p.number + step), 0.0) for p in holders for step in (-1, 0, 1))
     return near + CONTEXT_MARGIN > max(share.values())
+
+
+def _described(sentence, holders, paragraphs, question_words, para_words) -> Paragraph | None:
+    """The paragraph holding most of the question, when it calls a short answer's name by a
+    description the paragraphs naming it give: "The plant … is the town's largest private
+    employer", where ¶1 names "the Halvorsen Chemicals plant" (the answer "Halvorsen
+    Chemicals"); "the group" for "Clean Mill River, a group of residents". Else ``None``."""
+    share = [len(question_words & words) / len(question_words) for words in para_words]
+    best = paragraphs[max(range(len(paragraphs)), key=lambda i: (share[i], -i))]
+    if best in holders:
+        return None
+    nouns: set[str] = set()
+    for match in NAME.finditer(sentence):
+        name = " ".join(w for w in match.group(0).split() if w.lower() not in STARTERS)
+        if not name:
+            continue
+        for paragraph in holders:
+            after = re.finditer(rf"\b{re.escape(name)}(?:[’']s)?\s+([a-z]+)", paragraph.text)
+            apposed = re.finditer(rf"\b{re.escape(name)},\s+(?:a|an|the)\s+([a-z-]+)(?:\s+([a-z-]+))?",
+                                  paragraph.text)  # fmt: skip
+            nouns.update(w for m in (*after, *apposed) for w in m.groups() if w)
+    nouns -= STOP
+    if any(re.search(rf"\b(?:the|this|that)\s+{re.escape(noun)}\b", best.text, re.I) for noun in nouns):
+        return best
+    return None
 
 
 def _fact_sources(sentence, question, chosen, backing, scores, sources: SourceMap) -> list[str]:

@@ -126,6 +126,9 @@ class WhoSaidConfig:
     margin: float = 0.1
 
 
+MIN_ASKED_WORDS = 2  # content words a who-said question needs besides its verb and role words
+
+
 def asks_speaker(question: str) -> bool:
     """Whether ``question`` asks who said (argued, warned …) something."""
     return bool(_ASKS.search(plain_text(question)))
@@ -176,6 +179,9 @@ class WhoSaid:
         """The speaker of what a who-said ``question`` quotes, when one statement stands out and
         its speaker is not someone the question names; else ``None``."""
         if not asks_speaker(question):
+            return None
+        # A statement is known by what it says: one word ("Who wrote the ruling?") names none.
+        if len(content_words(SPEECH_VERB.sub(" ", plain_text(question))) - _ROLE_WORDS) < MIN_ASKED_WORDS:
             return None
         named = {p.name for p in self.named(question, doc)}
         matches = self.match(question, doc, ignore=_ROLE_WORDS)
@@ -242,7 +248,10 @@ class WhoSaid:
                 self.person(mention, statement.doc) == found.person or mention.lower() in _PRONOUNS
             )
             end = _sentence_end(paragraph.text, statement.end)
-            words = paragraph.text[statement.speaker_end : end].split()
+            # ", said …" after a name closes a description that stood before it ("Its chair,
+            # retired teacher Margaret Ruiz, said …"): no comma after the name alone.
+            after = re.sub(rf"^\s*,\s*(?=(?:{_SPEECH})\b)", " ", paragraph.text[statement.speaker_end : end])
+            words = after.split()
             said = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
             who = found.name if one else mention
             return f"{who}{'' if said[:1] in ',;:' else ' '}{_full_stop(said)} [{label}]"

@@ -554,6 +554,40 @@ def test_the_together_check_has_a_switch(embedder):
     assert checked.supported == 1
 
 
+# A name the question's paragraph gives only as "the plant" (written for these tests).
+PLANT = [
+    Paragraph("plant", n, text)
+    for n, text in enumerate([
+        "Mayor Tom Alvarez feared the town would lose new jobs.",
+        "A court blocked the expansion of the Halvorsen Chemicals plant on Monday.",
+        "Clean Mill River, a group of about 300 residents, brought the lawsuit.",
+        "The plant, which opened in 1987, is the town's largest private employer.",
+        "The group held its first meeting in a church hall.",
+    ], start=1)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "cited"),
+    [
+        # ¶4 says "the plant", ¶2 names "the Halvorsen Chemicals plant": both cited, ¶4 first.
+        ("What is the town's largest private employer?", "Halvorsen Chemicals.", [4, 2]),
+        ("Who held a first meeting in a church hall?", "Clean Mill River.", [5, 3]),  # "a group"
+        ("What is the town's largest private employer?", "Tom Alvarez.", None),  # no description fits
+    ],
+)
+def test_a_short_answer_stands_where_the_article_describes_it(grounder, question, reply, cited):
+    checked = grounder.check(reply, SourceMap.build(PLANT), question=question)
+    assert ([c.paragraph for c in checked.citations] if checked.supported else None) == cited
+
+
+def test_the_described_check_has_a_switch(embedder):
+    strict = Grounder(embedder.encode, checks=GroundingChecks(described=False))
+    checked = strict.check("Halvorsen Chemicals.", SourceMap.build(PLANT),
+                           question="What is the town's largest private employer?")  # fmt: skip
+    assert checked.supported == 0 and checked.removed == ("Halvorsen Chemicals.",)
+
+
 # -- news structure: two-paragraph claims, numbers, typed apostrophes, speakers ----------------
 def _paragraphs(*texts: str, doc: str = "story") -> SourceMap:
     return SourceMap.build([Paragraph(doc, i, t) for i, t in enumerate(texts, start=1)])

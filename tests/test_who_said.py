@@ -281,3 +281,37 @@ def test_the_grounder_removes_a_source_given_as_the_answer(story, switch):
         assert "sports hall" in answer.text  # the decline quotes the sentence that says where
     else:
         assert not answer.refused and answer.text.startswith("The Valley Gazette.")
+
+
+RULING = """Court halts plant expansion
+
+A state court on Monday blocked the expansion of the Halvorsen Chemicals plant on the Mill River.
+
+Judge Elena Marsh wrote that the department "failed to take the hard look the law requires."
+
+The lawsuit was brought by Clean Mill River, a group of about 300 residents. Its chair, retired
+teacher Margaret Ruiz, said the ruling was "a victory for every family that drinks from this river."
+"""
+
+
+@pytest.fixture(scope="module")
+def ruling(embedder) -> tuple[WhoSaid, object]:
+    doc = parse_document(RULING, doc_id="ruling")
+    texts = {(p.doc, p.number): p.text for p in doc.paragraphs}
+    return WhoSaid({doc.id: attribute(doc)}, embedder.encode, texts=texts), doc
+
+
+def test_one_word_names_no_statement(ruling):
+    who, _ = ruling
+    # "ruling" is in Ruiz's statement, but the one who wrote the ruling is Marsh: a single word
+    # is no statement, so the question is left to the model.
+    assert who.speaker_for("Who wrote the ruling?", "ruling") is None
+    found = who.speaker_for("Who called the ruling a victory for every family?", "ruling")
+    assert found is not None and found.name == "Margaret Ruiz"
+
+
+def test_a_description_before_the_name_leaves_no_comma_after_it(ruling):
+    who, doc = ruling
+    found = who.speaker_for("Who called the ruling a victory for every family?", "ruling")
+    text = who.speaker_text(found, doc.paragraph(3), "¶3")
+    assert text.startswith("Margaret Ruiz said the ruling was"), text
