@@ -320,11 +320,10 @@ class Assistant:
         ``counts``, also a "how many" or "when" question: the sentence giving what was asked."""
         found, prefix, note = look_up(step.question, step.scored, polar=self.checks.polar,
                                       typed=counts and self.checks.typed)  # fmt: skip
-        if found is not None:
-            label = SourceMap.build([found.paragraph]).label(found.paragraph)
-            text = f"{prefix}{balance_quotes(found.text)} [{label}]"
-            return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
-        return None
+        if found is None:
+            return None
+        text = f"{prefix}{balance_quotes(found.text)} [¶{found.paragraph.number}]"  # one paragraph: no letter
+        return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
     def _attributed(
         self,
@@ -445,7 +444,7 @@ class Assistant:
             polar = self._polar(step, timings, reply, removed, notes)
             yield polar or self._decline(step, removed=removed, timings=timings, notes=notes,
                                          reason="low confidence", signals=signals,
-                                         confidence=confidence.value)  # fmt: skip
+                                         confidence=confidence.value, near=checked.citations)  # fmt: skip
             return
         yield step.final(checked.text, self.backend_name, citations=checked.citations,
                          removed=checked.removed, notes=notes, draft=reply, timings=timings,
@@ -534,8 +533,10 @@ class Assistant:
         reason: str = "",
         signals: Signals | None = None,
         confidence: float | None = None,
+        near: tuple[Citation, ...] = (),
     ) -> StreamEvent:
-        text = NOT_IN_ARTICLE + closest_text(step.scored, self.evidence.rank_paragraphs(step.scored)[:2])
+        ranked = self.evidence.rank_paragraphs(step.scored)[:2]
+        text = NOT_IN_ARTICLE + closest_text(step.scored, ranked, near)
         return step.final(
             text,
             backend or self.backend_name,

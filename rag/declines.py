@@ -11,15 +11,20 @@ from collections.abc import Sequence
 from .evidence import ScoredSentence
 from .grounding import SourceMap
 from .text import NESTED_QUOTES, QUOTE_WORDS, strip_markers
-from .types import Paragraph
+from .types import Citation, Paragraph
 
 
-def closest_text(scored: Sequence[ScoredSentence], closest: Sequence[Paragraph]) -> str:
+def closest_text(
+    scored: Sequence[ScoredSentence], closest: Sequence[Paragraph], near: Sequence[Citation] = ()
+) -> str:
     """What follows a decline: the article's closest sentence, quoted with its paragraph, and the
-    next closest paragraph, so a reader who asked a near-miss question sees what it does say."""
+    next closest paragraph, so a reader who asked a near-miss question sees what it does say.
+    ``near``: the paragraphs a withheld reply cited; the closest sentence is taken from them
+    first, since the reply the reader does not see rested on them."""
     if not scored or not closest:
         return ""
-    best = scored[0]
+    cited = {(c.doc, c.paragraph) for c in near}
+    best = next((s for s in scored if (s.paragraph.doc, s.paragraph.number) in cited), scored[0])
     sources = SourceMap.build([best.paragraph, *(p for p in closest if p != best.paragraph)])
     words = strip_markers(best.text).split()
     quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")

@@ -549,3 +549,19 @@ def test_a_right_no_is_not_withheld_for_low_confidence(retriever, switch):
         assert not answer.refused and answer.text.startswith("No: ") and cited(answer) == [27]
     else:
         assert answer.refused and answer.decline_reason == "low confidence"
+
+
+def test_a_low_confidence_decline_quotes_the_withheld_reply_s_paragraph(retriever):
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)  # declines all
+    question = "Which weapons did Kim Jong-un inspect at the missile bases?"
+    config = AssistantConfig(calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    plain = Assistant(retriever, _Judging("The article does not say.", 0.2), config).ask(question)
+    assert plain.refused and plain.decline_reason == "model declined"
+    # The withheld reply cites ¶22; the decline quotes that paragraph, whatever else ranks first.
+    reply = "Kim called on the country to bolster its war deterrence [¶22]."
+    answer = Assistant(retriever, _Judging(reply, 0.2), config).ask(question)
+    assert answer.refused and answer.decline_reason == "low confidence"
+    assert "The closest it comes is [¶22]" in answer.text, answer.text
+    assert "[¶22]" not in plain.text.split("See also")[0]  # by the question alone, another paragraph
