@@ -6,12 +6,15 @@ reader whose question the article does not answer still sees what the article do
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .evidence import ScoredSentence
 from .grounding import SourceMap
 from .text import NESTED_QUOTES, QUOTE_WORDS, strip_markers
 from .types import Citation, Paragraph
+
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 
 
 def closest_text(
@@ -26,7 +29,9 @@ def closest_text(
     cited = {(c.doc, c.paragraph) for c in near}
     best = next((s for s in scored if (s.paragraph.doc, s.paragraph.number) in cited), scored[0])
     sources = SourceMap.build([best.paragraph, *(p for p in closest if p != best.paragraph)])
-    words = strip_markers(best.text).split()
+    # Markup in an article ("<script>…") is no part of what a reader is quoted; cited paragraphs
+    # show it as text, a decline's quote leaves it out.
+    words = _TAG.sub(" ", strip_markers(best.text)).split()
     quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
     quote = quote.translate(NESTED_QUOTES)  # quotes inside the quote become single quotes
     text = f" The closest it comes is [{sources.label(best.paragraph)}]: “{quote}”"
