@@ -54,7 +54,6 @@ from .evidence import (
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap
 from .lookup import look_up
-from .polar import says_yes
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -62,7 +61,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
-from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers
+from .text import NOT_IN_ARTICLE, balance_quotes, content_words, says_yes, strip_markers
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid
 from .whole import WholeArticle
@@ -318,8 +317,7 @@ class Assistant:
     ) -> StreamEvent | None:
         """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
         ``counts``, also a "how many" or "when" question: the sentence giving what was asked."""
-        found, prefix, note = look_up(step.question, step.scored, polar=self.checks.polar,
-                                      typed=counts and self.checks.typed)  # fmt: skip
+        found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts)
         if found is None:
             return None
         text = f"{prefix}{balance_quotes(found.text)} [¶{found.paragraph.number}]"  # one paragraph: no letter

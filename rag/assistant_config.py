@@ -46,7 +46,8 @@ class Checks:
     the reply gives another statement or none (:meth:`rag.who_said.WhoSaid.said_about`).
     ``polar``: a yes/no question that the model declines, answers "yes" to, or whose reply fails
     the checks, is answered "No" with the article's sentence that states it reversed
-    (:mod:`rag.polar`).
+    (:mod:`rag.polar`). ``opposites``: the same for a sentence that says the question's word the
+    other way ("cuts" for "raise", "rejected" for "approve"; :data:`rag.polar.OPPOSITES`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -60,6 +61,7 @@ class Checks:
     second_look: bool = True
     speaker_evidence: bool = True
     polar: bool = True
+    opposites: bool = True
     typed: bool = True
     said_about: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)

@@ -51,6 +51,7 @@ from .text import (
     find_markers,
     is_refusal,
     plain_text,
+    says_yes,
     split_sentences,
     strip_markers,
 )
@@ -305,7 +306,11 @@ class Grounder:
             if backing and self.checks.numbers and unbound_amount(plain, question, texts):
                 removed.append(plain)  # its amount belongs to another matter of the article
                 continue
-            if not backing or (self.checks.restates and restates(words, question_words)
+            # A "yes" to a follow-up is judged against the question it stands for ("Will the
+            # president sign it?": the budget); other replies against the words asked, since a
+            # standalone question may carry the last answer's words.
+            asked_words = question_words | topic_words if says_yes(plain) else question_words
+            if not backing or (self.checks.restates and restates(words, asked_words)
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)
                 continue

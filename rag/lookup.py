@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .assistant_config import Checks
 from .evidence import ScoredSentence, answers_type, expected_type
 from .grounding import novel_facts
 from .numbers import counted_thing, gives_count
@@ -60,14 +61,16 @@ def typed_answer(question: str, sentences: Sequence[ScoredSentence], limit: int 
 
 
 def look_up(
-    question: str, sentences: Sequence[ScoredSentence], *, polar: bool = True, typed: bool = True
+    question: str, sentences: Sequence[ScoredSentence], checks: Checks | None = None, *, typed: bool = True
 ) -> tuple[ScoredSentence | None, str, str]:
     """The article's sentence that answers ``question``: "no" to a yes/no question
-    (:func:`rag.polar.answer_no`, switch ``polar``), else a time or number asked for
-    (:func:`typed_answer`, switch ``typed``); with the prefix its answer opens with and the note
-    that says why. ``(None, "", "")`` when neither finds one."""
-    if polar and (found := answer_no(question, sentences)) is not None:
+    (:func:`rag.polar.answer_no`, switch ``polar``; by an opposite word, ``opposites``), else,
+    with ``typed``, a time or number asked for (:func:`typed_answer`, switch ``typed``); with the
+    prefix its answer opens with and the note that says why. ``(None, "", "")`` when neither
+    finds one."""
+    on = checks or Checks()
+    if on.polar and (found := answer_no(question, sentences, opposites=on.opposites)) is not None:
         return found, "No: ", POLAR_NOTE
-    if typed and (found := typed_answer(question, sentences)) is not None:
+    if typed and on.typed and (found := typed_answer(question, sentences)) is not None:
         return found, "", LOOKUP_NOTE
     return None, "", ""

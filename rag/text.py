@@ -260,3 +260,11 @@ def is_refusal(sentence: str) -> bool:
     """True for a sentence saying the article does not give the answer."""
     text = plain_text(sentence)
     return bool(DECLINE.search(text) or _NOT_TELLING.search(text))
+
+
+_YES = re.compile(r"\s*yes\b", re.IGNORECASE)
+
+
+def says_yes(reply: str) -> bool:
+    """Whether a reply opens with "yes" ("Yes, children under five showed no increase.")."""
+    return bool(_YES.match(reply))

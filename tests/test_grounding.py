@@ -651,3 +651,19 @@ def test_words_given_to_the_wrong_speaker_are_removed(embedder):
     reply = "Ben Ortiz said they lost three boats before midnight."
     checked = wrong.check(reply, sources, question="What happened?")
     assert checked.supported == 0 and checked.removed
+
+
+def test_a_follow_up_restated_as_yes_says_nothing(grounder):
+    # "it" is the budget: the standalone question (``topic``) gives the word, so the reply adds
+    # nothing to what was asked; read against the bare follow-up alone, "budget" looked new.
+    sources = _paragraphs("The budget now goes to President Gabor Imre, who has 15 days to sign it.")
+    reply = "Yes, the president will sign the budget."
+    alone = grounder.check(reply, sources, question="Will the president sign it?")
+    asked = grounder.check(reply, sources, question="Will the president sign it?",
+                           topic="Will the president sign the budget?")  # fmt: skip
+    assert alone.supported == 1 and asked.supported == 0 and asked.removed == (reply,)
+    # Without "yes" the reply is read against the words asked: a standalone question may carry
+    # the last answer's words, which are news to the reader of this one.
+    turn = {"question": "Will the president sign it?", "topic": "Will the president sign the budget?"}
+    plain = grounder.check("The president will sign the budget.", sources, **turn)
+    assert plain.supported == 1

@@ -51,15 +51,18 @@ def test_a_value_the_question_already_gives_answers_nothing():
 
 
 def test_rules_run_in_order_and_each_has_its_switch():
+    from rag.assistant_config import Checks
     from rag.lookup import LOOKUP_NOTE, look_up
     from rag.polar import POLAR_NOTE
 
     sentences = _scored("The council did not approve the budget.", "The council counted 40 votes in 2024.")
     assert look_up("Did the council approve the budget?", sentences)[1:] == ("No: ", POLAR_NOTE)
-    assert look_up("Did the council approve the budget?", sentences, polar=False)[0] is None
-    found, prefix, note = look_up("How many votes were counted by the council?", sentences)
+    assert look_up("Did the council approve the budget?", sentences, Checks().without("polar"))[0] is None
+    counts = "How many votes were counted by the council?"
+    found, prefix, note = look_up(counts, sentences)
     assert (found.paragraph.number, prefix, note) == (2, "", LOOKUP_NOTE)
-    assert look_up("How many votes were counted by the council?", sentences, typed=False)[0] is None
+    assert look_up(counts, sentences, Checks().without("typed"))[0] is None
+    assert look_up(counts, sentences, typed=False)[0] is None  # not asked after a reply the checks kept
 
 
 # -- "How many …?" -----------------------------------------------------------------------------

@@ -60,3 +60,38 @@ def test_answer_no(question, answer):
 
 def test_only_the_first_sentences_are_read():
     assert answer_no(ASKED, scored(BONUS, SUBSIDIES), limit=1) is None
+
+
+# -- the opposite word ---------------------------------------------------------------------------
+BUDGET = (
+    "The budget raises spending on hospitals by 8 percent and on schools by 5 percent, and cuts "
+    "the defence budget for the first time in a decade."
+)
+VOTE = "The council rejected the harbour plan by 21 votes to 9."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Did the budget raise the defence budget?", BUDGET),  # "cuts the defence budget"
+        ("Did the council approve the harbour plan?", VOTE),
+        ("Did the council accept the plan?", VOTE),  # "rejected the harbour plan": modifiers between
+        ("Did the budget raise spending on hospitals?", None),  # said as asked
+        # "raises spending" and "cuts the defence budget" both stand: undecided, left to the model.
+        ("Did the budget cut spending on schools?", None),
+        ("Did the council approve the ferry plan?", None),  # another plan: a near miss
+    ],
+)
+def test_a_sentence_saying_the_opposite_word_answers_no(question, answer):
+    found = answer_no(question, scored(BUDGET, VOTE))
+    assert (found.text if found else None) == answer
+    assert answer_no(question, scored(BUDGET, VOTE), opposites=False) is None  # the switch
+
+
+def test_opposites_are_pairs_either_way():
+    from rag.polar import OPPOSITES
+    from rag.text import content_words
+
+    for one, other in [("raise", "cut"), ("approve", "reject"), ("won", "lost"), ("rose", "fell")]:
+        (a,), (b,) = content_words(one), content_words(other)
+        assert b in OPPOSITES[a] and a in OPPOSITES[b]
