@@ -347,9 +347,8 @@ class WhoSaid:
         words = _name_words(strip_markers(sentence))
         if not words or not all(w[0].isupper() for w in words):
             return False
-        found = [a for a in (self.attributions.get(p.doc) for p in paragraphs) if a]
-        sources = [n for a, p in zip(found, paragraphs, strict=False) for n in a.speakers(p.number)
-                   if a.person(n) is None]  # fmt: skip
+        sources = [n for p in paragraphs if (a := self.attributions.get(p.doc))
+                   for n in a.speakers(p.number) if a.person(n) is None]  # fmt: skip
         wanted = {w.lower() for w in words}
         return any(wanted <= {w.lower() for w in _name_words(n)} for n in sources)
 
