@@ -28,10 +28,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import salience
-from .grounding import closest_sentence
 from .prompt import _plain
 from .router import KEY_POINTS, Length
-from .text import NAME, STARTERS, balance_quotes, content_words, is_refusal, split_sentences, strip_markers
+from .text import (
+    NAME,
+    STARTERS,
+    balance_quotes,
+    closest_sentence,
+    content_words,
+    is_refusal,
+    split_sentences,
+    strip_markers,
+)
 from .types import ChatMessage, Citation, Paragraph, StreamEvent
 
 if TYPE_CHECKING:

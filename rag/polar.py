@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 
 from .acronyms import initials
 from .evidence import ScoredSentence
-from .grounding import negated_words, novel_facts
+from .grounding import novel_facts
+from .negation import negated_words
 from .text import content_words, plain_text
 
 AUXILIARIES = frozenset(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import Stemmer
 
@@ -268,3 +269,15 @@ _YES = re.compile(r"\s*yes\b", re.IGNORECASE)
 def says_yes(reply: str) -> bool:
     """Whether a reply opens with "yes" ("Yes, children under five showed no increase.")."""
     return bool(_YES.match(reply))
+
+
+def closest_sentence(words: set[str], texts: Sequence[str]) -> tuple[str, float]:
+    """The sentence of ``texts`` holding the largest share of ``words`` (content words), and
+    that share; ``("", 0.0)`` when none holds any."""
+    best, best_share = "", 0.0
+    for text in texts:
+        for candidate in split_sentences(text):
+            share = len(words & content_words(candidate)) / len(words)
+            if share > best_share:
+                best, best_share = candidate, share
+    return best, best_share

@@ -1,0 +1,72 @@
+"""Polarity: what a sentence negates, and whether a claim says its source the other way round.
+
+"North Korea is recognized as a nuclear-weapon state" against "North Korea is not recognized …":
+the same words, the meaning reversed. The grounding checks (switches ``polarity`` and
+``correct``) and the yes/no rule (:mod:`rag.polar`) read negation here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .text import closest_sentence, content_words, plain_text
+
+# A claim sharing at least this much of its content words with one source sentence must not
+# reverse that sentence's polarity ("is recognized" against "is not recognized").
+POLARITY_MATCH = 0.7
+
+# "not only", "no longer" and "without delay" do not reverse a claim.
+_NEGATION = re.compile(
+    r"\b(?:not|never|none|cannot)\b(?!\s+(?:only|just|merely|least)\b)|\bno\b(?!\s+(?:longer|doubt)\b)"
+    r"|n[’']t\b",
+    re.IGNORECASE,
+)
+
+
+# Where a sentence's clauses part: punctuation, and the words that open a contrasting clause.
+_CLAUSE = re.compile(r"[,;:()\[\]—–]|\b(?:but|though|although|whereas|since|because|unless)\b", re.IGNORECASE)
+
+
+def reversed_source(sentence: str, backing: Sequence[str]) -> str:
+    """The source sentence closest to ``sentence`` when it says it with the opposite polarity;
+    ``""`` when it does not.
+
+    "Yes, North Korea is recognized as a nuclear-weapon state" against "North Korea is not
+    recognized as a nuclear-weapon state": the same words, the meaning reversed. Only a close
+    match (most of the sentence's content words) is compared, clause by clause.
+    """
+    words = content_words(sentence)
+    if len(words) < 3:
+        return ""
+    best, best_share = closest_sentence(words, backing)
+    if best_share < POLARITY_MATCH:
+        return ""
+    # A long source sentence negates one of its clauses, not all of them ("Denmark and Norway
+    # joined in 1972 (though Norway did not end up joining)"): compare with the clause that
+    # holds most of the claim.
+    clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
+    top = max(n for n, _ in clauses)
+    mine = negated_words(sentence)
+    if mine:
+        # The sentence negates a word: reversed when the source states that word unnegated (in
+        # whichever clause holds it), else when the clause holding most of the claim is unnegated.
+        holders = [c for _, c in clauses if mine & content_words(c)] or [c for n, c in clauses if n == top]
+        return "" if any(negated_words(c) for c in holders) else best
+    # The source negates, the sentence does not: reversed only when the sentence says the word
+    # the source negates. "Under the Nuclear Non-Proliferation Treaty" answers "Under which treaty
+    # is North Korea not recognized …?" without saying it is recognized.
+    return best if all(negated_words(c) & words for n, c in clauses if n == top) else ""
+
+
+def negated_words(text: str, scope: int = 1) -> set[str]:
+    """The content words ``text`` negates: the first ``scope`` ones after each negation ("is not
+    recognized" → "recogn"; with 2, "no significant increase" → "signific", "increas"); empty
+    when nothing is negated."""
+    text = plain_text(text)
+    out = set()
+    for match in _NEGATION.finditer(text):
+        following = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", text[match.end() :])
+        words = [content_words(w) for w in following if content_words(w)][:scope]
+        out |= set().union(*words) if words else {"∅"}  # a negation with nothing after it still negates
+    return out
