@@ -278,10 +278,14 @@ def name_spans(doc) -> list[Span]:
         if ent.label_ not in NAME_LABELS:
             continue
         start = ent.start
-        while start > 0 and _first_name(doc[start - 1], doc[ent.start : ent.end].root):
-            start -= 1  # "Dries Mertens" when the recogniser took only "Mertens"
+        root = doc[ent.start : ent.end].root
+        while start > 0 and (_first_name(doc[start - 1], root)
+                             or (ent.label_ != "PERSON" and _name_word(doc[start - 1], root))):  # fmt: skip
+            start -= 1  # "Dries Mertens" when the recogniser took only "Mertens"; "Swedish Maritime Museum"
         span = _trim(doc[start : ent.end], ent.label_ == "PERSON")
         if span is not None:
+            while spans and spans[-1].start >= span.start:
+                spans.pop()  # "Swedish" alone, now inside "Swedish Maritime Museum"
             spans.append(doc.char_span(span.start_char, span.end_char, label=ent.label_) or span)
             covered.update(range(start, ent.end))
     i = 0
@@ -313,6 +317,13 @@ def _first_name(token: Token, root: Token) -> bool:
         and not token.text.isupper()
         and token.lower_.rstrip(".") not in TITLES | HONORIFICS
     )
+
+
+def _name_word(token: Token, root: Token) -> bool:
+    """A capitalised word of an institution's name the recogniser left out as a nationality or
+    place: "Swedish" of "the Swedish Maritime Museum" (a compound of the same head)."""
+    compound = token.dep_ == "compound" and token.head.i == root.i
+    return compound and token.pos_ == "PROPN" and token.text[:1].isupper()
 
 
 def _trim(span: Span, person: bool = True) -> Span | None:

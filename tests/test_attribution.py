@@ -228,6 +228,14 @@ def test_a_shared_surname_is_two_people(nlp):
     assert only(attr, "claim", "move to the city").speaker == "Lars Berg"
 
 
+def test_an_institution_keeps_the_nationality_its_name_opens_with(nlp):
+    # The recogniser reads "Swedish" as a nationality and "Maritime Museum" as the organisation;
+    # the speaker is the whole name, as the reader writes it.
+    attr = attribute(article("Divers found the wreck of an old ship, the Swedish Maritime Museum said on "
+                             "Thursday."), nlp)  # fmt: skip
+    assert only(attr, "claim", "Divers found the wreck").speaker == "Swedish Maritime Museum"
+
+
 def test_roles_before_and_after_names(nlp):
     attr = attribute(
         article(
