@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .acronyms import initials
 from .negation import negated_words, reversed_source
 from .numbers import swapped_number, unbound_amount
 from .text import (
@@ -91,6 +92,7 @@ class GroundingChecks:
     on_topic: bool = True
     outlets: bool = True
     described: bool = True
+    subjects: bool = True
 
 
 @dataclass
@@ -352,6 +354,8 @@ class Grounder:
                 chosen = _fact_sources(plain, question, chosen, backing, scores, sources)
             if described is not None:
                 chosen = [described, *(lab for lab in chosen if lab != described)]
+            if self.checks.subjects and not joint:
+                chosen = _with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores)
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
@@ -476,6 +480,33 @@ def _described(sentence, holders, paragraphs, question_words, para_words) -> Par
     return None
 
 
+def _with_subject(sentence, question, chosen, new_words, texts, labels, para_words, scores) -> list[str]:
+    """``chosen`` with, first, the paragraph that says the sentence's claim of the person or thing
+    the question names, when no cited paragraph names them: "Anna Berg is the director of the
+    Swedish Maritime Museum" cites where "the museum's director, Anna Berg" is written, not only
+    the paragraph that names the museum. The paragraph names them (by its words or its resolved
+    speakers) and holds the most of what the sentence adds."""
+    asked = question.lower()
+    given = [n for n in _names(sentence) if n.lower() in asked]
+    subjects = [w for w in map(content_words, given) if w]
+    if not subjects:
+        return list(chosen)
+    # An acronym is named where its long form is ("CSIS": "Center for Strategic and …").
+    acronyms = [n for n in given if len(n) >= 3 and n.isupper()]
+
+    def names(i: int) -> bool:
+        return any(w <= para_words[i] for w in subjects) or any(
+            n in initials(" ".join(NAME.findall(texts[i]))) for n in acronyms)
+
+    if any(names(labels.index(lab)) for lab in chosen):
+        return list(chosen)
+    found = [s for i, s in enumerate(scores) if names(i) and new_words & para_words[i]]
+    if not found:
+        return list(chosen)
+    best = max(found, key=lambda s: s[1])[2]
+    return [best, *(lab for lab in chosen if lab != best)]
+
+
 def _fact_sources(sentence, question, chosen, backing, scores, sources: SourceMap) -> list[str]:
     """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written:
     a backing paragraph that holds them all instead, else also the best one holding each."""
@@ -503,6 +534,20 @@ def _fact_sources(sentence, question, chosen, backing, scores, sources: SourceMa
         if holders:
             added.append(max(holders, key=lambda s: s[1])[2])
     return added
+
+
+def _names(sentence: str) -> list[str]:
+    """The names ``sentence`` gives: runs of capitalised words, less a sentence's opening word
+    ("However") and a possessive's ending."""
+    found = []
+    for match in NAME.finditer(strip_markers(sentence)):
+        words = match.group(0).split()
+        while words and words[0].lower() in STARTERS:
+            words = words[1:]
+        name = re.sub(r"[’']s$", "", " ".join(words))
+        if name:
+            found.append(name)
+    return found
 
 
 # "the context" and "the passage" are the prompt's words; the reader only knows the article.

@@ -667,3 +667,35 @@ def test_a_follow_up_restated_as_yes_says_nothing(grounder):
     turn = {"question": "Will the president sign it?", "topic": "Will the president sign the budget?"}
     plain = grounder.check("The president will sign the budget.", sources, **turn)
     assert plain.supported == 1
+
+
+# -- the question's subject is named where the claim is cited (switch ``subjects``) ---------------
+MUSEUM = (
+    "Divers found the wreck, the Swedish Maritime Museum said on Thursday.",
+    "The ship will stay on the seabed, officials said.",
+    "The museum's director, Anna Berg, said the museum could not take on a second ship.",
+)
+
+
+def test_a_claim_about_the_asked_person_cites_where_the_person_is(grounder):
+    reply = "Anna Berg is the director of the Swedish Maritime Museum [¶1]."
+    checked = grounder.check(reply, _paragraphs(*MUSEUM), question="Who is Anna Berg?")
+    assert checked.supported == 1
+    assert [c.paragraph for c in checked.citations] == [3, 1]  # ¶3 "director, Anna Berg"; ¶1 the name
+
+
+def test_the_subjects_placement_has_a_switch(embedder):
+    plain = Grounder(embedder.encode, checks=GroundingChecks(subjects=False))
+    checked = plain.check("Anna Berg is the director of the Swedish Maritime Museum [¶1].",
+                          _paragraphs(*MUSEUM), question="Who is Anna Berg?")  # fmt: skip
+    assert [c.paragraph for c in checked.citations] == [1]
+
+
+def test_an_acronym_is_named_where_its_long_form_is(grounder):
+    sources = _paragraphs(
+        "Maria Lopez, director of the Coastal Research Institute, said the reef is recovering.",
+        "The CRI plans a second survey next year.",
+    )
+    checked = grounder.check("CRI stands for Coastal Research Institute [¶1].", sources,
+                             question="What does CRI stand for?")  # fmt: skip
+    assert [c.paragraph for c in checked.citations] == [1]
