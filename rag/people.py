@@ -279,7 +279,7 @@ def name_spans(doc) -> list[Span]:
             continue
         start = ent.start
         root = doc[ent.start : ent.end].root
-        while start > 0 and (_first_name(doc[start - 1], root)
+        while start > 0 and (_first_name(doc[start - 1], root) or _stray_preposition(doc[start - 1])
                              or (ent.label_ != "PERSON" and _name_word(doc[start - 1], root))):  # fmt: skip
             start -= 1  # "Dries Mertens" when the recogniser took only "Mertens"; "Swedish Maritime Museum"
         span = _trim(doc[start : ent.end], ent.label_ == "PERSON")
@@ -316,6 +316,19 @@ def _first_name(token: Token, root: Token) -> bool:
         and token.text[:1].isupper()
         and not token.text.isupper()
         and token.lower_.rstrip(".") not in TITLES | HONORIFICS
+    )
+
+
+def _stray_preposition(token: Token) -> bool:
+    """A capitalised "preposition" with no object, right before a name: a first name the tagger
+    read as a word ("Per Lindqvist, a historian, said"; "In Lindqvist's view" has its object)."""
+    return (
+        token.pos_ == "ADP"
+        and token.text[:1].isupper()
+        and not any(True for _ in token.children)
+        and bool(token.whitespace_)
+        and token.i + 1 < len(token.doc)
+        and token.doc[token.i + 1].text[:1].isupper()
     )
 
 

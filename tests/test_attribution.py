@@ -236,6 +236,14 @@ def test_an_institution_keeps_the_nationality_its_name_opens_with(nlp):
     assert only(attr, "claim", "Divers found the wreck").speaker == "Swedish Maritime Museum"
 
 
+def test_a_first_name_the_tagger_reads_as_a_preposition_stays_in_the_name(nlp):
+    attr = attribute(article("Not everyone agreed. Per Lindqvist, a historian at Uppsala University, said "
+                             "leaving the ship on the seabed was a mistake.",
+                             "In Lindqvist's view, the public loses out."), nlp)  # fmt: skip
+    assert only(attr, "claim", "leaving the ship").speaker == "Per Lindqvist"
+    assert all(not s.speaker or not s.speaker.startswith("In ") for s in attr.statements)
+
+
 def test_roles_before_and_after_names(nlp):
     attr = attribute(
         article(
