@@ -136,9 +136,33 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
         return f"{target}’s" if lower in {"his", "her", "its", "their", "hers", "theirs"} else target
 
     rewritten = re.sub(r"\b[A-Za-z]+\b", substitute, question)
+    rewritten = _DEMONSTRATIVE_NOUN.sub(lambda m: _described_as(m, last_answer, last_user), rewritten)
     rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
     context = last_user.strip()
     return f"{rewritten} ({context})" if context and context not in rewritten else rewritten
+
+
+# "that ship", "this plan", "the same report": a thing the previous turn described.
+_DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|those|these|the same)\s+([a-z][a-z-]+)\b", re.I)
+_TAIL_STOP = r"(?=\s*(?:[.,;:!?(\[]|$|\s(?:and|but|which|who|that|because|while|when)\b))"
+
+
+def _described_as(match: re.Match, *texts: str) -> str:
+    """"that ship" as the previous turn described it ("the different ship reported lost in
+    1916"): the noun with up to two words before it and the words after it to the clause's end
+    (at most eight), from the last answer, else the last question; else unchanged."""
+    noun = match.group(1)
+    pattern = re.compile(
+        rf"\b(?:a|an|the|its|their|his|her)\s+((?:[\w’'-]+\s+){{0,2}}?){re.escape(noun)}\b"
+        rf"((?:\s+[\w’'-]+){{0,8}}?){_TAIL_STOP}",
+        re.I,
+    )
+    for text in texts:
+        found = list(pattern.finditer(text))
+        if found:
+            last = found[-1]
+            return " ".join(w for w in ("the", last.group(1).strip(), noun, last.group(2).strip()) if w)
+    return match.group(0)
 
 
 _SPEAKER = re.compile(

@@ -65,6 +65,22 @@ def test_it_resolves_to_a_thing_not_a_person():
     assert " it " not in f" {rewritten} "
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "asked", "expected"),
+    [
+        ("What were the divers looking for?",
+         "The divers were looking for a different ship reported lost in 1916 [¶5].",
+         "Was that ship found?", "Was the different ship reported lost in 1916 found?"),
+        ("What did the council approve?", "A plan to build a tram line, which the mayor proposed [¶2].",
+         "Who opposed this plan?", "Who opposed the plan to build a tram line?"),
+        ("What did the council approve?", "A new budget [¶2].",  # no plan in the last turn: as asked
+         "Who opposed this plan?", "Who opposed this plan?"),
+    ],
+)
+def test_that_noun_is_the_thing_the_last_turn_described(question, answer, asked, expected):
+    assert heuristic_rewrite(asked, turn(question, answer)) == f"{expected} ({question})"
+
+
 def test_previous_question_is_kept_as_context():
     history = turn("What did Victor Cha say about the troops?", "…")
     rewritten = heuristic_rewrite("And why?", history)
