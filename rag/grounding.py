@@ -93,6 +93,7 @@ class GroundingChecks:
     outlets: bool = True
     described: bool = True
     subjects: bool = True
+    yes_numbers: bool = True
 
 
 @dataclass
@@ -356,6 +357,10 @@ class Grounder:
                 chosen = [described, *(lab for lab in chosen if lab != described)]
             if self.checks.subjects and not joint:
                 chosen = _with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores)
+            if self.checks.yes_numbers and says_yes(plain) and _unheld_numbers(
+                    " ".join([question, _main_clause(topic)]), [texts[labels.index(lab)] for lab in chosen]):
+                removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
+                continue
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
@@ -478,6 +483,20 @@ def _described(sentence, holders, paragraphs, question_words, para_words) -> Par
     if any(re.search(rf"\b(?:the|this|that)\s+{re.escape(noun)}\b", best.text, re.I) for noun in nouns):
         return best
     return None
+
+
+def _main_clause(topic: str) -> str:
+    """A follow-up's standalone query without the earlier question it carries in brackets."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", topic)
+
+
+def _unheld_numbers(asked: str, cited: Sequence[str]) -> bool:
+    """Whether a number written in digits in ``asked`` (a year, an amount) is in none of the
+    ``cited`` paragraphs: "Did the ship sink in 1650?" is not answered "yes" by a paragraph that
+    says "between 1640 and 1660", nor "Was the ship lost in 1916 found?" by one about another ship."""
+    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, asked)}
+    held = {re.sub(r"[,.]", "", m).rstrip(".,") for text in cited for m in re.findall(DIGITS, text)}
+    return bool(digits - held)
 
 
 def _with_subject(sentence, question, chosen, new_words, texts, labels, para_words, scores) -> list[str]:

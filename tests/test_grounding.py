@@ -699,3 +699,34 @@ def test_an_acronym_is_named_where_its_long_form_is(grounder):
     checked = grounder.check("CRI stands for Coastal Research Institute [¶1].", sources,
                              question="What does CRI stand for?")  # fmt: skip
     assert [c.paragraph for c in checked.citations] == [1]
+
+
+# -- a "yes" needs the number asked about (switch ``yes_numbers``) ---------------------------------
+WRECK = (
+    "The wreck was found in August by divers searching for a different ship reported lost in 1916.",
+    "Divers found the wreck of a 17th-century merchant ship off the island.",
+    "The museum believes the vessel sank between 1640 and 1660.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "topic", "reply", "kept"),
+    [
+        ("Was that ship found?",
+         "Was the different ship reported lost in 1916 found? (What were they looking for?)",
+         "Yes, the divers found the wreck of a 17th-century merchant ship [¶2].", False),
+        ("Did the ship sink in 1650?", "", "Yes, the ship sank between 1640 and 1660 [¶3].", False),
+        ("Did the ship sink before 1660?", "", "Yes, the ship sank between 1640 and 1660 [¶3].", True),
+        ("Did the divers find the wreck?", "", "Yes, the divers found a merchant ship's wreck [¶2].", True),
+    ],
+)
+def test_a_yes_stands_only_where_the_number_asked_about_is(grounder, question, topic, reply, kept):
+    checked = grounder.check(reply, _paragraphs(*WRECK), question=question, topic=topic)
+    assert checked.supported == int(kept)
+
+
+def test_the_yes_numbers_check_has_a_switch(embedder):
+    plain = Grounder(embedder.encode, checks=GroundingChecks(yes_numbers=False))
+    checked = plain.check("Yes, the ship sank between 1640 and 1660 [¶3].", _paragraphs(*WRECK),
+                          question="Did the ship sink in 1650?")  # fmt: skip
+    assert checked.supported == 1
