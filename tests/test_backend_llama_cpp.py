@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -70,6 +72,36 @@ def test_background_loading_goes_from_not_loaded_through_loading_to_ready(tmp_pa
     assert backend.load_seconds is not None and backend.load_seconds >= 0
     assert backend.load() is backend._llm  # loaded once
     assert backend.count_tokens("North Korean troops") > 0
+
+
+LOAD_WHILE_PRINTING = """
+import sys, time
+from rag.backends.llama_cpp import LlamaCppBackend
+backend = LlamaCppBackend(sys.argv[1], cache_dir=sys.argv[2], n_ctx=256, threads=1)
+backend.start_loading()
+n = 0
+while backend.status != "ready" and n < 20000:
+    print(f"tick {n}", flush=True)
+    print(f"tock {n}", file=sys.stderr, flush=True)
+    n += 1
+    time.sleep(0.002)
+print(f"ticks {n} {backend.status}", flush=True)
+"""
+
+
+def test_a_background_load_leaves_the_host_programs_output_alone(tmp_path):
+    # llama-cpp-python's verbose=False points fds 1 and 2 at /dev/null while a model loads, from
+    # the loading thread: the host's lines printed meanwhile were lost (``rag ask`` printed
+    # nothing when its answer came first).
+    args = [sys.executable, "-c", LOAD_WHILE_PRINTING, str(smollm2_path(tmp_path)), str(tmp_path)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.splitlines()[-1].split()
+    n = int(last[1])
+    assert last[2] == "ready" and n >= 1
+    for stream, word in ((proc.stdout, "tick"), (proc.stderr, "tock")):
+        lines = [line for line in stream.splitlines() if line.startswith(f"{word} ")]
+        assert lines == [f"{word} {i}" for i in range(n)]
 
 
 @pytest.mark.parametrize("kind", ["missing", "not gguf", "corrupt gguf"])
