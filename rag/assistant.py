@@ -52,7 +52,7 @@ from .evidence import (
     unknown_names,
 )
 from .extractive import choose_sentences
-from .grounding import Grounder, SourceMap
+from .grounding import Grounder, SourceMap, stands_as_written
 from .lookup import look_up
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
@@ -437,7 +437,8 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        if confidence is not None and confidence.decline:
+        if confidence is not None and confidence.decline and not (
+                self.checks.verbatim and stands_as_written(checked, step.question)):  # fmt: skip
             # A right "No" to a yes/no question the article negates is not withheld.
             polar = self._polar(step, timings, reply, removed, notes)
             yield polar or self._decline(step, removed=removed, timings=timings, notes=notes,

@@ -48,6 +48,9 @@ class Checks:
     the checks, is answered "No" with the article's sentence that states it reversed
     (:mod:`rag.polar`). ``opposites``: the same for a sentence that says the question's word the
     other way ("cuts" for "raise", "rejected" for "approve"; :data:`rag.polar.OPPOSITES`).
+    ``verbatim``: a reply that is the article's own sentence, cited where every word and name of
+    the question stands, is not withheld for the calibrator's low confidence
+    (:func:`rag.grounding.stands_as_written`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -64,6 +67,7 @@ class Checks:
     opposites: bool = True
     typed: bool = True
     said_about: bool = True
+    verbatim: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

@@ -408,6 +408,22 @@ class Grounder:
         return out
 
 
+VERBATIM_SIMILARITY = 0.9  # a kept sentence's cosine to the article's sentence: the same words
+
+
+def stands_as_written(checked: CheckedAnswer, question: str) -> bool:
+    """Whether ``checked`` is the article's own sentence (every sentence supported, each near
+    word for word a sentence of what it cites) and its citations hold every content word and
+    every name or number of ``question``: "What did the Green Party say?" answered with "The
+    Green Party said the government should do more to help renters." A near-miss question
+    ("What did the Labour Party say?") has a word or name no cited paragraph holds."""
+    if not checked.supported or checked.support < 1.0 or checked.similarity < VERBATIM_SIMILARITY:
+        return False
+    cited = " ".join(c.text for c in checked.citations)
+    words = content_words(question)
+    return bool(words) and words <= content_words(cited) and not novel_facts(question, cited)
+
+
 def _numbers(text: str) -> set[str]:
     """The numbers ``text`` states, in digits or words ("two", "1958"): an answer giving one the
     question does not is no restatement, though number words are no content words."""

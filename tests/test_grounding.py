@@ -7,7 +7,7 @@ from conftest import ARTICLE_ID
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.grounding import Grounder, GroundingChecks, SourceMap, novel_facts
+from rag.grounding import Grounder, GroundingChecks, SourceMap, novel_facts, stands_as_written
 from rag.text import content_words, find_markers, is_refusal, strip_markers
 from rag.types import Paragraph
 
@@ -730,3 +730,28 @@ def test_the_yes_numbers_check_has_a_switch(embedder):
     checked = plain.check("Yes, the ship sank between 1640 and 1660 [¶3].", _paragraphs(*WRECK),
                           question="Did the ship sink in 1650?")  # fmt: skip
     assert checked.supported == 1
+
+
+# -- an answer as the article writes it (assistant switch ``verbatim``) ---------------------------
+PARTIES = (
+    "Finance Minister Rawiri Tane welcomed the fall in inflation but declined to comment.",
+    "The opposition Green Party said the government should do more to help renters.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "stands"),
+    [
+        ("What did the Green Party say?",
+         "The Green Party said the government should do more to help renters [¶2].", True),
+        ("What did the Labour Party say?",  # a near miss: "Labour" is in no cited paragraph
+         "The Green Party said the government should do more to help renters [¶2].", False),
+        ("What did the Green Party want?",  # "want" is not what the paragraph says
+         "The Green Party said the government should do more to help renters [¶2].", False),
+        ("What did the Green Party say?",  # the model's own words, not the article's sentence
+         "The Greens asked for renters to be helped [¶2].", False),
+    ],
+)
+def test_an_answer_stands_as_written_only_with_every_word_of_the_question(grounder, question, reply, stands):
+    checked = grounder.check(reply, _paragraphs(*PARTIES), question=question)
+    assert stands_as_written(checked, question) is stands
