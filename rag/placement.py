@@ -1,0 +1,165 @@
+"""Where a reply's sentence is cited: the paragraph that states its claim, not only one that
+matches the question (:class:`rag.grounding.Grounder`, step 4).
+
+A short answer ("Seiler.") goes where the question's matter is (:func:`in_context`) and must
+stand there (:func:`stands_together`, :func:`described_in`); a date or number where it is
+written (:func:`fact_sources`); a claim about the person or thing the question names where they
+are named (:func:`with_subject`); a sentence joining two facts to the few paragraphs that hold
+them together (:func:`cover`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from .acronyms import initials
+from .text import DIGITS, NAME, STARTERS, STOP, TIME, content_words, strip_markers
+from .types import Paragraph
+
+# A short answer's citation moves to a paragraph holding at least this much more of question +
+# answer than the cited one.
+CONTEXT_MARGIN = 0.2
+
+
+JOINT_MAX = 3  # a sentence is backed by at most this many paragraphs together
+
+
+def cover(new_words: set[str], para_words: Sequence[set[str]], share: float) -> list[int]:
+    """The fewest paragraphs (at most JOINT_MAX, each adding at least two of the sentence's words
+    the others lack) that together hold ``share`` of ``new_words``; ``[]`` if there are none."""
+    chosen: list[int] = []
+    covered: set[str] = set()
+    while len(chosen) < JOINT_MAX and new_words:
+        gain, best = max(((len((new_words & pw) - covered), i) for i, pw in enumerate(para_words)
+                          if i not in chosen), default=(0, -1))  # fmt: skip
+        if gain < 2:
+            return []
+        chosen.append(best)
+        covered |= new_words & para_words[best]
+        if len(chosen) > 1 and len(covered) / len(new_words) >= share:
+            return sorted(chosen)
+    return []
+
+
+def in_context(chosen, backing, context, labels, para_words, asked=None, margin=CONTEXT_MARGIN) -> list[str]:
+    """For a short answer ("Seiler said."), cite where the question's matter is: a name alone is
+    "supported" by every paragraph naming the person; the reader needs the one that also holds
+    what the question is about (its words, and the question's best cosine to one of its
+    sentences, ``asked``). A marker the model wrote is moved only for a paragraph ``margin``
+    better; a citation the checks chose goes to the best one."""
+    asked = asked or [0.0] * len(labels)
+    share = {lab: len(context & para_words[labels.index(lab)]) / len(context) + asked[labels.index(lab)]
+             for lab in backing}  # fmt: skip
+    best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
+    if max((share[lab] for lab in chosen), default=0.0) + margin < share[best] or not margin:
+        return [best]
+    return chosen
+
+
+def stands_together(holders, question_words, paragraphs, para_words) -> bool:
+    """Whether a short answer ("Kim Du-yeon.") stands where the question's matter is: a paragraph
+    holding the answer, or one beside it (a quote runs on from the paragraph naming its speaker),
+    holds nearly as much of the question as the paragraph that holds most of it. A name is
+    "supported" by every paragraph naming it; that alone does not make it the answer."""
+    share = {(p.doc, p.number): len(question_words & words) / len(question_words)
+             for p, words in zip(paragraphs, para_words, strict=True)}  # fmt: skip
+    near = max(share.get((p.doc, p.number + step), 0.0) for p in holders for step in (-1, 0, 1))
+    return near + CONTEXT_MARGIN > max(share.values())
+
+
+def described_in(sentence, holders, paragraphs, question_words, para_words) -> Paragraph | None:
+    """The paragraph holding most of the question, when it calls a short answer's name by a
+    description the paragraphs naming it give: "The plant … is the town's largest private
+    employer", where ¶1 names "the Halvorsen Chemicals plant" (the answer "Halvorsen
+    Chemicals"); "the group" for "Clean Mill River, a group of residents". Else ``None``."""
+    share = [len(question_words & words) / len(question_words) for words in para_words]
+    best = paragraphs[max(range(len(paragraphs)), key=lambda i: (share[i], -i))]
+    if best in holders:
+        return None
+    nouns: set[str] = set()
+    for match in NAME.finditer(sentence):
+        name = " ".join(w for w in match.group(0).split() if w.lower() not in STARTERS)
+        if not name:
+            continue
+        for paragraph in holders:
+            after = re.finditer(rf"\b{re.escape(name)}(?:[’']s)?\s+([a-z]+)", paragraph.text)
+            apposed = re.finditer(rf"\b{re.escape(name)},\s+(?:a|an|the)\s+([a-z-]+)(?:\s+([a-z-]+))?",
+                                  paragraph.text)  # fmt: skip
+            nouns.update(w for m in (*after, *apposed) for w in m.groups() if w)
+    nouns -= STOP
+    if any(re.search(rf"\b(?:the|this|that)\s+{re.escape(noun)}\b", best.text, re.I) for noun in nouns):
+        return best
+    return None
+
+
+def with_subject(sentence, question, chosen, new_words, texts, labels, para_words, scores) -> list[str]:
+    """``chosen`` with, first, the paragraph that says the sentence's claim of the person or thing
+    the question names, when no cited paragraph names them: "Anna Berg is the director of the
+    Swedish Maritime Museum" cites where "the museum's director, Anna Berg" is written, not only
+    the paragraph that names the museum. The paragraph names them (by its words or its resolved
+    speakers) and holds the most of what the sentence adds."""
+    asked = question.lower()
+    given = [n for n in names_in(sentence) if n.lower() in asked]
+    subjects = [w for w in map(content_words, given) if w]
+    if not subjects:
+        return list(chosen)
+    # An acronym is named where its long form is ("CSIS": "Center for Strategic and …").
+    acronyms = [n for n in given if len(n) >= 3 and n.isupper()]
+
+    def names(i: int) -> bool:
+        return any(w <= para_words[i] for w in subjects) or any(
+            n in initials(" ".join(NAME.findall(texts[i]))) for n in acronyms)
+
+    if any(names(labels.index(lab)) for lab in chosen):
+        return list(chosen)
+    found = [s for i, s in enumerate(scores) if names(i) and new_words & para_words[i]]
+    if not found:
+        return list(chosen)
+    best = max(found, key=lambda s: s[1])[2]
+    return [best, *(lab for lab in chosen if lab != best)]
+
+
+def fact_sources(
+    sentence, question, chosen, backing, scores, paragraphs: Mapping[str, Paragraph]
+) -> list[str]:
+    """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written:
+    a backing paragraph that holds them all instead, else also the best one holding each."""
+    asked = question.lower()
+    # Written dates and digits only: "may", "march" and "two" are too often other words.
+    dates = [m.group(0) for m in TIME.finditer(sentence) if not m.group(0).islower()]
+    facts = [f.lower() for f in (*dates, *re.findall(DIGITS, sentence)) if f != "May"]
+    facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
+    text = {lab: p.text.lower() for lab, p in paragraphs.items()}
+    patterns = [rf"(?<![\w-]){re.escape(fact)}(?![\w-])" for fact in facts]
+
+    def holds(lab: str, wanted: list[str]) -> bool:
+        return all(re.search(pattern, text[lab]) for pattern in wanted)
+
+    if not patterns or any(holds(lab, patterns) for lab in chosen):
+        return list(chosen)
+    whole = [s for s in scores if s[2] in backing and holds(s[2], patterns)]
+    if whole:
+        return [max(whole, key=lambda s: s[1])[2]]
+    added = list(chosen)
+    for pattern in patterns:
+        if any(holds(lab, [pattern]) for lab in added):
+            continue
+        holders = [s for s in scores if re.search(pattern, text[s[2]])]
+        if holders:
+            added.append(max(holders, key=lambda s: s[1])[2])
+    return added
+
+
+def names_in(sentence: str) -> list[str]:
+    """The names ``sentence`` gives: runs of capitalised words, less a sentence's opening word
+    ("However") and a possessive's ending."""
+    found = []
+    for match in NAME.finditer(strip_markers(sentence)):
+        words = match.group(0).split()
+        while words and words[0].lower() in STARTERS:
+            words = words[1:]
+        name = re.sub(r"[’']s$", "", " ".join(words))
+        if name:
+            found.append(name)
+    return found
