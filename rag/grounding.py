@@ -100,6 +100,7 @@ class GroundingChecks:
     outlets: bool = True
     described: bool = True
     subjects: bool = True
+    synonyms: bool = True
     yes_numbers: bool = True
 
 
@@ -375,10 +376,12 @@ class Grounder:
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
             kept_words.append(words)
             on_topic.append(short or _bare(plain) or _shares(words | held, topic_words))
-        if self.checks.on_topic and topic_words and on_topic and not any(on_topic):
-            # No sentence kept, nor the paragraphs it cites, has a word of the question ("Did
-            # the chamber of commerce support the line?" answered with the referendum): the
-            # reply answers another question.
+        cited_texts = [sources.paragraphs[lab].text for lab in cited]
+        if (self.checks.on_topic and topic_words and on_topic and not any(on_topic)
+                and not self._synonym(topic or question, [*kept, *cited_texts])):  # fmt: skip
+            # No sentence kept, nor the paragraphs it cites, has a word of the question, nor one
+            # of the same meaning ("Did the chamber of commerce support the line?" answered with
+            # the referendum; "currency" is the "dollar"): the reply answers another question.
             removed.extend(strip_markers(k) for k in kept if not is_refusal(k))
             kept = [k for k in kept if is_refusal(k)]
             cited, support, similarity = {}, [], []
@@ -395,6 +398,20 @@ class Grounder:
             claims=len(claims),
             corrected=corrected,
         )
+
+    def _synonym(self, question: str, texts: Sequence[str]) -> bool:
+        """Whether a word of ``question`` has a word of the same meaning in ``texts`` (cosine of
+        the two words alone at least :data:`SYNONYM_SIMILARITY`: "currency" and "dollar" 0.77,
+        "currency" and "inflation" 0.57); ``False`` without an encoder or with switch
+        ``synonyms`` off."""
+        if not self.encode or not self.checks.synonyms:
+            return False
+        asked = _surface_words(question)
+        found = [w for w in _surface_words(" ".join(texts)) if w not in asked][:MAX_SYNONYM_WORDS]
+        if not asked or not found:
+            return False
+        vectors = self.encode([*asked, *found])
+        return bool((vectors[: len(asked)] @ vectors[len(asked) :].T).max() >= SYNONYM_SIMILARITY)
 
     def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
         """Per claim: its best cosine in each paragraph (empty without an encoder)."""
@@ -413,6 +430,16 @@ class Grounder:
                 start += len(sents)
             out[claim] = row
         return out
+
+
+SYNONYM_SIMILARITY = 0.7  # two words of the same meaning, each encoded alone
+MAX_SYNONYM_WORDS = 300
+
+
+def _surface_words(text: str) -> list[str]:
+    """The content words of ``text`` as written (lower case, once each), for encoding."""
+    words = (w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", strip_markers(text)))
+    return list(dict.fromkeys(w for w in words if content_words(w)))
 
 
 VERBATIM_SIMILARITY = 0.9  # a kept sentence's cosine to the article's sentence: the same words

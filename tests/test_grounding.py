@@ -755,3 +755,23 @@ PARTIES = (
 def test_an_answer_stands_as_written_only_with_every_word_of_the_question(grounder, question, reply, stands):
     checked = grounder.check(reply, _paragraphs(*PARTIES), question=question)
     assert stands_as_written(checked, question) is stands
+
+
+# -- the question's word in other words (switch ``synonyms``, part of ``on_topic``) ---------------
+MARKETS = (
+    "The central bank kept its benchmark interest rate at 4.25 percent on Wednesday.",
+    "The New Zealand dollar rose half a percent against the US dollar after the announcement.",
+)
+
+
+def test_a_reply_in_other_words_than_the_question_is_on_topic(grounder):
+    reply = "The New Zealand dollar rose half a percent against the US dollar after the announcement [¶2]."
+    checked = grounder.check(reply, _paragraphs(*MARKETS), question="How did the currency react?")
+    assert checked.supported == 1  # "currency" is the "dollar"
+
+
+def test_the_synonyms_check_has_a_switch(embedder):
+    plain = Grounder(embedder.encode, checks=GroundingChecks(synonyms=False))
+    reply = "The New Zealand dollar rose half a percent against the US dollar after the announcement [¶2]."
+    checked = plain.check(reply, _paragraphs(*MARKETS), question="How did the currency react?")
+    assert checked.supported == 0
