@@ -61,7 +61,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
-from .text import NOT_IN_ARTICLE, balance_quotes, content_words, says_yes, strip_markers
+from .text import NOT_IN_ARTICLE, balance_quotes, content_words, says_yes, strip_markers, without_dateline
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid
 from .whole import WholeArticle
@@ -320,7 +320,7 @@ class Assistant:
         found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts)
         if found is None:
             return None
-        text = f"{prefix}{balance_quotes(found.text)} [¶{found.paragraph.number}]"  # one paragraph: no letter
+        text = f"{prefix}{balance_quotes(without_dateline(found.text))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
     def _attributed(

@@ -37,7 +37,7 @@ from .evidence import ScoredSentence
 from .extractive import choose_sentences
 from .grounding import restates
 from .prompt import check_messages
-from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers
+from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers, without_dateline
 from .types import StreamEvent
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def say(reasons: Sequence[tuple[ScoredSentence, str | None]], attributions: Any)
     out = []
     for s, speaker in reasons:
         sentence = _named_in(s, attributions) if attributions is not None else s.text
-        sentence = balance_quotes(_DATELINE.sub("", strip_markers(sentence)))
+        sentence = balance_quotes(without_dateline(strip_markers(sentence)))
         if speaker and not _names(sentence, speaker, people):
             sentence = f"({speaker}:) {sentence}"
         out.append(f"{sentence} [¶{s.paragraph.number}]")
@@ -191,7 +191,6 @@ def _no_reason(request: Request, step, reason: str, confidence: float | None) ->
                                          signals=tuple(step.signals.as_dict().items())))  # fmt: skip
 
 
-_DATELINE = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}\s[–—-]+\s+")
 
 
 def _forms(person) -> list[str]:

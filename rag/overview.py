@@ -39,6 +39,7 @@ from .text import (
     is_refusal,
     split_sentences,
     strip_markers,
+    without_dateline,
 )
 from .types import ChatMessage, Citation, Paragraph, StreamEvent
 
@@ -63,7 +64,6 @@ FILLED_NOTE = (
     "Where the checks removed a sentence, the article's own next most important sentence stands instead."
 )
 _LABEL = re.compile(r"^\s*(?:summary|key points?|main points?|takeaways?|answer)\s*[:\-–]\s*", re.IGNORECASE)
-_DATELINE = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}\s[–—-]+\s+")
 _BULLET = re.compile(r"^\s*(?:[-*•‣–]|\d{1,2}[.)])\s+")
 
 
@@ -308,7 +308,7 @@ def _overlaps(a: str, b: str) -> bool:
 def _quoted(ranked: salience.Ranked) -> Unit:
     """An article sentence as a unit, cited where it stands (a dateline such as "SEOUL –" left out)."""
     p = ranked.paragraph
-    text = balance_quotes(_DATELINE.sub("", strip_markers(ranked.text)))
+    text = balance_quotes(without_dateline(strip_markers(ranked.text)))
     return Unit(f"{text} [¶{p.number}]", (Citation(p.doc, p.number, p.text),), quoted=True)
 
 

@@ -211,6 +211,15 @@ QUOTE_WORDS = 40  # an answer or a decline quotes at most this many words of one
 NESTED_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})  # a quote's own quotes, made single
 
 
+# "WELLINGTON — ", "SEOUL – ": the dateline a story's first sentence opens with.
+DATELINE = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}\s[–—-]+\s+")
+
+
+def without_dateline(sentence: str) -> str:
+    """``sentence`` without the dateline it opens with, quoted as an answer."""
+    return DATELINE.sub("", sentence)
+
+
 def balance_quotes(sentence: str) -> str:
     """A sentence cut from a quotation of several sentences, with the quote mark it lost put back:
     ``It is the third night," Costa said.`` → ``"It is the third night," Costa said.``; an

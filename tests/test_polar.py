@@ -88,6 +88,23 @@ def test_a_sentence_saying_the_opposite_word_answers_no(question, answer):
     assert answer_no(question, scored(BUDGET, VOTE), opposites=False) is None  # the switch
 
 
+RATES = "WELLINGTON — The central bank kept its benchmark interest rate at 4.25 percent on Wednesday."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Did the bank cut rates?", RATES),  # a rate kept is a rate neither cut nor raised
+        ("Did the central bank raise its interest rate?", RATES),
+        ("Did the bank keep its rate?", None),  # said as asked
+        ("Did the bank cut its staff?", None),  # the rate was kept, not the staff
+    ],
+)
+def test_a_rate_kept_answers_no_to_a_cut_or_a_rise(question, answer):
+    found = answer_no(question, scored(RATES))
+    assert (found.text if found else None) == answer
+
+
 def test_opposites_are_pairs_either_way():
     from rag.polar import OPPOSITES
     from rag.text import content_words

@@ -15,6 +15,7 @@ from rag.text import (
     normalize_quotes,
     one_spelling,
     split_sentences,
+    without_dateline,
     words,
 )
 
@@ -168,3 +169,15 @@ def test_british_and_american_spellings_are_one_word(british, american):
 @pytest.mark.parametrize("word", ["four", "hour", "tour", "your", "more", "store", "there", "acre", "fence"])
 def test_words_that_only_look_british_are_kept(word):
     assert one_spelling(word) == word
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("WELLINGTON — The bank kept its rate.", "The bank kept its rate."),
+        ("SEOUL – North Korea’s envoy spoke.", "North Korea’s envoy spoke."),
+        ("The bank — unusually — kept its rate.", "The bank — unusually — kept its rate."),  # no dateline
+    ],
+)
+def test_without_dateline(sentence, expected):
+    assert without_dateline(sentence) == expected
