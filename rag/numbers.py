@@ -37,6 +37,10 @@ MIN_LEAD = 1
 # A sentence stating a claim with at least this many of the reply's words, while the sentences
 # stating the reply's amount share at most one: the amount belongs to another matter.
 UNBOUND_SHARE = 3
+# A reply giving an amount with at least this many words, none of them beside that amount in any
+# sentence of the article, gives it to another matter: "the unemployment rate is 4 percent" where
+# the article has "wage growth, which remains near 4 percent".
+UNMOORED_WORDS = 2
 
 
 def _value(number: str) -> str:
@@ -126,6 +130,8 @@ def unbound_amount(sentence: str, question: str, texts: Sequence[str]) -> bool:
         own = [len(said & s.window) for s in stated if (value, unit) in s.amounts]
         if not own or max(own) > 1:  # stated nowhere (the facts check's matter), or bound
             continue
+        if max(own) == 0 and len(said) >= UNMOORED_WORDS:
+            return True  # no word the reply gives it stands by it anywhere ("unemployment rate")
         bare = [len(said & s.window) for s in stated if all(u != unit for _, u in s.amounts)]
         if max(bare, default=0) >= UNBOUND_SHARE:
             return True

@@ -87,6 +87,25 @@ def test_amounts_of_their_own_matter_are_bound(reply, question):
     assert not unbound_amount(reply, question, MATCH)
 
 
+# Written for these tests: an economy story where one percentage belongs to wages only.
+ECONOMY = [
+    "The bank decided that wage growth, which remains near 4 percent, was still too strong.",
+    "Unemployment has risen for four straight quarters, an economist said.",
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "unbound"),
+    [
+        ("The unemployment rate is 4 percent.", True),  # no word of it stands by "4 percent"
+        ("Wages are growing at about 4 percent.", False),  # "wage" does
+        ("It is 4 percent.", False),  # too few words to tell
+    ],
+)
+def test_an_amount_none_of_whose_words_stand_by_it_is_unbound(reply, unbound):
+    assert unbound_amount(reply, "What is the figure?", ECONOMY) is unbound
+
+
 def test_the_grounder_removes_an_unbound_amount(embedder):
     sources = SourceMap.build([Paragraph(doc="match", number=i, text=t) for i, t in enumerate(MATCH)])
     question = "In which minute did Lena Park score her first goal?"
