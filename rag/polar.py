@@ -52,7 +52,7 @@ _PAIRS = (
     ("strengthen strengthened", "weaken weakened"), ("join joined", "leave left quit"),
     ("buy bought", "sell sold"), ("include included", "exclude excluded"),
     ("succeed succeeded", "fail failed"),
-    ("keep keeps kept hold holds held", "cut cuts raise raised lower lowered change changed"),
+    ("keep keeps kept", "cut cuts raise raised lower lowered change changed"),  # not "hold": a ship's hold
 )  # fmt: skip
 
 

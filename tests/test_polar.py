@@ -89,6 +89,7 @@ def test_a_sentence_saying_the_opposite_word_answers_no(question, answer):
 
 
 RATES = "WELLINGTON — The central bank kept its benchmark interest rate at 4.25 percent on Wednesday."
+HOLD = "The ship still has part of its cargo of barrels in the hold, according to the museum."
 
 
 @pytest.mark.parametrize(
@@ -98,10 +99,11 @@ RATES = "WELLINGTON — The central bank kept its benchmark interest rate at 4.2
         ("Did the central bank raise its interest rate?", RATES),
         ("Did the bank keep its rate?", None),  # said as asked
         ("Did the bank cut its staff?", None),  # the rate was kept, not the staff
+        ("Did the museum raise the ship?", None),  # "in the hold": a noun, no opposite
     ],
 )
 def test_a_rate_kept_answers_no_to_a_cut_or_a_rise(question, answer):
-    found = answer_no(question, scored(RATES))
+    found = answer_no(question, scored(RATES, HOLD))
     assert (found.text if found else None) == answer
 
 
