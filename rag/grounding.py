@@ -101,6 +101,7 @@ class GroundingChecks:
     described: bool = True
     subjects: bool = True
     synonyms: bool = True
+    yes_negated: bool = True
     yes_numbers: bool = True
 
 
@@ -169,7 +170,8 @@ def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | No
     """
     plain = strip_markers(sentence)
     known = set(re.findall(r"[a-z0-9]+", plain_text(sources.lower())))
-    digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, sources)}
+    # A number inside a compound is written too: "19-year-old", "a 2-1 win", "Hwasong-16".
+    digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(r"\d[\d,.]*", sources)}
     novel = []
     for match in NUMBER.finditer(plain):
         token = match.group(0).rstrip(".,")
@@ -369,6 +371,11 @@ class Grounder:
                     " ".join([question, _main_clause(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
+            if self.checks.yes_negated and says_yes(plain) and not negated_words(question) and (
+                    negated_words(_YES_OPENER.sub("", plain), implicit=True) & question_words):  # fmt: skip
+                # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
+                rest = _YES_OPENER.sub("", plain)
+                plain = f"No, {rest[:1].lower()}{rest[1:]}" if not NAME.match(rest) else f"No, {rest}"
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))
@@ -432,6 +439,7 @@ class Grounder:
         return out
 
 
+_YES_OPENER = re.compile(r"^\s*yes\b[\s,.:;!]*", re.IGNORECASE)
 SYNONYM_SIMILARITY = 0.7  # two words of the same meaning, each encoded alone
 MAX_SYNONYM_WORDS = 300
 

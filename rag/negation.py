@@ -59,13 +59,19 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     return best if all(negated_words(c) & words for n, c in clauses if n == top) else ""
 
 
-def negated_words(text: str, scope: int = 1) -> set[str]:
+# A verb that says its object did not happen: "declined to criticise", "refused to sign".
+_IMPLICIT = re.compile(r"\b(?:declined|declines|refused|refuses|failed|fails)\s+to\b", re.IGNORECASE)
+
+
+def negated_words(text: str, scope: int = 1, *, implicit: bool = False) -> set[str]:
     """The content words ``text`` negates: the first ``scope`` ones after each negation ("is not
-    recognized" → "recogn"; with 2, "no significant increase" → "signific", "increas"); empty
-    when nothing is negated."""
+    recognized" → "recogn"; with 2, "no significant increase" → "signific", "increas"); with
+    ``implicit``, also after "declined to", "refused to", "failed to"; empty when nothing is
+    negated."""
     text = plain_text(text)
     out = set()
-    for match in _NEGATION.finditer(text):
+    matches = [*_NEGATION.finditer(text), *(_IMPLICIT.finditer(text) if implicit else ())]
+    for match in matches:
         following = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", text[match.end() :])
         words = [content_words(w) for w in following if content_words(w)][:scope]
         out |= set().union(*words) if words else {"∅"}  # a negation with nothing after it still negates

@@ -775,3 +775,46 @@ def test_the_synonyms_check_has_a_switch(embedder):
     reply = "The New Zealand dollar rose half a percent against the US dollar after the announcement [¶2]."
     checked = plain.check(reply, _paragraphs(*MARKETS), question="How did the currency react?")
     assert checked.supported == 0
+
+
+# -- a "yes" that says "no" itself (switch ``yes_negated``); numbers inside compounds -------------
+MATCH_REPORT = (
+    "Millbrook's manager, Greg Otto, said he was proud of his players. He declined to criticise the "
+    "referee over the penalty decision.",
+    "A header from 19-year-old defender Jonah Pike sent Rivertown into the final.",
+)
+
+
+def test_a_yes_that_negates_the_question_says_no(grounder, embedder):
+    reply = "Yes, Otto declined to criticise the referee over the penalty decision [¶1]."
+    checked = grounder.check(reply, _paragraphs(*MATCH_REPORT), question="Did Otto criticise the referee?")
+    assert checked.text == "No, Otto declined to criticise the referee over the penalty decision. [¶1]"
+    plain = Grounder(embedder.encode, checks=GroundingChecks(yes_negated=False))
+    kept = plain.check(reply, _paragraphs(*MATCH_REPORT), question="Did Otto criticise the referee?")
+    assert kept.text.startswith("Yes, Otto declined")
+    # A negated question's "yes" is ambiguous in English: left as it is.
+    asked = grounder.check(reply, _paragraphs(*MATCH_REPORT), question="Didn't Otto criticise the referee?")
+    assert not asked.text.startswith("No,")
+
+
+@pytest.mark.parametrize(("reply", "kept"), [("Jonah Pike is 19 years old [¶2].", True),
+                                             ("Jonah Pike is 20 years old [¶2].", False)])  # fmt: skip
+def test_a_number_inside_a_compound_is_written(grounder, reply, kept):
+    checked = grounder.check(reply, _paragraphs(*MATCH_REPORT), question="How old is Jonah Pike?")
+    assert checked.supported == int(kept)
+
+
+@pytest.mark.parametrize(
+    ("text", "implicit", "negated"),
+    [
+        ("He declined to criticise the referee.", True, {"critic"}),
+        ("He declined to criticise the referee.", False, set()),  # the polarity checks: as before
+        ("The union refused to sign the deal.", True, {"sign"}),
+        ("Talks failed to agree a price.", True, {"agre"}),
+        ("He is not recognized.", True, {"recogn"}),
+    ],
+)
+def test_negated_words_reads_verbs_that_say_no_when_asked(text, implicit, negated):
+    from rag.negation import negated_words
+
+    assert negated_words(text, implicit=implicit) == negated
