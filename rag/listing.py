@@ -186,7 +186,7 @@ def introduced(person: Any, paragraphs: Sequence[Paragraph]) -> tuple[str, Parag
             continue
         rest = paragraph.text[at + len(person.name) :]
         after = _APPOSITION.match(rest)
-        if after and after.group(1).split()[0].lower() not in _NOT_APPOSITION:
+        if after and not _not_apposition(after.group(1).split()[0]):
             return after.group(1).strip(), paragraph
         if clause := _WHO_CLAUSE.match(rest):  # ", who runs a bakery near the bridge,"
             return clause.group(1).strip(), paragraph
@@ -196,6 +196,14 @@ def introduced(person: Any, paragraphs: Sequence[Paragraph]) -> tuple[str, Parag
         if before:
             return f"“…{' '.join(before)} {person.name}”", paragraph
     return None
+
+
+def _not_apposition(first: str) -> bool:
+    """Whether a phrase after a name opening with ``first`` says something else than who they
+    are: "said", "who", or a participle that belongs to the noun before the name ("a penalty
+    by captain Leo Marsh, awarded after Ruiz handled the ball"; ", saying it was …")."""
+    word = first.lower()
+    return word in _NOT_APPOSITION or (first.islower() and word.endswith(("ed", "ing")))
 
 
 def _which_of_them(request: Request, attributions: Any, entries: Sequence[Entry]) -> StreamEvent:

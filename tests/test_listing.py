@@ -167,6 +167,26 @@ def test_who_is_quoted_gives_the_who_clause_that_introduces_a_person(story):
     assert "- Sara Holm: Inspector [¶6]" in lines  # not "“…Inspector Sara Holm”": it adds nothing
 
 
+CUP = """Late header sends Rivertown into cup final
+
+April 4, 2026
+
+Rivertown equalised just before half-time through a penalty by captain Leo Marsh, awarded after Ruiz handled the ball in his own area.
+
+"I just closed my eyes and jumped," said Jonah Pike, 19, a defender.
+
+Marsh said it would be his last season.
+"""  # noqa: E501
+
+
+def test_a_participle_after_a_name_is_not_who_they_are(story):
+    """ "… a penalty by captain Leo Marsh, awarded after Ruiz handled the ball": the participle
+    belongs to the penalty."""
+    lines = Assistant(story(CUP, "cup")).ask("Who is quoted in the article?").text.splitlines()
+    marsh = [line for line in lines if "Leo Marsh" in line]
+    assert marsh and not any("awarded" in line for line in marsh)
+
+
 STUDY = "\n\n".join([
     "Heat waves raised hospital admissions, study finds",
     "Hospital admissions for heart and lung problems rose by about 20 percent during the three "
