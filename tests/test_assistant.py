@@ -524,7 +524,9 @@ def test_a_yes_no_question_the_article_answers_no_is_not_declined(retriever, swi
 @pytest.mark.parametrize("switch", [True, False])
 def test_a_yes_where_the_article_says_no_becomes_no(retriever, switch):
     reply = "Yes, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
-    checks = Checks() if switch else Checks().without("polar")
+    # The grounding's own "yes" that negates the question (``yes_negated``) is off here, so that
+    # the yes/no rule's "No:" is what is tested (the test below has it on).
+    checks = Checks().without("yes_negated") if switch else Checks().without("polar", "yes_negated")
     backend = _Judging(reply, 0.9)
     bot = Assistant(retriever, backend, AssistantConfig(checks=checks, calibrators={}))
     answer = bot.ask("Is North Korea recognized as a nuclear-weapon state under the NPT?")
@@ -533,6 +535,14 @@ def test_a_yes_where_the_article_says_no_becomes_no(retriever, switch):
     assert backend.checks == (0 if switch else 1)  # the "No" needs no verifier question
     if switch:
         assert POLAR_NOTE in answer.notes and answer.removed[0].startswith("Yes, North Korea")
+
+
+def test_a_yes_that_negates_the_question_is_said_as_no(retriever):
+    reply = "Yes, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
+    bot = Assistant(retriever, _Judging(reply, 0.9), AssistantConfig(calibrators={}))
+    answer = bot.ask("Is North Korea recognized as a nuclear-weapon state under the NPT?")
+    assert not answer.refused and cited(answer) == [27]
+    assert answer.text == reply.replace("Yes, N", "No, N").replace(" [¶27].", ". [¶27]")
 
 
 @pytest.mark.parametrize("switch", [True, False])
