@@ -9,7 +9,7 @@ Used on both sides of keyword search (chunks and queries), so either form matche
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .text import CONNECTORS, LONG_NAME
 
@@ -33,6 +33,17 @@ def initials(name: str) -> str:
             if part[:1].isupper():
                 letters.append(part[0])
     return "".join(letters)
+
+
+_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
+
+
+def spelled_out_in(text: str) -> Callable[[str], bool]:
+    """Whether an acronym stands in ``text`` by its long form ("NPT": "the Nuclear
+    Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` and the citation of an
+    asked subject (:func:`rag.placement.with_subject`) ask."""
+    found = initials(" ".join(w for w in _WORD.findall(text) if w[0].isupper()))
+    return lambda name: len(name) >= 3 and name.isupper() and name in found
 
 
 class AcronymMap:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .acronyms import spelled_out_in
 from .assistant_config import Checks
 from .evidence import ScoredSentence, answers_type, expected_type
 from .grounding import novel_facts
 from .numbers import counted_thing, gives_count
-from .polar import POLAR_NOTE, answer_no, spelled_out_in
+from .polar import POLAR_NOTE, answer_no
 from .text import content_words
 
 # Share of the question's other content words the sentence must hold: four of five.

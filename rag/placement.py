@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .acronyms import initials
+from .acronyms import spelled_out_in
 from .text import DIGITS, NAME, STARTERS, STOP, TIME, content_words, strip_markers
 from .types import Paragraph
 
@@ -104,16 +104,12 @@ def with_subject(sentence, question, chosen, new_words, texts, labels, para_word
     subjects = [w for w in map(content_words, given) if w]
     if not subjects:
         return list(chosen)
-    # An acronym is named where its long form is ("CSIS": "Center for Strategic and …").
-    acronyms = [n for n in given if len(n) >= 3 and n.isupper()]
-
-    def names(i: int) -> bool:
-        return any(w <= para_words[i] for w in subjects) or any(
-            n in initials(" ".join(NAME.findall(texts[i]))) for n in acronyms)
-
-    if any(names(labels.index(lab)) for lab in chosen):
+    # Named in words, or as an acronym by its long form ("CSIS": "Center for Strategic and …").
+    names = [any(w <= words for w in subjects) or any(map(spelled_out_in(text), given))
+             for text, words in zip(texts, para_words, strict=True)]  # fmt: skip
+    if any(names[labels.index(lab)] for lab in chosen):
         return list(chosen)
-    found = [s for i, s in enumerate(scores) if names(i) and new_words & para_words[i]]
+    found = [s for i, s in enumerate(scores) if names[i] and new_words & para_words[i]]
     if not found:
         return list(chosen)
     best = max(found, key=lambda s: s[1])[2]

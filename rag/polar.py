@@ -19,9 +19,9 @@ negated ("Didn't they ...?"), whose "no" is ambiguous in English.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from .acronyms import initials
+from .acronyms import spelled_out_in
 from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
@@ -81,13 +81,6 @@ def proposition(question: str) -> str | None:
     if len(words) < 3 or words[0].casefold() not in AUXILIARIES or negated_words(question):
         return None
     return " ".join(words[1:]).rstrip(" ?")
-
-
-def spelled_out_in(sentence: str) -> Callable[[str], bool]:
-    """Whether an acronym stands in ``sentence`` by its long form ("NPT": "the Nuclear
-    Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` asks."""
-    found = initials(" ".join(w for w in _WORD.findall(sentence) if w[0].isupper()))
-    return lambda name: len(name) >= 3 and name.isupper() and name in found
 
 
 def answer_no(
