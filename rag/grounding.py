@@ -371,10 +371,10 @@ class Grounder:
                     " ".join([question, _main_clause(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
-            if self.checks.yes_negated and says_yes(plain) and not negated_words(question) and (
-                    negated_words(_YES_OPENER.sub("", plain), implicit=True) & question_words):  # fmt: skip
+            rest = _YES_OPENER.sub("", plain)  # the sentence after its "Yes," (all of it if none)
+            if self.checks.yes_negated and rest != plain and not negated_words(question) and (
+                    negated_words(rest, implicit=True) & question_words):  # fmt: skip
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
-                rest = _YES_OPENER.sub("", plain)
                 plain = f"No, {rest[:1].lower()}{rest[1:]}" if not NAME.match(rest) else f"No, {rest}"
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
