@@ -391,11 +391,11 @@ def test_prime_needs_the_marker(tmp_path):
 def test_repacking_is_a_load_setting_and_part_of_the_saved_states_key(tmp_path):
     import llama_cpp
 
-    from rag.backends.llama_cpp import _model_params
+    from rag.backends.llama_patches import model_params
 
     before = llama_cpp.llama_model_default_params().use_extra_bufts
     for repack in (False, True):
-        with _model_params(repack=repack):
+        with model_params(repack=repack):
             from llama_cpp import llama as module
 
             assert module.llama_cpp.llama_model_default_params().use_extra_bufts is repack

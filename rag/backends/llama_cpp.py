@@ -48,6 +48,7 @@ from .kv_states import (
     save_state,
     set_state,
 )
+from .llama_patches import keep_process_output, model_params
 from .protocol import BackendError
 from .threads import CpuShare
 
@@ -535,7 +536,7 @@ class LlamaCppBackend:
                 "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]'",
                 setting="--backend",
             ) from exc
-        _keep_process_output()
+        keep_process_output()
         threads = self.threads or os.cpu_count() or 1
         options = dict(
             n_ctx=self.n_ctx,
@@ -549,10 +550,10 @@ class LlamaCppBackend:
         try:
             if self.model.startswith("hf:"):
                 repo, _, filename = self.model[3:].partition(":")
-                with _model_params(repack=self.repack):
+                with model_params(repack=self.repack):
                     return Llama.from_pretrained(repo_id=repo, filename=filename or "*.gguf", **options)
             path = resolve_gguf(self.model, self.model_dir)
-            with _model_params(repack=self.repack):
+            with model_params(repack=self.repack):
                 return Llama(model_path=str(path), **options)
         except ModelNotFoundError as exc:
             raise BackendError(str(exc), setting="--model / RAG_MODEL") from exc
@@ -560,67 +561,6 @@ class LlamaCppBackend:
             raise BackendError(
                 f"cannot load the local model {self.model!r}: {exc}", setting="--model / RAG_MODEL"
             ) from exc
-
-
-class _NoRedirect:
-    """Stands in for llama-cpp-python's ``suppress_stdout_stderr`` (same signature)."""
-
-    def __init__(self, disable: bool = True) -> None:
-        self.disable = disable
-
-    def __enter__(self) -> _NoRedirect:
-        return self
-
-    def __exit__(self, *_) -> None:
-        return None
-
-
-def _keep_process_output() -> None:
-    """Stop llama-cpp-python pointing the whole process's stdout and stderr at /dev/null.
-
-    With ``verbose=False`` it ``dup2``s file descriptors 1 and 2 to /dev/null while a model
-    loads, from whichever thread loads it: everything the host program prints meanwhile is lost
-    (``rag ask`` printed nothing when its answer came before the background load ended), and two
-    overlapping loads can leave the output closed for good (abetlen/llama-cpp-python#1874). Its
-    C logs already go to Python logging at ERROR level with ``verbose=False``; the redirect only
-    hid what little llama.cpp writes around that.
-    """
-    import llama_cpp._internals as internals
-    import llama_cpp.llama as llama
-    import llama_cpp.llama_chat_format as chat_format
-
-    for module in (internals, llama, chat_format):
-        if hasattr(module, "suppress_stdout_stderr"):
-            module.suppress_stdout_stderr = _NoRedirect
-
-
-_PARAMS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _model_params(*, repack: bool):
-    """Load with llama.cpp's ``use_extra_bufts`` set to ``repack``.
-
-    llama-cpp-python's ``Llama()`` takes no keyword for it, so the default-params function it
-    calls is wrapped for the duration of the load (under a lock: one load at a time).
-    """
-    from llama_cpp import llama as module
-
-    api = module.llama_cpp
-    original = api.llama_model_default_params
-
-    def params():
-        value = original()
-        if hasattr(value, "use_extra_bufts"):
-            value.use_extra_bufts = repack
-        return value
-
-    with _PARAMS_LOCK:
-        api.llama_model_default_params = params
-        try:
-            yield
-        finally:
-            api.llama_model_default_params = original
 
 
 def _chatml(messages: Sequence[dict]):
