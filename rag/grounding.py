@@ -375,7 +375,8 @@ class Grounder:
             if self.checks.yes_negated and rest != plain and not negated_words(question) and (
                     negated_words(rest, implicit=True) & question_words):  # fmt: skip
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
-                plain = f"No, {rest[:1].lower()}{rest[1:]}" if not NAME.match(rest) else f"No, {rest}"
+                name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"
+                plain = f"No, {rest}" if name else f"No, {rest[:1].lower()}{rest[1:]}"
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))

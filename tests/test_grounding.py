@@ -792,6 +792,9 @@ def test_a_yes_that_negates_the_question_says_no(grounder, embedder):
     plain = Grounder(embedder.encode, checks=GroundingChecks(yes_negated=False))
     kept = plain.check(reply, _paragraphs(*MATCH_REPORT), question="Did Otto criticise the referee?")
     assert kept.text.startswith("Yes, Otto declined")
+    bank = _paragraphs("The bank declined to cut rates on Wednesday.")
+    said = grounder.check("Yes, The bank declined to cut rates [¶1].", bank, question="Did the bank cut?")
+    assert said.text == "No, the bank declined to cut rates. [¶1]"  # "the", not "The", after "No,"
     # A negated question's "yes" is ambiguous in English: left as it is.
     asked = grounder.check(reply, _paragraphs(*MATCH_REPORT), question="Didn't Otto criticise the referee?")
     assert not asked.text.startswith("No,")
