@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .affirmed import stated_in, unheld_words
 from .negation import negated_words, reversed_source
 from .numbers import swapped_number, unbound_amount
 from .placement import (
@@ -103,6 +104,9 @@ class GroundingChecks:
     synonyms: bool = True
     yes_negated: bool = True
     yes_numbers: bool = True
+    yes_read: bool = True
+    yes_stated: bool = True
+    prefixes: bool = True
 
 
 @dataclass
@@ -320,10 +324,13 @@ class Grounder:
             # A "yes" to a follow-up is judged against the question it stands for ("Will the
             # president sign it?": the budget); other replies against the words asked, since a
             # standalone question may carry the last answer's words.
-            asked_words = question_words | topic_words if says_yes(plain) else question_words
-            if not backing or (self.checks.restates and restates(words, asked_words)
+            yes = says_yes(plain)
+            asked_words = question_words | topic_words if yes else question_words
+            backed = [texts[labels.index(lab)] for lab in backing]
+            stated = yes and self.checks.yes_stated and bool(stated_in(_YES_OPENER.sub("", plain), backed))
+            if not backing or (self.checks.restates and restates(words, asked_words) and not stated
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
-                removed.append(plain)
+                removed.append(plain)  # says nothing the question did not (a "yes" the article states aside)
                 continue
             if spoken and self.misattributed is not None and self.misattributed(plain, paragraphs):
                 removed.append(plain)  # one person's words given to another
@@ -372,11 +379,18 @@ class Grounder:
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
             rest = _YES_OPENER.sub("", plain)  # the sentence after its "Yes," (all of it if none)
-            if self.checks.yes_negated and rest != plain and not negated_words(question) and (
-                    negated_words(rest, implicit=True) & question_words):  # fmt: skip
+            said_no = negated_words(rest, implicit=True, prefixed=self.checks.prefixes) & question_words
+            if self.checks.yes_negated and rest != plain and not negated_words(question) and said_no:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
                 name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"
                 plain = f"No, {rest}" if name else f"No, {rest[:1].lower()}{rest[1:]}"
+            if self.checks.yes_read and says_yes(plain):
+                holders = [texts[labels.index(lab)] for lab in chosen]
+                names = [" ".join(spoken(paragraphs[labels.index(lab)])) for lab in chosen] if spoken else []
+                encode = self.encode if self.checks.synonyms else None
+                if unheld_words(_main_clause(question), [*holders, *names], encode, self.spelled, texts):
+                    removed.append(plain)  # a "yes" to words the paragraphs it cites do not hold
+                    continue
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
             support.append(len(new_words & held) / len(new_words))
             similarity.append(max(sims[labels.index(lab)] for lab in chosen))

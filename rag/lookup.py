@@ -70,7 +70,8 @@ def look_up(
     prefix its answer opens with and the note that says why. ``(None, "", "")`` when neither
     finds one."""
     on = checks or Checks()
-    if on.polar and (found := answer_no(question, sentences, opposites=on.opposites)) is not None:
+    if on.polar and (found := answer_no(question, sentences, opposites=on.opposites,
+                                                 prefixed=on.grounding.prefixes)) is not None:
         return found, "No: ", POLAR_NOTE
     if typed and on.typed and (found := typed_answer(question, sentences)) is not None:
         return found, "", LOOKUP_NOTE

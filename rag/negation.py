@@ -63,13 +63,29 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
 _IMPLICIT = re.compile(r"\b(?:declined|declines|refused|refuses|failed|fails)\s+to\b", re.IGNORECASE)
 
 
-def negated_words(text: str, scope: int = 1, *, implicit: bool = False) -> set[str]:
+# A word negated by its prefix: "unaffordable" (affordable), "non-binding", "illegal",
+# "inaccurate". "un-"/"non-" before at least four letters; "in-", "im-", "il-", "ir-" only before an
+# adjective's ending, so "increase", "impress" and "install" are no negations.
+_PREFIXED = re.compile(
+    r"\b(?:non-?|un)([a-z]{4,})\b|\b(?:in|im|il|ir)([a-z]{3,}(?:able|ible|al|ent|ant|ate|ete|ive|ous|ar))\b",
+    re.IGNORECASE,
+)
+
+
+def prefix_negated(text: str) -> set[str]:
+    """The content words ``text`` negates by a prefix ("unaffordable" → "afford", "illegal" →
+    "legal"): compared with a question's own words, never read alone."""
+    return set().union(*(content_words(a or b) for a, b in _PREFIXED.findall(plain_text(text))))
+
+
+def negated_words(text: str, scope: int = 1, *, implicit: bool = False, prefixed: bool = False) -> set[str]:
     """The content words ``text`` negates: the first ``scope`` ones after each negation ("is not
     recognized" → "recogn"; with 2, "no significant increase" → "signific", "increas"); with
-    ``implicit``, also after "declined to", "refused to", "failed to"; empty when nothing is
+    ``implicit``, also after "declined to", "refused to", "failed to"; with ``prefixed``, also
+    the stem of a word negated by its prefix (:func:`prefix_negated`); empty when nothing is
     negated."""
     text = plain_text(text)
-    out = set()
+    out = prefix_negated(text) if prefixed else set()
     matches = [*_NEGATION.finditer(text), *(_IMPLICIT.finditer(text) if implicit else ())]
     for match in matches:
         following = re.findall(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", text[match.end() :])

@@ -8,7 +8,7 @@ statement it asks about; when one of the article's best sentences states nearly 
 (:data:`POLAR_MATCH` of its content words, every name and number of the question among them) and
 negates one of the question's words ("did not find", "showed no significant increase"), the answer
 is "No", with that sentence cited: in place of a decline, and of a reply that says "yes". A
-sentence that says the opposite word (:data:`OPPOSITES`: "cuts the defence budget" for "Did the
+sentence that says the opposite word (:data:`rag.opposites.OPPOSITES`: "cuts the defence budget" for "Did the
 budget raise the defence budget?", "rejected" for "approve") answers "no" the same way.
 
 Only "no": a sentence that states the proposition as asked is not read as "yes", since a near-miss
@@ -25,6 +25,7 @@ from .acronyms import spelled_out_in
 from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
+from .opposites import OPPOSITES
 from .text import content_words, plain_text
 
 AUXILIARIES = frozenset(
@@ -36,38 +37,8 @@ AUXILIARIES = frozenset(
 POLAR_MATCH = 0.8
 NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no significant increase")
 OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
+OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
-# Words of news that say the opposite of each other, either way round (English, not any article's):
-# "Did the council approve the plan?" is answered "no" by "The council rejected the plan".
-_PAIRS = (
-    ("raise raised", "cut cuts lower lowered"),
-    ("increase increased", "decrease decreased cut cuts reduce reduced"),
-    ("rise rises rose risen", "fall falls fell fallen drop dropped"),
-    ("grow grew grown expand expanded", "shrink shrank contract contracted"),
-    ("win wins won", "lose loses lost"), ("gain gained", "lose lost"),
-    ("approve approved accept accepted", "reject rejected"), ("support supported", "oppose opposed"),
-    ("open opened", "close closed"), ("allow allowed permit permitted", "ban banned forbid forbade prohibit"),
-    ("hire hired", "fire fired"), ("higher", "lower"), ("confirm confirmed", "deny denied"),
-    ("agree agreed", "disagree disagreed"), ("convict convicted", "acquit acquitted"),
-    ("strengthen strengthened", "weaken weakened"), ("join joined", "leave left quit"),
-    ("buy bought", "sell sold"), ("include included", "exclude excluded"),
-    ("succeed succeeded", "fail failed"),
-    ("keep keeps kept", "cut cuts raise raised lower lowered change changed"),  # not "hold": a ship's hold
-)  # fmt: skip
-
-
-def _opposites() -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for one, other in _PAIRS:
-        a, b = content_words(one), content_words(other)
-        for w in a:
-            out.setdefault(w, set()).update(b)
-        for w in b:
-            out.setdefault(w, set()).update(a)
-    return {w: frozenset(v) for w, v in out.items()}
-
-
-OPPOSITES = _opposites()
 _OPENERS = frozenset("and so but then also".split())
 _WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
 
@@ -84,10 +55,12 @@ def proposition(question: str) -> str | None:
 
 
 def answer_no(
-    question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True
+    question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True,
+    prefixed: bool = True,
 ) -> ScoredSentence | None:
     """The best of the first ``limit`` ``sentences`` that says the opposite of the yes/no
-    ``question``, or ``None``."""
+    ``question``, or ``None``; with ``prefixed``, a word negated by its prefix counts
+    ("unaffordable" for "Did he call the demand affordable?")."""
     claim = proposition(question)
     if claim is None:
         return None
@@ -98,9 +71,9 @@ def answer_no(
         # Negated at the question's own words: "did not find a rise" (find), "showed no
         # significant increase" (increase), "was not involved" (involved); or said the other way
         # ("cuts the defence budget" for "Did the budget raise the defence budget?", ``opposites``).
-        negated = negated_words(sentence.text, NEGATION_SCOPE) & words
+        negated = negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed) & words
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
-        held = len(words & content_words(sentence.text) | opposed) >= POLAR_MATCH * len(words)
+        held = len(words & content_words(sentence.text) | opposed | negated) >= POLAR_MATCH * len(words)
         if not (negated or opposed) or not held:
             continue
         # Every name and number of the question stands in the sentence (the grounding's own test).
@@ -109,15 +82,22 @@ def answer_no(
     return None
 
 
-def opposed_words(text: str, words: set[str], scope: int = OPPOSITE_SCOPE) -> set[str]:
+def opposed_words(
+    text: str, words: set[str], scope: int = OPPOSITE_SCOPE, before: int = OPPOSITE_BEFORE
+) -> set[str]:
     """Of ``words`` (content words), those ``text`` says the opposite of: an opposite of one
-    stands in ``text`` with another of ``words`` among the ``scope`` content words after it, and
-    the word itself does not ("… and cuts the defence budget" for raise, defence, budget, though
-    "raises spending on hospitals" stands before it)."""
+    stands in ``text`` with another of ``words`` among the ``scope`` content words after it, or
+    the ``before`` ones before it (a passive: "The deal was approved" for "Did they reject the
+    deal?"), and the word itself does not ("… and cuts the defence budget" for raise, defence,
+    budget, though "raises spending on hospitals" stands before it)."""
     seq = [w for token in _WORD.findall(plain_text(text)) for w in content_words(token)]
 
-    def governs(stems: frozenset[str] | set[str], others: set[str]) -> bool:
-        return any(s in stems and set(seq[i + 1 : i + 1 + scope]) & others for i, s in enumerate(seq))
+    def governs(stems: frozenset[str] | set[str], others: set[str], back: int = 0) -> bool:
+        return any(
+            s in stems and set(seq[i + 1 : i + 1 + scope] + seq[max(0, i - back) : i]) & others
+            for i, s in enumerate(seq)
+        )
 
     rest = {w: words - {w} for w in words}
-    return {w for w in words if governs(OPPOSITES.get(w, frozenset()), rest[w]) and not governs({w}, rest[w])}
+    said_other_way = {w for w in words if governs(OPPOSITES.get(w, frozenset()), rest[w], before)}
+    return {w for w in said_other_way if not governs({w}, rest[w])}

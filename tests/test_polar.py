@@ -114,3 +114,27 @@ def test_opposites_are_pairs_either_way():
     for one, other in [("raise", "cut"), ("approve", "reject"), ("won", "lost"), ("rose", "fell")]:
         (a,), (b,) = content_words(one), content_words(other)
         assert b in OPPOSITES[a] and a in OPPOSITES[b]
+
+
+# -- a passive and a prefix ----------------------------------------------------------------------
+PASSED = "The ferry plan was approved late on Sunday by 30 of the 41 members who voted, the council said."
+COSTLY = "The operator had said the night service was unprofitable and could close the route."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Did the members reject the ferry plan?", PASSED),  # "was approved": the plan before the verb
+        ("Did the council approve the ferry plan?", None),  # said as asked
+        ("Did the operator call the night service profitable?", COSTLY),  # "unprofitable"
+        ("Did the operator call the night service unprofitable?", None),  # said as asked
+    ],
+)
+def test_a_passive_opposite_and_a_prefix_answer_no(question, answer):
+    found = answer_no(question, scored(PASSED, COSTLY))
+    assert (found.text if found else None) == answer
+
+
+def test_the_prefix_has_a_switch():
+    asked = "Did the operator call the night service profitable?"
+    assert answer_no(asked, scored(COSTLY), prefixed=False) is None

@@ -1,0 +1,152 @@
+"""A "yes" the article states, and one it does not.
+
+A small model answers "yes" to most yes/no questions whose words it finds nearby: "Did the health
+secretary mediate the talks?" gets "Yes, the health secretary mediated the talks." where the
+article says she *offered* to mediate and the sides agreed without her; "Were the emergency
+departments closed?" gets "Yes, emergency departments stayed open." The grounding's usual test,
+that what a sentence *adds* to the question is in its paragraph, cannot see this: a "yes" adds
+nothing, the question's own words are its claim. So for a "yes":
+
+* every word of the question's statement must stand in the paragraphs the "yes" cites, or a word
+  of the same meaning (two words alone at cosine :data:`SAME_MEANING`, never a word's opposite:
+  "open" is not "closed"), or, for an acronym, its long form (:func:`unheld_words`, switch
+  ``yes_read``); a "yes" failing it is removed, and the reader gets the article's "no" if it says
+  one (:mod:`rag.polar`) or the decline with the closest sentence;
+* a "yes" that only repeats the question ("Yes, the union accepted the contract.") stands when a
+  sentence of those paragraphs states it: the claim's words, in the claim's order, each within
+  :data:`STATED_GAP` words of the one before, none of them negated or said the other way
+  (:func:`stated_in`, switch ``yes_stated``). Without it such a "yes" was removed as saying nothing
+  and the reader got "The article does not say" about the article's own sentence.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .negation import negated_words
+from .opposites import OPPOSITES
+from .text import content_words, plain_text, split_sentences
+
+SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and "inflation" 0.57
+STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
+MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
+_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
+_NOUNS = frozenset({"NOUN", "PROPN", "NUM", "PRON"})
+
+
+def _stems(text: str) -> list[str]:
+    """The content-word stems of ``text`` in order."""
+    return [w for token in _WORD.findall(plain_text(text)) for w in sorted(content_words(token))]
+
+
+def _alike(a: str, b: str) -> bool:
+    """Stems that are prefixes of each other ("Russia", "Russian") are one word."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
+@functools.lru_cache(maxsize=512)
+def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
+    """Each word of ``text`` with its lemma ("sank" → "sink", "found" → "find") and whether it is
+    a noun, a name or a number, by the packaged spaCy pipeline the attribution step loads; each
+    word its own lemma, none a noun, without it. Adverbs are left out: "immediately" is said as
+    "the same day"."""
+    words = _WORD.findall(plain_text(text))
+    try:
+        from .attribution import _PARSE_LOCK, load_nlp
+
+        nlp = load_nlp()
+    except (ImportError, OSError):
+        return tuple((w, w, False) for w in words)
+    with _PARSE_LOCK:
+        doc = nlp(plain_text(text))
+    return tuple((t.text, t.lemma_, t.pos_ in _NOUNS) for t in doc if _WORD.match(t.text) and t.pos_ != "ADV")
+
+
+def unheld_words(
+    statement: str,
+    texts: Sequence[str],
+    encode: Callable[[list[str]], np.ndarray] | None = None,
+    spelled: Callable[[str], bool] | None = None,
+    context: Sequence[str] = (),
+) -> list[str]:
+    """The words of ``statement`` (a yes/no question's, "the health secretary mediate the
+    talks") that ``texts`` hold neither as written or by lemma ("sank" holds "sink"), nor as a
+    word of the same meaning (with an ``encode``r), nor, for an acronym, by its long form
+    (``spelled``). A noun or a name may stand in ``context`` instead (the paragraphs around):
+    the cited one may call "the ship" "the vessel"; what is said of it must be cited."""
+    pairs = [pair for text in texts for pair in _lemmas(text)]
+    held = _held(pairs)
+    around = held | _held([pair for text in context for pair in _lemmas(text)])
+    missing: list[str] = []
+    for token, lemma, noun in _lemmas(statement):
+        stems = content_words(token)
+        pool = around if noun else held
+        forms = (stems, content_words(lemma))
+        if not stems or any(one and all(any(_alike(s, h) for h in pool) for s in one) for one in forms):
+            continue
+        if spelled is not None and token.isupper() and spelled(token):
+            continue
+        missing.append(token)
+    if not missing or encode is None:
+        return missing
+    found = list(dict.fromkeys(word for word, _, _ in pairs if len(word) > 2))[:MAX_WORDS]
+    if not found:
+        return missing
+    vectors = encode([t.lower() for t in [*missing, *found]])
+    sims = vectors[: len(missing)] @ vectors[len(missing) :].T
+    out = []
+    for i, token in enumerate(missing):
+        opposite = OPPOSITES.get(next(iter(content_words(token)), ""), frozenset())
+        same = (sims[i, j] >= SAME_MEANING and not content_words(t) & opposite for j, t in enumerate(found))
+        if not any(same):
+            out.append(token)
+    return out
+
+
+def _held(pairs: Sequence[tuple[str, str, bool]]) -> set[str]:
+    """The stems of the words and of their lemmas."""
+    return {w for word, lemma, _ in pairs for w in content_words(word) | content_words(lemma)}
+
+
+def stated_in(claim: str, texts: Sequence[str], gap: int = STATED_GAP) -> str:
+    """The sentence of ``texts`` that states ``claim`` ("the union accepted the contract": "… after
+    their union accepted a contract that …"): its content words in order, each at most ``gap``
+    content words after the one before, none negated there nor said the other way; ``""`` if
+    none does."""
+    want = _stems(claim)
+    if len(want) < 2:
+        return ""
+    for text in texts:
+        for sentence in split_sentences(text):
+            seq = _stems(sentence)
+            if _in_order(want, seq, gap) and not _reversed(want, sentence, seq):
+                return sentence
+    return ""
+
+
+def _in_order(want: list[str], seq: list[str], gap: int) -> bool:
+    """Whether ``want`` is a subsequence of ``seq`` with at most ``gap`` items between neighbours."""
+    for start, word in enumerate(seq):
+        if not _alike(word, want[0]):
+            continue
+        at, ok = start, True
+        for nxt in want[1:]:
+            window = [i for i in range(at + 1, min(len(seq), at + 2 + gap)) if _alike(seq[i], nxt)]
+            if not window:
+                ok = False
+                break
+            at = window[0]
+        if ok:
+            return True
+    return False
+
+
+def _reversed(want: list[str], sentence: str, seq: list[str]) -> bool:
+    """Whether ``sentence`` negates a word of the claim or holds an opposite of one."""
+    if negated_words(sentence, 2, prefixed=True) & set(want):
+        return True
+    return any(OPPOSITES.get(w, frozenset()) & set(seq) for w in want)

@@ -1,0 +1,42 @@
+"""Words of news that say the opposite of each other ("raise" and "cut", "approve" and "reject").
+
+Read by the yes/no rule (:mod:`rag.polar`: "The council rejected the plan" answers "no" to "Did
+the council approve the plan?") and by the check of a "yes" (:mod:`rag.affirmed`: "open" is no
+word of the same meaning as "closed", however close their vectors).
+"""
+
+from __future__ import annotations
+
+from .text import content_words
+
+# Words of news that say the opposite of each other, either way round (English, not any article's):
+# "Did the council approve the plan?" is answered "no" by "The council rejected the plan".
+_PAIRS = (
+    ("raise raised", "cut cuts lower lowered"),
+    ("increase increased", "decrease decreased cut cuts reduce reduced"),
+    ("rise rises rose risen", "fall falls fell fallen drop dropped"),
+    ("grow grew grown expand expanded", "shrink shrank contract contracted"),
+    ("win wins won", "lose loses lost"), ("gain gained", "lose lost"),
+    ("approve approved accept accepted", "reject rejected"), ("support supported", "oppose opposed"),
+    ("open opened", "close closed"), ("allow allowed permit permitted", "ban banned forbid forbade prohibit"),
+    ("hire hired", "fire fired"), ("higher", "lower"), ("confirm confirmed", "deny denied"),
+    ("agree agreed", "disagree disagreed"), ("convict convicted", "acquit acquitted"),
+    ("strengthen strengthened", "weaken weakened"), ("join joined", "leave left quit"),
+    ("buy bought", "sell sold"), ("include included", "exclude excluded"),
+    ("succeed succeeded", "fail failed"),
+    ("keep keeps kept", "cut cuts raise raised lower lowered change changed"),  # not "hold": a ship's hold
+)  # fmt: skip
+
+
+def _opposites() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for one, other in _PAIRS:
+        a, b = content_words(one), content_words(other)
+        for w in a:
+            out.setdefault(w, set()).update(b)
+        for w in b:
+            out.setdefault(w, set()).update(a)
+    return {w: frozenset(v) for w, v in out.items()}
+
+
+OPPOSITES = _opposites()  # stem → the stems of its opposites

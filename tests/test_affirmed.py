@@ -1,0 +1,127 @@
+"""A "yes" the article states, and one it does not (rag.affirmed), on sentences written for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.affirmed import stated_in, unheld_words
+from rag.grounding import Grounder, GroundingChecks, SourceMap
+from rag.negation import negated_words, prefix_negated
+from rag.types import Paragraph
+
+# A story written for these tests: a ferry line, its operator and the town council.
+FERRY = (
+    "The town council voted on Tuesday to keep the night ferry running through the winter.",
+    "The operator, Nordlys Shipping, had called the service unprofitable and said it could close "
+    "the route. Its chief, Ida Brenna, offered to meet the council before the vote.",
+    "The harbour office stayed open during the storm, the council said.",
+    "The old vessel sank near the pier in 1998, and a new boat was bought.",
+)
+
+
+def _paragraphs(*texts: str) -> SourceMap:
+    return SourceMap.build([Paragraph("ferry", i, t) for i, t in enumerate(texts, start=1)])
+
+
+@pytest.mark.parametrize(
+    ("word", "stems"),
+    [
+        ("unprofitable", {"profit"}), ("non-binding", {"bind"}), ("illegal", {"legal"}),
+        ("inaccurate", {"accur"}), ("irregular", {"regular"}),
+        # Words that only look prefixed are no negation.
+        ("increase", set()), ("impress", set()), ("install", set()), ("income", set()), ("union", set()),
+    ],
+)  # fmt: skip
+def test_a_word_negated_by_its_prefix(word, stems):
+    assert prefix_negated(word) == stems
+    assert negated_words(f"It was {word}.", prefixed=True) >= stems
+    assert not negated_words(f"It was {word}.") & {"profit", "bind", "legal"}  # only when asked
+
+
+@pytest.mark.parametrize(
+    ("statement", "cited", "missing"),
+    [
+        # What is said of the subject must stand in the cited paragraph, by lemma ("sank": sink).
+        ("the old vessel sink in 1998", [FERRY[3]], []),
+        ("the harbour office closed during the storm", [FERRY[2]], ["closed"]),  # it "stayed open"
+        ("the operator call the service profitable", [FERRY[1]], ["profitable"]),  # "unprofitable"
+        ("the council like the ferry", [FERRY[0]], ["like"]),
+        ("the ship sink in 1998", [FERRY[3]], []),  # a noun may be named around: "vessel", "boat"
+        ("the ferry sink in 2005", [FERRY[3]], ["2005"]),
+        # An adverb may be said otherwise ("immediately": "the same day"); it is not asked for.
+        ("the council vote immediately", ["The council voted the same day."], []),
+    ],
+)
+def test_unheld_words(statement, cited, missing, embedder):
+    around = [*FERRY, "The ship was the town's first ferry."]
+    assert unheld_words(statement, cited, embedder.encode, context=around) == missing
+
+
+def test_a_word_of_the_same_meaning_holds_it_but_never_its_opposite(embedder):
+    # "closed" and "open" are close as vectors (0.7 alone): never one word.
+    assert unheld_words("the office closed", ["The office stayed open."], embedder.encode) == ["closed"]
+    assert unheld_words("the office closed", ["The office stayed open."]) == ["closed"]
+    assert unheld_words("the talks took place", ["The talk took place."], embedder.encode) == []
+
+
+@pytest.mark.parametrize(
+    ("claim", "stated"),
+    [
+        ("the council voted to keep the night ferry", FERRY[0]),
+        ("the council kept the night ferry running", ""),  # not in the claim's order and words
+        ("the operator offered to meet the council", ""),  # "Its chief" offered, two words apart
+        ("Ida Brenna offered to meet the council", FERRY[1].split(". ")[1]),
+        ("the council voted to close the night ferry", ""),
+    ],
+)
+def test_stated_in(claim, stated):
+    assert stated_in(claim, FERRY) == stated
+
+
+def test_a_negated_or_opposite_sentence_states_no_yes():
+    assert stated_in("the council approved the plan", ["The council never approved the plan."]) == ""
+    both = "The council approved, then rejected, the plan."
+    assert stated_in("the council approved the plan", [both]) == ""
+
+
+@pytest.fixture(scope="module")
+def grounder(embedder) -> Grounder:
+    return Grounder(embedder.encode)
+
+
+def test_a_yes_to_words_the_cited_paragraph_lacks_is_removed(grounder, embedder):
+    sources = _paragraphs(*FERRY)
+    question = "Was the harbour office closed during the storm?"
+    reply = "Yes, the harbour office closed during the storm, the council said [¶3]."
+    checked = grounder.check(reply, sources, question=question)
+    assert checked.supported == 0 and checked.removed == (reply.replace(" [¶3]", ""),)
+    off = Grounder(embedder.encode, checks=GroundingChecks(yes_read=False))
+    assert off.check(reply, sources, question=question).supported == 1
+    # A "yes" the article does say stands.
+    kept = grounder.check("Yes, the old vessel sank near the pier in 1998 [¶4].", sources,
+                          question="Did the old vessel sink near the pier?")  # fmt: skip
+    assert kept.supported == 1 and [c.paragraph for c in kept.citations] == [4]
+
+
+def test_a_restated_yes_stands_where_a_sentence_states_it(grounder, embedder):
+    sources = _paragraphs(*FERRY)
+    question = "Did the council vote to keep the night ferry?"
+    reply = "Yes, the council voted to keep the night ferry."
+    checked = grounder.check(reply, sources, question=question)
+    assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [1]
+    off = Grounder(embedder.encode, checks=GroundingChecks(yes_stated=False))
+    assert off.check(reply, sources, question=question).supported == 0  # restates the question
+    # Restated but not stated: removed as before.
+    near = grounder.check("Yes, the council voted to close the night ferry.", sources,
+                          question="Did the council vote to close the night ferry?")  # fmt: skip
+    assert near.supported == 0
+
+
+def test_a_yes_that_says_unprofitable_is_a_no(grounder, embedder):
+    sources = _paragraphs(*FERRY)
+    question = "Did the operator call the service profitable?"
+    reply = "Yes, the operator called the service unprofitable [¶2]."
+    checked = grounder.check(reply, sources, question=question)
+    assert checked.text.startswith("No, the operator called the service unprofitable")
+    off = Grounder(embedder.encode, checks=GroundingChecks(prefixes=False))
+    assert off.check(reply, sources, question=question).supported == 0  # a "yes" to what ¶2 lacks
