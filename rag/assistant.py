@@ -41,16 +41,16 @@ from .attribution import Attributions
 from .backends import BackendError, ChatBackend, Verifier, make_backend
 from .backends.registry import EXTRACTIVE
 from .calibration import Confidence, Signals, answer_signals, judge, load_calibrators
-from .conversation import bound_history, heuristic_rewrite, needs_context, normalize_history
+from .conversation import (
+    bound_history,
+    ellipsis_question,
+    heuristic_rewrite,
+    needs_context,
+    normalize_history,
+)
 from .declines import closest_text
 from .embeddings import EncodeCache
-from .evidence import (
-    EvidenceScorer,
-    ScoredSentence,
-    answers_type,
-    expected_type,
-    unknown_names,
-)
+from .evidence import EvidenceScorer, ScoredSentence, answers_type, expected_type, unknown_names
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap, stands_as_written
 from .lookup import look_up
@@ -105,15 +105,9 @@ class Assistant:
         self.who_said = WhoSaid(self.attributions, encode, self.config.who_said, texts)
         spelled = retriever.acronyms.knows if retriever.acronyms else None
         self.grounder = Grounder(
-            encode,
-            self.config.grounding,
-            strip_injections,
-            self.checks.grounding,
-            spelled=spelled,
-            speakers=self._speakers,
-            misattributed=self._misattributed,
-            outlet_only=self.who_said.outlet_only,
-        )
+            encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled,
+            speakers=self._speakers, misattributed=self._misattributed, outlet_only=self.who_said.outlet_only,
+        )  # fmt: skip
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
         self.reading = ArticleReading(retriever, backend, self.config, self.attributions)
@@ -202,6 +196,10 @@ class Assistant:
             normalize_history(history)[-self.config.limits.max_history_messages :],
             self.config.limits.max_history_tokens,
         )
+        whole = ellipsis_question(text, messages, people=self.people) if messages else None
+        if whole:
+            yield StreamEvent("status", f"Reading it as: {whole}")
+            text = whole  # "When?" after "What did she offer?": "When did Gloria Fenn offer?"
         routed = self.config.whole_article or self.config.article_facts
         route = route_question(text, messages) if routed else None
         if route is not None and route.kind == ABOUT and self.config.article_facts:
@@ -214,7 +212,7 @@ class Assistant:
             return
         query = text
         conversation: list[ChatMessage] = []
-        if messages and needs_context(text):
+        if messages and needs_context(text) and not whole:
             query = heuristic_rewrite(text, messages, people=self.people)
             conversation = messages
             yield StreamEvent("status", f"Searching for: {query}")

@@ -75,8 +75,28 @@ def bound_history(
     return list(reversed(kept))
 
 
+# A question that is only its question word: "When?", "Why not?", "How many?", "Since when?".
+_AUX = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should|may|might|must)"
+_ELLIPSIS = re.compile(
+    r"^\s*(?:(?:and|but|so|then)\s+)?(?:(?:since|by|from|for|to|with|until|over|in|on|at|after|before)\s+)?"
+    r"(?:(?:how\s+(?:many|much|long|often|far)|which|what|whose)(?!\s+about\b)"
+    r"(?:\s+(?!" + _AUX + r"\b)[a-z-]+){0,2}"
+    r"|(?:who|whom|when|where|why|how)(?:\s+(?:exactly|else|not|so|then|come))?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def elliptical(question: str) -> bool:
+    """Whether ``question`` is only a question word ("When?", "How many?"): it asks about the
+    previous question's matter."""
+    return bool(_ELLIPSIS.match(question))
+
+
 def needs_context(question: str) -> bool:
-    """True when ``question`` leans on an earlier turn (a pronoun, or a leading "and"/"what about")."""
+    """True when ``question`` leans on an earlier turn (a pronoun, a leading "and"/"what about",
+    or nothing but a question word: "When?")."""
+    if elliptical(question):
+        return True
     tokens = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     if tokens & (_PERSON_PRONOUNS | _GROUP_PRONOUNS | _THING_PRONOUNS):
         return True
@@ -112,6 +132,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
     last_answer = strip_markers(last_answer)
     candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
+    candidates = [n for n in candidates if not _CALENDAR.fullmatch(n)]  # "it" is no "February"
     speakers = {w for p in people for w in p.split()}
     persons = [n for n in candidates if set(n.split()) & speakers]
     persons += [
@@ -137,9 +158,48 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
 
     rewritten = re.sub(r"\b[A-Za-z]+\b", substitute, question)
     rewritten = _DEMONSTRATIVE_NOUN.sub(lambda m: _described_as(m, last_answer, last_user), rewritten)
-    rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
+    if not elliptical(question):  # "Why?" stays itself, not "?"
+        rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
     context = last_user.strip()
+    if elliptical(question):
+        whole = ellipsis_question(question, history, people)
+        if whole:
+            return f"{whole} ({context})" if context not in whole else whole
+        at = max(i for i, m in enumerate(history) if m.role == "user")
+        context = _main_question(heuristic_rewrite(context, history[:at], people))
     return f"{rewritten} ({context})" if context and context not in rewritten else rewritten
+
+
+_WH_START = re.compile(
+    r"^\s*(?:who|whom|whose|what|when|where|why|how|which)(?:\s+(?:many|much|long|often))?\b", re.IGNORECASE
+)
+_CALENDAR = re.compile(
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|"
+    r"July|August|September|October|November|December)(?:\s+\d{1,2})?(?:,?\s+\d{4})?"
+)
+
+
+def ellipsis_question(
+    question: str, history: Sequence[ChatMessage], people: Iterable[str] = ()
+) -> str | None:
+    """The whole question an elliptical follow-up asks ("When?" after "What did she offer?":
+    "When did Gloria Fenn offer?"): the earlier question as it stood alone, read against the
+    turns before it, with the new question word; ``None`` when ``question`` is no such follow-up
+    or the earlier question opens with no question word ("Tell me about the strike.")."""
+    at = [i for i, m in enumerate(history) if m.role == "user"]
+    if not at or not elliptical(question):
+        return None
+    earlier = _main_question(heuristic_rewrite(history[at[-1]].content.strip(), history[: at[-1]], people))
+    rest = _WH_START.sub("", earlier, count=1).strip()
+    if rest == earlier.strip() or not rest:
+        return None
+    asked = re.sub(r"^\s*(?:and|but|so|then)\s+", "", question.strip(), flags=re.I).rstrip(" ?.!")
+    return f"{asked[:1].upper()}{asked[1:]} {rest}"
+
+
+def _main_question(query: str) -> str:
+    """A standalone query without the earlier question it carries in brackets."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", query)
 
 
 # "that ship", "this plan", "the same report": a thing the previous turn described.

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from rag.conversation import (
     MAX_MESSAGE_CHARS,
     bound_history,
+    ellipsis_question,
+    elliptical,
     heuristic_rewrite,
     needs_context,
     normalize_history,
@@ -20,6 +22,42 @@ from rag.types import ChatMessage as Msg
 
 def turn(question: str, answer: str) -> list[Msg]:
     return [Msg("user", question), Msg("assistant", answer)]
+
+
+# -- elliptical follow-ups ("When?") -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When?", True), ("And why?", True), ("How many?", True), ("Over how many years?", True),
+        ("In which city?", True), ("What year?", True), ("Why not?", True),
+        ("What about Lena Holm?", False), ("How many were hurt?", False), ("Who said it?", False),
+        ("When did the strike begin?", False),
+    ],
+)  # fmt: skip
+def test_elliptical(question, expected):
+    assert elliptical(question) is expected
+    assert needs_context(question) or not expected
+
+
+def test_an_elliptical_follow_up_asks_the_earlier_question_with_its_word():
+    history = [
+        *turn("Who is Lena Holm?", "Lena Holm is the harbour master [¶2]."),
+        *turn("What did she offer?", "Lena Holm offered to mediate on Thursday [¶4]."),
+    ]
+    # The earlier question as it stood alone ("she" is Lena Holm), asked with "When".
+    assert ellipsis_question("When?", history) == "When did Lena Holm offer?"
+    assert heuristic_rewrite("When?", history) == "When did Lena Holm offer? (What did she offer?)"
+    pay = turn("How much will pay rise?", "By 14 percent over three years [¶1].")
+    assert ellipsis_question("Over how many years?", pay) == "Over how many years will pay rise?"
+    # No question word to replace, or no follow-up: nothing to ask.
+    assert ellipsis_question("Why?", turn("Tell me about the strike.", "It began in May.")) is None
+    assert ellipsis_question("Who said it?", history) is None
+    assert ellipsis_question("When?", []) is None
+
+
+def test_it_is_no_month_or_weekday():
+    history = turn("When did the strike begin?", "The strike began on February 26 [¶12].")
+    assert "February" not in heuristic_rewrite("How long did it last?", history)
 
 
 # -- heuristic_rewrite -------------------------------------------------------------------------
