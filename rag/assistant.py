@@ -107,6 +107,7 @@ class Assistant:
         self.grounder = Grounder(
             encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled,
             speakers=self._speakers, misattributed=self._misattributed, outlet_only=self.who_said.outlet_only,
+            off_speaker=self.who_said.off_speaker,
         )  # fmt: skip
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)

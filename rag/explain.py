@@ -91,7 +91,8 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
         yield _no_reason(request, step, "low confidence", confidence.value if confidence else None)
         return
     asked = content_words(query) if a.checks.grounding.restates else frozenset()  # switch ``restates``
-    reasons = choose(scored, attributions(), asked)
+    named = a.who_said.speaking(question, request.doc) if a.checks.grounding.asked_speaker else []
+    reasons = choose(scored, attributions(), asked, named[0].name if len(named) == 1 else None)
     if not reasons:
         yield _no_reason(request, step, "weak evidence", None)
         return
@@ -104,11 +105,14 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
 
 
 def choose(
-    scored: Sequence[ScoredSentence], attributions: Any, question_words: Set[str] = frozenset()
+    scored: Sequence[ScoredSentence], attributions: Any, question_words: Set[str] = frozenset(),
+    asked: str | None = None,
 ) -> list[tuple[ScoredSentence, str | None]]:
     """The reasons to give: the best sentence, then up to two more from other paragraphs that
     score nearly as well, each with its speaker. A sentence that only restates the question
-    ("Some doctors urged caution." for "Why did some doctors urge caution?") gives no reason."""
+    ("Some doctors urged caution." for "Why did some doctors urge caution?") gives no reason.
+    When the question names one person (``asked``: "…, according to Raman?") and the article
+    gives them a reason, only their reasons are given (switch ``asked_speaker``)."""
     candidates = []
     for s in scored:
         if s.paragraph.number == 0 and any(c.paragraph.number > 0 for c in scored):
@@ -117,6 +121,8 @@ def choose(
             continue
         speaker = speaker_of(attributions, s) if attributions is not None else None
         candidates.append((s.score, s, speaker))
+    if asked is not None and any(speaker == asked for _, _, speaker in candidates):
+        candidates = [c for c in candidates if c[2] == asked]
     if not candidates:
         return []
     candidates.sort(key=lambda c: -c[0])

@@ -107,6 +107,7 @@ class GroundingChecks:
     yes_read: bool = True
     yes_stated: bool = True
     prefixes: bool = True
+    asked_speaker: bool = True
 
 
 @dataclass
@@ -224,7 +225,9 @@ class Grounder:
         speakers: Callable[[Paragraph], Sequence[str]] | None = None,
         misattributed: Callable[[str, Sequence[Paragraph]], bool] | None = None,
         outlet_only: Callable[[str, Sequence[Paragraph], str], bool] | None = None,
+        off_speaker: Callable[[Sequence[str], str, Sequence[str]], set[int]] | None = None,
     ) -> None:
+        self.off_speaker = off_speaker
         self.encode = encode
         self.spelled = spelled
         self.speakers = speakers
@@ -266,8 +269,15 @@ class Grounder:
         corrected = 0
         kept_words: list[set[str]] = []  # content words of each kept claim
         on_topic: list[bool] = []  # per kept claim: it or its paragraphs share a question word
-        for sentence in sentences:
+        off: set[int] = set()  # "…, according to Raman?": sentences giving another's words beside hers
+        if self.checks.asked_speaker and self.off_speaker is not None and len(sentences) > 1:
+            docs = [p.doc for p in paragraphs]
+            off = self.off_speaker([strip_markers(s) for s in sentences], question, docs)
+        for at, sentence in enumerate(sentences):
             plain = _as_reader_reads(strip_markers(sentence))
+            if at in off:
+                removed.append(plain)
+                continue
             invented = novel_facts(sentence, haystack, self.spelled) if self.checks.facts else []
             if is_refusal(sentence):
                 if invented:  # "does not say, but 50,000 died": an invented fact in disguise

@@ -91,6 +91,9 @@ _SAID_ABOUT = re.compile(
     re.IGNORECASE,
 )
 
+# A speaker note the reader's text carries ("she (Priya Raman) said"), read as the name.
+_NOTE = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[A-Z][\w’'-]+)\s+\(([A-Z][^()]{1,60})\)")
+
 
 @dataclass(frozen=True)
 class StatementMatch:
@@ -336,6 +339,21 @@ class WhoSaid:
             return None
         theirs = max((m.score for m in matches if m.statement.speaker in named), default=0.0)
         return best if best.score - theirs >= self.config.margin else None
+
+    def off_speaker(self, sentences: Sequence[str], question: str, docs: Sequence[str]) -> set[int]:
+        """Of ``sentences`` (a reply's), those giving another person's words when the question
+        asks for one person's ("…, according to Raman?", "Why does Raman say …?") and another
+        sentence gives that person's: "Ibáñez said the ratios do not apply …" beside "Raman said
+        hospitals …". A person the question only names ("Why did Kim inspect …?") is no speaker."""
+        for doc in dict.fromkeys(docs):
+            asked = self.speaking(question, doc)
+            if len(asked) != 1:
+                continue
+            # "she (Priya Raman) said": the speaker note the reader's text carries, as the name.
+            speakers = [self.speaking(_NOTE.sub(r"\1", s), doc) for s in sentences]
+            if any(asked[0] in found for found in speakers):
+                return {i for i, found in enumerate(speakers) if found and asked[0] not in found}
+        return set()
 
     def outlet_only(self, sentence: str, paragraphs: Sequence[Paragraph], question: str) -> bool:
         """Whether ``sentence`` is a bare name (all its words capitalised) of a source that

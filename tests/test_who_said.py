@@ -315,3 +315,59 @@ def test_a_description_before_the_name_leaves_no_comma_after_it(ruling):
     found = who.speaker_for("Who called the ruling a victory for every family?", "ruling")
     text = who.speaker_text(found, doc.paragraph(3), "¶3")
     assert text.startswith("Margaret Ruiz said the ruling was"), text
+
+
+# -- the speaker the question asks for (switch ``asked_speaker``) ---------------------------------
+REPLY = [
+    "Tom Becker argued that the larger port would pay for itself within ten years.",
+    "Maria Lopez said the dredging would destroy the seagrass beds where young fish grow.",
+    "“Once the seagrass is gone, it does not come back in our lifetime,” she (Maria Lopez) said.",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "off"),
+    [
+        ("Why is the harbour plan a risk, according to Lopez?", {0}),  # Becker's words go
+        ("What does Lopez say the dredging would do?", {0}),
+        ("Why does Becker say the port pays?", {1, 2}),
+        ("Why did the council vote for the plan?", set()),  # asks for nobody's words
+        ("What did Becker and Lopez say?", set()),  # two people: both answer
+    ],
+)
+def test_sentences_giving_another_persons_words(who, question, off):
+    assert who.off_speaker(REPLY, question, ["harbour"]) == off
+
+
+def test_no_sentence_goes_when_none_gives_the_asked_persons_words(who):
+    assert who.off_speaker(REPLY[:1], "What did Lopez say?", ["harbour"]) == set()
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_grounder_keeps_the_asked_speakers_sentences(who, embedder, switch):
+    from rag.grounding import Grounder, GroundingChecks, SourceMap
+    from rag.types import Paragraph
+
+    doc = parse_document(STORY, doc_id="harbour")
+    sources = SourceMap.build([Paragraph("harbour", p.number, p.text) for p in doc.paragraphs])
+    checks = GroundingChecks(asked_speaker=switch)
+    grounder = Grounder(embedder.encode, checks=checks, off_speaker=who.off_speaker)
+    reply = f"{REPLY[0]} [¶4] {REPLY[1]} [¶2]"
+    checked = grounder.check(reply, sources, question="Why is the plan a risk, according to Lopez?")
+    assert checked.supported == (1 if switch else 2)
+    assert (checked.removed == (REPLY[0],)) is switch
+
+
+def test_a_why_answer_gives_the_asked_speakers_reasons(who):
+    from rag.evidence import ScoredSentence
+    from rag.explain import choose
+
+    doc = parse_document(STORY, doc_id="harbour")
+    attributions = attribute(doc)
+    paragraphs = {p.number: p for p in doc.paragraphs}
+    scored = [ScoredSentence(paragraphs[n], paragraphs[n].text, score, 0.5, 0.5, None, 0)
+              for n, score in ((4, 0.9), (2, 0.85))]  # fmt: skip
+    everyone = choose(scored, attributions)  # Becker's reason, then Lopez's
+    assert [s.paragraph.number for s, _ in everyone] == [4, 2]
+    lopez = choose(scored, attributions, asked="Maria Lopez")
+    assert [(s.paragraph.number, who) for s, who in lopez] == [(2, "Maria Lopez")]
