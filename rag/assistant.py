@@ -8,14 +8,13 @@ The pipeline around the model does the grounding, because the small local models
 numbers and obey injected instructions:
 
 1. the question is checked (empty, too long, hostile instructions);
-2. a follow-up gets a standalone search query (pronouns resolved from the conversation); the
-   model itself sees the conversation after the article;
+2. a follow-up gets a standalone search query (pronouns resolved from the conversation; "When?" asked
+   as the earlier question); the model itself sees the conversation after the article;
 3. hybrid retrieval, then sentence-level evidence scoring;
 4. the backend answers from fenced, numbered paragraphs (the whole article when it fits, read
    once and kept by the backend: :mod:`rag.reading`) or the extractive backend picks sentences;
    the reply streams;
-5. every sentence is checked against the retrieved paragraphs: bad markers dropped, missing
-   ones added, unsupported sentences removed;
+5. each sentence is checked against the paragraphs: bad markers dropped, missing added, unsupported removed;
 6. the model is asked whether the article states the answer (its probability of "yes"), and a
    calibrated probability from all the signals (:mod:`rag.calibration`) decides: answer, or
    decline offering the closest paragraphs. A failing backend falls back to the extractive
@@ -53,7 +52,7 @@ from .embeddings import EncodeCache
 from .evidence import EvidenceScorer, ScoredSentence, answers_type, expected_type, unknown_names
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap, stands_as_written
-from .lookup import look_up
+from .lookup import asked_count, look_up
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -312,11 +311,12 @@ class Assistant:
 
     def _polar(
         self, step: _Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...],
-        counts: bool = False,
+        counts: bool = False, kept: str | None = None,
     ) -> StreamEvent | None:
         """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
-        ``counts``, also a "how many" or "when" question: the sentence giving what was asked."""
-        found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts)
+        ``counts``, also a "how many" or "when" question: the sentence giving what was asked;
+        a question for a number of things whose ``kept`` reply lists fewer: the listing sentence."""
+        found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept)
         if found is None:
             return None
         text = f"{prefix}{balance_quotes(without_dateline(found.text))} [¶{found.paragraph.number}]"
@@ -422,8 +422,10 @@ class Assistant:
                                 signals=signals)  # fmt: skip
             return
         removed = (strip_markers(checked.text), *checked.removed)  # if the reply is set aside
-        polar = self._polar(step, timings, reply, removed, notes) if says_yes(checked.text) else None
-        if polar is not None:  # "Yes, …" to a yes/no question the article answers "no": no verifier
+        # "Yes, …" to a yes/no question the article answers "no", or too few of the things asked for
+        listed = says_yes(checked.text) or (asked_count(step.question) and self.checks.listed)
+        polar = self._polar(step, timings, reply, removed, notes, kept=checked.text) if listed else None
+        if polar is not None:  # no verifier
             yield polar
             return
         if self.checks.verifier and isinstance(self.backend, Verifier):

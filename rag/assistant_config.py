@@ -48,6 +48,8 @@ class Checks:
     the checks, is answered "No" with the article's sentence that states it reversed
     (:mod:`rag.polar`). ``opposites``: the same for a sentence that says the question's word the
     other way ("cuts" for "raise", "rejected" for "approve"; :data:`rag.polar.OPPOSITES`).
+    ``listed``: a question asking for a number of things ("Which three things …?") whose reply
+    lists fewer gets the article's sentence that lists them (:func:`rag.lookup.listed_answer`).
     ``verbatim``: a reply that is the article's own sentence, cited where every word and name of
     the question stands, is not withheld for the calibrator's low confidence
     (:func:`rag.grounding.stands_as_written`).
@@ -67,6 +69,7 @@ class Checks:
     opposites: bool = True
     typed: bool = True
     said_about: bool = True
+    listed: bool = True
     verbatim: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 

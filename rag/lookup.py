@@ -10,11 +10,17 @@ give answers it ("How many trees …?" wants a number of trees). The sentence is
 in place of the decline; the reader sees the article's own words and the value in them.
 
 Only where the model gave no answer, or none the checks kept: a near-miss question (another
-person, another event) matches most words too, so a match alone never overrides a reply.
+person, another event) matches most words too, so a match alone never overrides a reply. One
+exception, where the reply's own form shows it missed: a question asking for a number of things
+("Which three things does Putin need …?") answered without that many things listed gets the
+article's sentence that lists them ("… munitions, missiles and troops"), holding the rest of
+the question as above (:func:`listed_answer`, switch ``listed``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 
 from .acronyms import spelled_out_in
@@ -28,6 +34,15 @@ from .text import content_words
 # Share of the question's other content words the sentence must hold: four of five.
 LOOKUP_MATCH = 0.8
 LOOKUP_NOTE = "The model gave no answer; the article's sentence that gives what was asked is quoted."
+LISTED_NOTE = "The question asks for a number of things; the article's sentence that lists them is quoted."
+_COUNTS = {w: n for n, words in enumerate(("", "", "two both 2", "three 3", "four 4", "five 5", "six 6"))
+           for w in words.split()}  # fmt: skip
+# "Which three things …", "What two countries …", "Name the four …", "What are the two …".
+_ASKED_COUNT = re.compile(
+    r"\b(?:which|what|name|list|give)\s+(?:(?:are|were|is)\s+)?(?:the\s+)?(two|three|four|five|six|[2-6])\b",
+    re.IGNORECASE,
+)
+_LISTING = frozenset({"NOUN", "PROPN", "NUM", "ADJ"})
 # Words that only say which kind of thing is asked for ("what day of the week", "how many").
 _KIND_WORDS = {  # stemmed as the question's words are
     kind: frozenset(content_words(words))
@@ -61,18 +76,81 @@ def typed_answer(question: str, sentences: Sequence[ScoredSentence], limit: int 
     return None
 
 
+def asked_count(question: str) -> int | None:
+    """How many things ``question`` asks for ("Which three things …?" → 3), or ``None``."""
+    found = _ASKED_COUNT.search(question)
+    return _COUNTS[found.group(1).lower()] if found else None
+
+
+@functools.lru_cache(maxsize=256)
+def coordinations(text: str) -> tuple[int, ...]:
+    """The sizes of the lists of things ``text`` gives ("munitions, missiles and troops": 3), by
+    the packaged spaCy parse (conjoined nouns, names, numbers, adjectives); ``()`` without it."""
+    try:
+        from .attribution import _PARSE_LOCK, load_nlp
+
+        nlp = load_nlp()
+    except (ImportError, OSError):
+        return ()
+    with _PARSE_LOCK:
+        doc = nlp(text)
+    return tuple(1 + len(t.conjuncts) for t in doc if t.pos_ in _LISTING and t.dep_ != "conj" and t.conjuncts)
+
+
+def lists(text: str, count: int) -> bool:
+    """Whether ``text`` lists ``count`` things (or more)."""
+    return any(n >= count for n in coordinations(text))
+
+
+def listed_answer(
+    question: str, sentences: Sequence[ScoredSentence], limit: int = 5
+) -> ScoredSentence | None:
+    """The first of the best ``limit`` ``sentences`` that lists as many things as ``question``
+    asks for and holds the rest of it (:data:`LOOKUP_MATCH`; its names in the sentence's
+    paragraph, a person also by surname), or ``None``."""
+    count = asked_count(question)
+    if count is None:
+        return None
+    rest = _ASKED_COUNT.sub(" ", question)
+    counted = _ASKED_COUNT.search(question)
+    kind = re.match(r"\s*([A-Za-z-]+)", question[counted.end():]) if counted else None  # "three *places*"
+    words = content_words(rest) - _THING_WORDS - (content_words(kind.group(1)) if kind else set())
+    if not words:
+        return None
+    for sentence in sentences[:limit]:
+        # A person's first name need not stand where the surname does ("Cha" for "Victor Cha").
+        unnamed = novel_facts(rest, sentence.text)
+        firsts = {w for name in unnamed for w in content_words(" ".join(name.split()[:-1]))}
+        held = len(words & content_words(sentence.text)) >= LOOKUP_MATCH * len(words - firsts)
+        paragraph = sentence.paragraph.text
+        if held and count in coordinations(sentence.text) and not [
+            name for name in novel_facts(rest, paragraph, spelled_out_in(paragraph))
+            if not re.search(rf"\b{re.escape(name.split()[-1])}\b", paragraph)  # "Cha" for "Victor Cha"
+        ]:
+            return sentence
+    return None
+
+
+_THING_WORDS = frozenset(content_words("thing things item items"))
+
+
 def look_up(
-    question: str, sentences: Sequence[ScoredSentence], checks: Checks | None = None, *, typed: bool = True
+    question: str, sentences: Sequence[ScoredSentence], checks: Checks | None = None, *, typed: bool = True,
+    reply: str | None = None,
 ) -> tuple[ScoredSentence | None, str, str]:
     """The article's sentence that answers ``question``: "no" to a yes/no question
     (:func:`rag.polar.answer_no`, switch ``polar``; by an opposite word, ``opposites``), else,
-    with ``typed``, a time or number asked for (:func:`typed_answer`, switch ``typed``); with the
-    prefix its answer opens with and the note that says why. ``(None, "", "")`` when neither
-    finds one."""
+    with ``typed``, a time or number asked for (:func:`typed_answer`, switch ``typed``), else the
+    list of things asked for when the ``reply`` kept (if any) lists fewer (:func:`listed_answer`,
+    switch ``listed``); with the prefix its answer opens with and the note that says why.
+    ``(None, "", "")`` when none finds one."""
     on = checks or Checks()
     if on.polar and (found := answer_no(question, sentences, opposites=on.opposites,
                                                  prefixed=on.grounding.prefixes)) is not None:
         return found, "No: ", POLAR_NOTE
     if typed and on.typed and (found := typed_answer(question, sentences)) is not None:
         return found, "", LOOKUP_NOTE
+    count = asked_count(question) if on.listed else None
+    if count and (reply is None or not lists(reply, count)) and (found := listed_answer(question, sentences)):
+        return found, "", LISTED_NOTE
     return None, "", ""

@@ -117,3 +117,63 @@ def test_the_assistant_quotes_what_the_model_did_not_give(story, switch, text, q
         assert quoted in answer.text and [c.paragraph for c in answer.citations] == [paragraph]
     else:
         assert answer.refused and answer.decline_reason == "model declined"
+
+
+# -- a number of things asked for (switch ``listed``) ---------------------------------------------
+STORM = (
+    "The storm damaged roads, bridges and power lines, the county emergency office said.",
+    "Crews from Norway and Sweden worked through the night, said Marit Solheim, who heads the office.",
+    "Solheim noted that the hospital, the water plant and the care homes came first.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("Which three things did the storm damage?", 3), ("What two countries sent crews?", 2),
+        ("Name the four villages.", 4), ("What are the two reasons?", 2),
+        ("How many crews were sent?", None), ("Which village was evacuated?", None),
+    ],
+)  # fmt: skip
+def test_how_many_things_a_question_asks_for(question, count):
+    from rag.lookup import asked_count
+
+    assert asked_count(question) == count
+
+
+def test_the_lists_a_text_gives():
+    from rag.lookup import coordinations, lists
+
+    assert coordinations(STORM[0]) == (3,)  # roads, bridges and power lines
+    assert lists(STORM[1], 2) and not lists(STORM[1], 3)
+    assert coordinations("The storm hit the coast on Tuesday.") == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraph"),
+    [
+        ("What three things did the storm damage?", 1),
+        ("According to Marit Solheim, which three places came first?", 3),  # "Solheim" stands for her
+        ("Crews from which two countries worked through the night?", 2),
+        ("Which four things did the storm damage?", None),  # the article lists three
+        ("What three things did the flood damage?", None),  # another event: a near miss
+    ],
+)
+def test_the_sentence_listing_the_things_asked_for(question, paragraph):
+    from rag.lookup import listed_answer
+
+    found = listed_answer(question, _scored(*STORM))
+    assert (found.paragraph.number if found else None) == paragraph
+
+
+def test_a_reply_listing_too_few_gets_the_listing_sentence():
+    from rag.assistant import Checks
+    from rag.lookup import look_up
+
+    question = "What three things did the storm damage?"
+    found, _, note = look_up(question, _scored(*STORM), typed=False, reply="The storm damaged roads.")
+    assert found is not None and found.paragraph.number == 1 and "number of things" in note
+    # A reply that lists them stands; so does any reply with the switch off.
+    assert look_up(question, _scored(*STORM), typed=False, reply="Roads, bridges and power lines.")[0] is None
+    off = Checks().without("listed")
+    assert look_up(question, _scored(*STORM), off, typed=False, reply="The storm damaged roads.")[0] is None
