@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .affirmed import stated_in, unheld_words
+from .conjuncts import repeats_an_item
 from .negation import negated_words, reversed_source
 from .numbers import swapped_number, unbound_amount
 from .placement import (
@@ -108,6 +109,7 @@ class GroundingChecks:
     yes_stated: bool = True
     prefixes: bool = True
     asked_speaker: bool = True
+    padded: bool = True
 
 
 @dataclass
@@ -292,6 +294,9 @@ class Grounder:
                 continue
             if self.checks.repeats and any(words <= earlier for earlier in kept_words):
                 continue  # says again what a kept sentence said (a small model looping): dropped
+            if self.checks.padded and repeats_an_item(plain):
+                removed.append(plain)  # "Aldby, Brekke, Colnes, and Aldby": a list padded to the count asked
+                continue
             sims = semantic.get(sentence, [0.0] * len(paragraphs))
             # Words the question already gave prove nothing: what the sentence adds must be in
             # the paragraphs that back it.

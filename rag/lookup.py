@@ -19,12 +19,12 @@ the question as above (:func:`listed_answer`, switch ``listed``).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 
 from .acronyms import spelled_out_in
 from .assistant_config import Checks
+from .conjuncts import coordinations, lists
 from .evidence import ScoredSentence, answers_type, expected_type
 from .grounding import novel_facts
 from .numbers import counted_thing, gives_count
@@ -42,7 +42,6 @@ _ASKED_COUNT = re.compile(
     r"\b(?:which|what|name|list|give)\s+(?:(?:are|were|is)\s+)?(?:the\s+)?(two|three|four|five|six|[2-6])\b",
     re.IGNORECASE,
 )
-_LISTING = frozenset({"NOUN", "PROPN", "NUM", "ADJ"})
 # Words that only say which kind of thing is asked for ("what day of the week", "how many").
 _KIND_WORDS = {  # stemmed as the question's words are
     kind: frozenset(content_words(words))
@@ -80,26 +79,6 @@ def asked_count(question: str) -> int | None:
     """How many things ``question`` asks for ("Which three things …?" → 3), or ``None``."""
     found = _ASKED_COUNT.search(question)
     return _COUNTS[found.group(1).lower()] if found else None
-
-
-@functools.lru_cache(maxsize=256)
-def coordinations(text: str) -> tuple[int, ...]:
-    """The sizes of the lists of things ``text`` gives ("munitions, missiles and troops": 3), by
-    the packaged spaCy parse (conjoined nouns, names, numbers, adjectives); ``()`` without it."""
-    try:
-        from .attribution import _PARSE_LOCK, load_nlp
-
-        nlp = load_nlp()
-    except (ImportError, OSError):
-        return ()
-    with _PARSE_LOCK:
-        doc = nlp(text)
-    return tuple(1 + len(t.conjuncts) for t in doc if t.pos_ in _LISTING and t.dep_ != "conj" and t.conjuncts)
-
-
-def lists(text: str, count: int) -> bool:
-    """Whether ``text`` lists ``count`` things (or more)."""
-    return any(n >= count for n in coordinations(text))
 
 
 def listed_answer(

@@ -142,11 +142,27 @@ def test_how_many_things_a_question_asks_for(question, count):
 
 
 def test_the_lists_a_text_gives():
-    from rag.lookup import coordinations, lists
+    from rag.conjuncts import coordinations, lists, repeats_an_item
 
     assert coordinations(STORM[0]) == (3,)  # roads, bridges and power lines
     assert lists(STORM[1], 2) and not lists(STORM[1], 3)
     assert coordinations("The storm hit the coast on Tuesday.") == ()
+    padded = "The four villages evacuated were Aldby, Brekke, Colnes, and Aldby."
+    assert coordinations(padded) == (4,) and not lists(padded, 4) and repeats_an_item(padded)
+    assert not repeats_an_item(STORM[0])
+
+
+def test_a_list_padded_with_a_repeated_item_is_removed(embedder):
+    from rag.grounding import Grounder, GroundingChecks, SourceMap
+
+    text = "Three villages, Aldby, Brekke and Colnes, were evacuated."
+    sources = SourceMap.build([Paragraph("storm", 1, text)])
+    reply = "The four villages evacuated were Aldby, Brekke, Colnes, and Aldby. [¶1]"
+    question = "Which four villages were evacuated?"
+    checked = Grounder(embedder.encode).check(reply, sources, question=question)
+    assert checked.supported == 0 and checked.removed
+    off = Grounder(embedder.encode, checks=GroundingChecks(padded=False))
+    assert off.check(reply, sources, question=question).supported == 1
 
 
 @pytest.mark.parametrize(
