@@ -36,6 +36,11 @@ STATED_GAP = 2  # content words allowed between two of the claim's ("their union
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
 _WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
 _NOUNS = frozenset({"NOUN", "PROPN", "NUM", "PRON"})
+# Verbs whose "to …" did not happen by their saying so: "offered to mediate", "plans to close".
+_INTENT = frozenset(
+    "offer plan hope want wish threaten promise propose try seek aim intend attempt vow pledge "
+    "consider".split()
+)
 
 
 def _stems(text: str) -> list[str]:
@@ -53,7 +58,8 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
     """Each word of ``text`` with its lemma ("sank" → "sink", "found" → "find") and whether it is
     a noun, a name or a number, by the packaged spaCy pipeline the attribution step loads; each
     word its own lemma, none a noun, without it. Adverbs are left out: "immediately" is said as
-    "the same day"."""
+    "the same day"; so is what someone only meant to do: "mediate" in "offered to mediate"
+    (:data:`_INTENT`), which says no "yes" to "Did she mediate?"."""
     words = _WORD.findall(plain_text(text))
     try:
         from .attribution import _PARSE_LOCK, load_nlp
@@ -63,7 +69,11 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
         return tuple((w, w, False) for w in words)
     with _PARSE_LOCK:
         doc = nlp(plain_text(text))
-    return tuple((t.text, t.lemma_, t.pos_ in _NOUNS) for t in doc if _WORD.match(t.text) and t.pos_ != "ADV")
+    return tuple(
+        (t.text, t.lemma_, t.pos_ in _NOUNS)
+        for t in doc
+        if _WORD.match(t.text) and t.pos_ != "ADV" and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
+    )
 
 
 def unheld_words(

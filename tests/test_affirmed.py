@@ -48,6 +48,9 @@ def test_a_word_negated_by_its_prefix(word, stems):
         ("the council like the ferry", [FERRY[0]], ["like"]),
         ("the ship sink in 1998", [FERRY[3]], []),  # a noun may be named around: "vessel", "boat"
         ("the ferry sink in 2005", [FERRY[3]], ["2005"]),
+        # What was only offered did not happen: "offered to meet" holds no "meet".
+        ("Ida Brenna meet the council", [FERRY[1]], ["meet"]),
+        ("Ida Brenna offer to meet the council", [FERRY[1]], []),
         # An adverb may be said otherwise ("immediately": "the same day"); it is not asked for.
         ("the council vote immediately", ["The council voted the same day."], []),
     ],
