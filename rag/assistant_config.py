@@ -50,6 +50,8 @@ class Checks:
     other way ("cuts" for "raise", "rejected" for "approve"; :data:`rag.polar.OPPOSITES`).
     ``listed``: a question asking for a number of things ("Which three things …?") whose reply
     lists fewer gets the article's sentence that lists them (:func:`rag.lookup.listed_answer`).
+    ``anchored``: "List the villages" lists the names the article ties to the word "villages"
+    when it does, not every place it names (:func:`rag.listing.anchored`).
     ``verbatim``: a reply that is the article's own sentence, cited where every word and name of
     the question stands, is not withheld for the calibrator's low confidence
     (:func:`rag.grounding.stands_as_written`).
@@ -70,6 +72,7 @@ class Checks:
     typed: bool = True
     said_about: bool = True
     listed: bool = True
+    anchored: bool = True
     verbatim: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 

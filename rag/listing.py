@@ -358,9 +358,12 @@ def items(request: Request, attributions: Callable[[], Any], *, model: bool = Tr
     relative = _RELATIVE.match(kind)
     if relative:  # "players who scored": whoever the article says scored
         found += doers(request, attributions(), relative.group("verb"))
-    if labels:
+    tied = anchored(request, attributions(), kind) if request.assistant.checks.anchored else []
+    if tied:  # the article says which are villages: "three coastal villages, Aldby, Brekke and Colnes"
+        found += tied
+    elif labels:
         found += named_entities(request, attributions(), labels)
-    elif not writes and not relative:
+    if not labels and not tied and not writes and not relative:
         text = (
             f"{NOT_IN_ARTICLE} Without a language model I can list the people, places, organisations, dates "
             f"and numbers the article names, not {kind}: choose the local model to list them."
@@ -423,6 +426,51 @@ def named_entities(request: Request, attributions: Any, labels: Sequence[str]) -
         out = [(n, p) for n, p in out
                if plain_text(acronyms.long_forms.get(n, "")).lower() not in present]  # fmt: skip
     return out
+
+
+def anchored(request: Request, attributions: Any, kind: str) -> list[tuple[str, Paragraph]]:
+    """The names the article ties to the ``kind`` word itself ("villages"): listed with it ("three
+    coastal villages, Aldby, Brekke and Colnes"), after "of" ("the village of Aldby") or before it
+    ("Brekke village"), each with the paragraph it first occurs in. Broad entity types would also
+    give the countries of "crews from Norway, Sweden and Finland" as villages."""
+    nlp = _nlp(request, attributions)
+    words = kind.lower().split()
+    if nlp is None or len(words) != 1:
+        return []
+    lemma = nlp(words[0])[0].lemma_.lower()
+    out = []
+    for paragraph in request.paragraphs:
+        doc = nlp(paragraph.text)
+        for token in doc:
+            if token.lemma_.lower() != lemma or token.pos_ not in ("NOUN", "PROPN"):
+                continue
+            before = _name_before(doc, token.i)  # "the Nuclear Non-Proliferation Treaty", "the X treaty"
+            if token.pos_ == "PROPN":
+                if before is not None:
+                    out.append((doc[before : token.i + 1].text, paragraph))
+                continue
+            if before is not None:
+                out.append((doc[before : token.i].text, paragraph))
+            ties = [*token.conjuncts, *(c for c in token.children if c.dep_ == "appos")]
+            ties += [g for c in token.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
+            for tie in ties:
+                for item in (tie, *tie.conjuncts):
+                    if item.pos_ == "PROPN" and item.i != token.i:  # "New Aldby": the name before it too
+                        start = _name_before(doc, item.i)
+                        out.append((doc[item.i if start is None else start : item.i + 1].text, paragraph))
+    return _unique(out)
+
+
+def _name_before(doc, i: int) -> int | None:
+    """Where the run of proper nouns just before token ``i`` starts ("Non-Proliferation" whole),
+    or ``None`` when the word before it is none."""
+    def named(k: int) -> bool:  # a proper noun, or a hyphen inside one
+        return doc[k].pos_ == "PROPN" or (doc[k].text in "-‐–" and k > 0 and doc[k - 1].pos_ == "PROPN")
+
+    j = i - 1
+    while j >= 0 and named(j):
+        j -= 1
+    return j + 1 if j + 1 < i else None
 
 
 def doers(request: Request, attributions: Any, verb: str) -> list[tuple[str, Paragraph]]:

@@ -93,6 +93,11 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+# A profession by its ending ("meteorologist", "physician"), as the first of three capitalised
+# words opening a sentence: "Meteorologist Ane Dahl said …". No first name ends so.
+_PROFESSION = re.compile(r"(?:ist|ician)s?$")
+
+
 def clean_name(text: str) -> tuple[str, str]:
     """``(name, title)``: a name without a possessive ending or the titles before it."""
     words = _POSSESSIVE.sub("", " ".join(text.split()).strip(" ,;:")).split()
@@ -101,7 +106,7 @@ def clean_name(text: str) -> tuple[str, str]:
         word = words[0].rstrip(".").casefold()
         if word == "the":
             words.pop(0)
-        elif word in HONORIFICS | TITLES | ROLE_NOUNS:
+        elif word in HONORIFICS | TITLES | ROLE_NOUNS or (len(words) > 2 and _PROFESSION.search(word)):
             title.append(words.pop(0))  # "Engineer Chidi Okafor" when the recogniser took the role in
         else:
             break

@@ -211,3 +211,51 @@ def test_a_sentence_restating_the_why_question_is_no_reason(story, switch):
         assert "“It is a strong signal" in answer.text or '"It is a strong signal' in answer.text
     else:
         assert strip_markers(answer.text).startswith("Some doctors urged caution.")
+
+
+STORM = """Storm cuts power in the north
+
+Nov. 12, 2026
+
+A winter storm forced the evacuation of three coastal villages, Aldby, Brekke and Colnes, on Tuesday.
+
+Crews from Norway, Sweden and Finland worked to restore power, the emergency office said.
+
+Meteorologist Ane Dahl said storms of this strength had become more frequent.
+"""
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_kind_the_article_names_lists_what_it_ties_to_that_word(story, switch):
+    """ "three coastal villages, Aldby, Brekke and Colnes": the villages are those, not every
+    place the article names (Norway is a country)."""
+    from rag.assistant import AssistantConfig, Checks
+
+    checks = Checks() if switch else Checks().without("anchored")
+    bot = Assistant(story(STORM, "storm"), config=AssistantConfig(checks=checks))
+    text = bot.ask("List the villages mentioned.").text
+    if switch:
+        assert text == "The article mentions three villages: Aldby [¶1], Brekke [¶1] and Colnes [¶1]."
+    else:
+        assert "Norway" in text  # every place spaCy finds
+
+
+def test_a_profession_opening_a_sentence_is_a_role_not_a_first_name(story):
+    lines = Assistant(story(STORM, "storm")).ask("Who is quoted in the article?").text.splitlines()
+    assert "- Ane Dahl: Meteorologist [¶3]" in lines
+
+
+PACTS = """Two capitals sign defence pact
+
+May 3, 2026
+
+The two leaders signed the Northern Defence Partnership treaty on Friday.
+
+Neither country has joined the Arms Trade Treaty, officials said.
+"""
+
+
+def test_a_kind_word_inside_a_name_lists_the_whole_name(story):
+    text = Assistant(story(PACTS, "pacts")).ask("List the treaties mentioned.").text
+    assert text == ("The article mentions two treaties: Northern Defence Partnership [¶1] and "
+                    "Arms Trade Treaty [¶2].")  # fmt: skip
