@@ -212,7 +212,12 @@ NESTED_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})  # a quote
 
 
 # "WELLINGTON — ", "SEOUL – ": the dateline a story's first sentence opens with.
-DATELINE = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}\s[–—-]+\s+")
+# A news dateline: "SEOUL –", "WASHINGTON (Reuters) -", "TROMSVIK, Nov. 12 (Northern Post) —",
+# "PORTLAND, Ore., Jan. 5 (AP) —".
+DATELINE = re.compile(
+    r"^[A-Z][A-Z .,'’-]{1,40}?(?:,\s+[A-Z][a-z]{1,4}\.)?(?:,\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
+    r"(?:\s*\([^()]{1,40}\))?\s*[–—-]+\s+"
+)
 
 
 def without_dateline(sentence: str) -> str:

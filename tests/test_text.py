@@ -177,6 +177,9 @@ def test_words_that_only_look_british_are_kept(word):
         ("WELLINGTON — The bank kept its rate.", "The bank kept its rate."),
         ("SEOUL – North Korea’s envoy spoke.", "North Korea’s envoy spoke."),
         ("The bank — unusually — kept its rate.", "The bank — unusually — kept its rate."),  # no dateline
+        ("TROMSVIK, Nov. 12 (Northern Post) — A storm cut power.", "A storm cut power."),
+        ("WASHINGTON (Reuters) - The Fed held rates.", "The Fed held rates."),
+        ("PORTLAND, Ore., Jan. 5 (AP) — A bridge fell.", "A bridge fell."),
     ],
 )
 def test_without_dateline(sentence, expected):
