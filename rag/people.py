@@ -362,11 +362,20 @@ def is_role(token: Token) -> bool:
     return token.lemma_.casefold() in ROLE_NOUNS or token.lower_ in ROLE_NOUNS
 
 
+def name_root(span: Span) -> Token:
+    """The word a name's roles and verbs attach to: the span's root, or its last proper noun when
+    the parse made a first name its root ("Per" read as a preposition in "Per Lindqvist")."""
+    root = span.root
+    if root.pos_ in ("PROPN", "NOUN") or not any(t.pos_ == "PROPN" for t in span):
+        return root
+    return [t for t in span if t.pos_ == "PROPN"][-1]
+
+
 def role_descriptions(span: Span) -> list[tuple[str, Token]]:
     """Roles the parse attaches to a name: appositives ("Victor Cha, Korea chair at CSIS,"), the
     phrase the name is appositive to ("the Crown prosecutor, Mark Tedeschi") and titles before the
     name ("Environment Canada spokesperson Julie Hahn"). Each with its head token."""
-    doc, root = span.doc, span.root
+    doc, root = span.doc, name_root(span)
     out: list[tuple[str, Token]] = []
     for child in root.children:
         if child.dep_ == "appos" and not (span.start <= child.i < span.end):

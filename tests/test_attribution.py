@@ -244,6 +244,20 @@ def test_a_first_name_the_tagger_reads_as_a_preposition_stays_in_the_name(nlp):
     assert all(not s.speaker or not s.speaker.startswith("In ") for s in attr.statements)
 
 
+def test_a_first_name_read_as_the_names_root_still_gives_its_role(nlp):
+    # With the quote after it, the parse makes "Per" the name's root: the role and the "he said"
+    # that follows are still his, not those of the person quoted before him.
+    attr = attribute(article(
+        "“Lifting her would destroy her,” Karin Holm, the museum's archaeologist, said.",
+        "Not everyone welcomed the decision. Per Lindqvist, a historian at Uppsala University, said "
+        "leaving the ship on the seabed would keep the public from seeing it. “Raising the Vasa in 1961 "
+        "made millions of people care about maritime history,” he said.",
+    ), nlp)  # fmt: skip
+    lindqvist = attr.person("Per Lindqvist")
+    assert lindqvist is not None and lindqvist.descriptions == ("a historian at Uppsala University",)
+    assert only(attr, "quote", "Raising the Vasa").speaker == "Per Lindqvist"
+
+
 def test_roles_before_and_after_names(nlp):
     attr = attribute(
         article(
