@@ -29,7 +29,7 @@ import numpy as np
 
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import content_words, plain_text, split_sentences
+from .text import content_words, plain_text, same_stem, split_sentences
 
 SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and "inflation" 0.57
 STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
@@ -48,11 +48,6 @@ def _stems(text: str) -> list[str]:
     return [w for token in _WORD.findall(plain_text(text)) for w in sorted(content_words(token))]
 
 
-def _alike(a: str, b: str) -> bool:
-    """Stems that are prefixes of each other ("Russia", "Russian") are one word."""
-    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
-
-
 @functools.lru_cache(maxsize=512)
 def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
     """Each word of ``text`` with its lemma ("sank" → "sink", "found" → "find") and whether it is
@@ -60,15 +55,11 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
     word its own lemma, none a noun, without it. Adverbs are left out: "immediately" is said as
     "the same day"; so is what someone only meant to do: "mediate" in "offered to mediate"
     (:data:`_INTENT`), which says no "yes" to "Did she mediate?"."""
-    words = _WORD.findall(plain_text(text))
-    try:
-        from .attribution import _PARSE_LOCK, load_nlp
+    from .attribution import parse
 
-        nlp = load_nlp()
-    except (ImportError, OSError):
-        return tuple((w, w, False) for w in words)
-    with _PARSE_LOCK:
-        doc = nlp(plain_text(text))
+    doc = parse(plain_text(text))
+    if doc is None:
+        return tuple((w, w, False) for w in _WORD.findall(plain_text(text)))
     return tuple(
         (t.text, t.lemma_, t.pos_ in _NOUNS)
         for t in doc
@@ -96,7 +87,7 @@ def unheld_words(
         stems = content_words(token)
         pool = around if noun else held
         forms = (stems, content_words(lemma))
-        if not stems or any(one and all(any(_alike(s, h) for h in pool) for s in one) for one in forms):
+        if not stems or any(one and all(any(same_stem(s, h) for h in pool) for s in one) for one in forms):
             continue
         if spelled is not None and token.isupper() and spelled(token):
             continue
@@ -141,11 +132,11 @@ def stated_in(claim: str, texts: Sequence[str], gap: int = STATED_GAP) -> str:
 def _in_order(want: list[str], seq: list[str], gap: int) -> bool:
     """Whether ``want`` is a subsequence of ``seq`` with at most ``gap`` items between neighbours."""
     for start, word in enumerate(seq):
-        if not _alike(word, want[0]):
+        if not same_stem(word, want[0]):
             continue
         at, ok = start, True
         for nxt in want[1:]:
-            window = [i for i in range(at + 1, min(len(seq), at + 2 + gap)) if _alike(seq[i], nxt)]
+            window = [i for i in range(at + 1, min(len(seq), at + 2 + gap)) if same_stem(seq[i], nxt)]
             if not window:
                 ok = False
                 break

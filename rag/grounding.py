@@ -63,6 +63,7 @@ from .text import (
     find_markers,
     is_refusal,
     plain_text,
+    same_stem,
     says_yes,
     split_sentences,
     strip_markers,
@@ -143,18 +144,13 @@ class SourceMap:
         return None
 
 
-def _same(w: str, q: str) -> bool:
-    """Stems that are prefixes of each other count as the same word ("Russia" and "Russian")."""
-    return w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w)))
-
-
 def restates(words: set[str], question_words: set[str]) -> bool:
     """Whether a sentence's content ``words`` add nothing to the question's.
 
     Stems that are prefixes of each other count as the same word ("Russia" and "Russian"):
     "The troops are being trained in Russia" does not answer "In which Russian region?".
     """
-    return all(any(_same(w, q) for q in question_words) for w in words)
+    return all(any(same_stem(w, q) for q in question_words) for w in words)
 
 
 def _bare(sentence: str) -> bool:
@@ -166,7 +162,7 @@ def _bare(sentence: str) -> bool:
 
 def _shares(words: set[str], question_words: set[str]) -> bool:
     """Whether ``words`` hold any word of the question (stems alike as in :func:`restates`)."""
-    return any(_same(w, q) for w in words for q in question_words)
+    return any(same_stem(w, q) for w in words for q in question_words)
 
 
 def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | None = None) -> list[str]:

@@ -137,6 +137,11 @@ STOP = frozenset(
 )
 
 
+def same_stem(a: str, b: str) -> bool:
+    """Stems that are prefixes of each other count as the same word ("Russia" and "Russian")."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed content words of ``text`` (stop words and citation markers removed).
 
