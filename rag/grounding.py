@@ -225,12 +225,12 @@ class Grounder:
         outlet_only: Callable[[str, Sequence[Paragraph], str], bool] | None = None,
         off_speaker: Callable[[Sequence[str], str, Sequence[str]], set[int]] | None = None,
     ) -> None:
-        self.off_speaker = off_speaker
         self.encode = encode
         self.spelled = spelled
         self.speakers = speakers
         self.misattributed = misattributed
         self.outlet_only = outlet_only
+        self.off_speaker = off_speaker
         self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
