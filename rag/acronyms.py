@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from .text import CONNECTORS, LONG_NAME
+from .text import CONNECTORS, LONG_NAME, TOKEN
 
 # Capitalised words that start sentences or name days, not institutions.
 _NOT_NAME = re.compile(
@@ -35,14 +35,13 @@ def initials(name: str) -> str:
     return "".join(letters)
 
 
-_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
 
 
 def spelled_out_in(text: str) -> Callable[[str], bool]:
     """Whether an acronym stands in ``text`` by its long form ("NPT": "the Nuclear
     Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` and the citation of an
     asked subject (:func:`rag.placement.with_subject`) ask."""
-    found = initials(" ".join(w for w in _WORD.findall(text) if w[0].isupper()))
+    found = initials(" ".join(w for w in TOKEN.findall(text) if w[0].isupper()))
     return lambda name: len(name) >= 3 and name.isupper() and name in found
 
 

@@ -22,30 +22,23 @@ nothing, the question's own words are its claim. So for a "yes":
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import content_words, plain_text, same_stem, split_sentences
+from .text import TOKEN, content_stems, content_words, plain_text, same_stem, split_sentences
 
 SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and "inflation" 0.57
 STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
-_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
 _NOUNS = frozenset({"NOUN", "PROPN", "NUM", "PRON"})
 # Verbs whose "to …" did not happen by their saying so: "offered to mediate", "plans to close".
 _INTENT = frozenset(
     "offer plan hope want wish threaten promise propose try seek aim intend attempt vow pledge "
     "consider".split()
 )
-
-
-def _stems(text: str) -> list[str]:
-    """The content-word stems of ``text`` in order."""
-    return [w for token in _WORD.findall(plain_text(text)) for w in sorted(content_words(token))]
 
 
 @functools.lru_cache(maxsize=512)
@@ -59,11 +52,11 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
 
     doc = parse(plain_text(text))
     if doc is None:
-        return tuple((w, w, False) for w in _WORD.findall(plain_text(text)))
+        return tuple((w, w, False) for w in TOKEN.findall(plain_text(text)))
     return tuple(
         (t.text, t.lemma_, t.pos_ in _NOUNS)
         for t in doc
-        if _WORD.match(t.text) and t.pos_ != "ADV" and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
+        if TOKEN.match(t.text) and t.pos_ != "ADV" and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
     )
 
 
@@ -118,12 +111,12 @@ def stated_in(claim: str, texts: Sequence[str], gap: int = STATED_GAP) -> str:
     their union accepted a contract that …"): its content words in order, each at most ``gap``
     content words after the one before, none negated there nor said the other way; ``""`` if
     none does."""
-    want = _stems(claim)
+    want = content_stems(claim)
     if len(want) < 2:
         return ""
     for text in texts:
         for sentence in split_sentences(text):
-            seq = _stems(sentence)
+            seq = content_stems(sentence)
             if _in_order(want, seq, gap) and not _reversed(want, sentence, seq):
                 return sentence
     return ""

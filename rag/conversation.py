@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from .safety import valid_text
-from .text import LONG_NAME, strip_markers
+from .text import LONG_NAME, main_question, strip_markers
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -166,7 +166,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
         if whole:
             return f"{whole} ({context})" if context not in whole else whole
         at = max(i for i, m in enumerate(history) if m.role == "user")
-        context = _main_question(heuristic_rewrite(context, history[:at], people))
+        context = main_question(heuristic_rewrite(context, history[:at], people))
     return f"{rewritten} ({context})" if context and context not in rewritten else rewritten
 
 
@@ -189,17 +189,12 @@ def ellipsis_question(
     at = [i for i, m in enumerate(history) if m.role == "user"]
     if not at or not elliptical(question):
         return None
-    earlier = _main_question(heuristic_rewrite(history[at[-1]].content.strip(), history[: at[-1]], people))
+    earlier = main_question(heuristic_rewrite(history[at[-1]].content.strip(), history[: at[-1]], people))
     rest = _WH_START.sub("", earlier, count=1).strip()
     if rest == earlier.strip() or not rest:
         return None
     asked = re.sub(r"^\s*(?:and|but|so|then)\s+", "", question.strip(), flags=re.I).rstrip(" ?.!")
     return f"{asked[:1].upper()}{asked[1:]} {rest}"
-
-
-def _main_question(query: str) -> str:
-    """A standalone query without the earlier question it carries in brackets."""
-    return re.sub(r"\s*\([^()]*\)\s*$", "", query)
 
 
 # "that ship", "this plan", "the same report": a thing the previous turn described.

@@ -62,6 +62,7 @@ from .text import (
     content_words,
     find_markers,
     is_refusal,
+    main_question,
     plain_text,
     same_stem,
     says_yes,
@@ -386,7 +387,7 @@ class Grounder:
             if self.checks.subjects and not joint:
                 chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores)
             if self.checks.yes_numbers and says_yes(plain) and _unheld_numbers(
-                    " ".join([question, _main_clause(topic)]), [texts[labels.index(lab)] for lab in chosen]):
+                    " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
             rest = _YES_OPENER.sub("", plain)  # the sentence after its "Yes," (all of it if none)
@@ -399,7 +400,7 @@ class Grounder:
                 holders = [texts[labels.index(lab)] for lab in chosen]
                 names = [" ".join(spoken(paragraphs[labels.index(lab)])) for lab in chosen] if spoken else []
                 encode = self.encode if self.checks.synonyms else None
-                if unheld_words(_main_clause(question), [*holders, *names], encode, self.spelled, texts):
+                if unheld_words(main_question(question), [*holders, *names], encode, self.spelled, texts):
                     removed.append(plain)  # a "yes" to words the paragraphs it cites do not hold
                     continue
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
@@ -496,11 +497,6 @@ def _numbers(text: str) -> set[str]:
     """The numbers ``text`` states, in digits or words ("two", "1958"): an answer giving one the
     question does not is no restatement, though number words are no content words."""
     return {m.group(0).lower().rstrip(".,") for m in NUMBER.finditer(strip_markers(text))}
-
-
-def _main_clause(topic: str) -> str:
-    """A follow-up's standalone query without the earlier question it carries in brackets."""
-    return re.sub(r"\s*\([^()]*\)\s*$", "", topic)
 
 
 def _unheld_numbers(asked: str, cited: Sequence[str]) -> bool:

@@ -18,7 +18,6 @@ negated ("Didn't they ...?"), whose "no" is ambiguous in English.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from .acronyms import spelled_out_in
@@ -26,7 +25,7 @@ from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import content_words, plain_text
+from .text import content_stems, content_words
 
 AUXILIARIES = frozenset(
     "did does do is are was were has have had will would can could should may might must shall".split()
@@ -40,7 +39,6 @@ OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved 
 OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
 _OPENERS = frozenset("and so but then also".split())
-_WORD = re.compile(r"[A-Za-z0-9][\w’'-]*")
 
 
 def proposition(question: str) -> str | None:
@@ -90,7 +88,7 @@ def opposed_words(
     the ``before`` ones before it (a passive: "The deal was approved" for "Did they reject the
     deal?"), and the word itself does not ("… and cuts the defence budget" for raise, defence,
     budget, though "raises spending on hospitals" stands before it)."""
-    seq = [w for token in _WORD.findall(plain_text(text)) for w in content_words(token)]
+    seq = content_stems(text)
 
     def governs(stems: frozenset[str] | set[str], others: set[str], back: int = 0) -> bool:
         return any(

@@ -137,6 +137,20 @@ STOP = frozenset(
 )
 
 
+# A word as names and stems are read from it: "Non-Proliferation", "Korea’s", "2026".
+TOKEN = re.compile(r"[A-Za-z0-9][\w’'-]*")
+
+
+def content_stems(text: str) -> list[str]:
+    """The content-word stems of ``text`` in reading order (a hyphenated word's sorted)."""
+    return [w for token in TOKEN.findall(plain_text(text)) for w in sorted(content_words(token))]
+
+
+def main_question(query: str) -> str:
+    """A follow-up's standalone query without the earlier question it carries in brackets."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", query)
+
+
 def same_stem(a: str, b: str) -> bool:
     """Stems that are prefixes of each other count as the same word ("Russia" and "Russian")."""
     return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
