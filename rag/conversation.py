@@ -129,6 +129,13 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     if not history or not needs_context(question):
         return question
     last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
+    if elliptical(question):  # "When?": nothing to resolve in it; the earlier question stood alone
+        context = last_user.strip()
+        earlier = _earlier_alone(history, people)
+        whole = _with_word(question, earlier)
+        if whole:
+            return f"{whole} ({context})" if context not in whole else whole
+        return f"{question} ({earlier})" if earlier and earlier not in question else question
     last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
     last_answer = strip_markers(last_answer)
     candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
@@ -158,15 +165,8 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
 
     rewritten = re.sub(r"\b[A-Za-z]+\b", substitute, question)
     rewritten = _DEMONSTRATIVE_NOUN.sub(lambda m: _described_as(m, last_answer, last_user), rewritten)
-    if not elliptical(question):  # "Why?" stays itself, not "?"
-        rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
+    rewritten = _FOLLOWUP_START.sub("", rewritten).strip() or rewritten
     context = last_user.strip()
-    if elliptical(question):
-        whole = ellipsis_question(question, history, people)
-        if whole:
-            return f"{whole} ({context})" if context not in whole else whole
-        at = max(i for i, m in enumerate(history) if m.role == "user")
-        context = main_question(heuristic_rewrite(context, history[:at], people))
     return f"{rewritten} ({context})" if context and context not in rewritten else rewritten
 
 
@@ -186,10 +186,20 @@ def ellipsis_question(
     "When did Gloria Fenn offer?"): the earlier question as it stood alone, read against the
     turns before it, with the new question word; ``None`` when ``question`` is no such follow-up
     or the earlier question opens with no question word ("Tell me about the strike.")."""
-    at = [i for i, m in enumerate(history) if m.role == "user"]
-    if not at or not elliptical(question):
+    if not elliptical(question) or not any(m.role == "user" for m in history):
         return None
-    earlier = main_question(heuristic_rewrite(history[at[-1]].content.strip(), history[: at[-1]], people))
+    return _with_word(question, _earlier_alone(history, people))
+
+
+def _earlier_alone(history: Sequence[ChatMessage], people: Iterable[str]) -> str:
+    """The last question of ``history`` as it stood alone, read against the turns before it."""
+    at = max(i for i, m in enumerate(history) if m.role == "user")
+    return main_question(heuristic_rewrite(history[at].content.strip(), history[:at], people))
+
+
+def _with_word(question: str, earlier: str) -> str | None:
+    """``earlier`` asked with the question word of ``question`` ("When" and "What did Gloria Fenn
+    offer?": "When did Gloria Fenn offer?"); ``None`` when ``earlier`` opens with none."""
     rest = _WH_START.sub("", earlier, count=1).strip()
     if rest == earlier.strip() or not rest:
         return None
