@@ -437,27 +437,22 @@ def anchored(request: Request, attributions: Any, kind: str) -> list[tuple[str, 
     words = kind.lower().split()
     if nlp is None or len(words) != 1:
         return []
-    lemma = nlp(words[0])[0].lemma_.lower()
     out = []
-    for paragraph in request.paragraphs:
-        doc = nlp(paragraph.text)
-        for token in doc:
-            if token.lemma_.lower() != lemma or token.pos_ not in ("NOUN", "PROPN"):
-                continue
-            before = _name_before(doc, token.i)  # "the Nuclear Non-Proliferation Treaty", "the X treaty"
-            if token.pos_ == "PROPN":
-                if before is not None:
-                    out.append((doc[before : token.i + 1].text, paragraph))
-                continue
+    for paragraph, doc, token in _uses(request, nlp, words[0], ("NOUN", "PROPN")):
+        before = _name_before(doc, token.i)  # "the Nuclear Non-Proliferation Treaty", "the X treaty"
+        if token.pos_ == "PROPN":
             if before is not None:
-                out.append((doc[before : token.i].text, paragraph))
-            ties = [*token.conjuncts, *(c for c in token.children if c.dep_ == "appos")]
-            ties += [g for c in token.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
-            for tie in ties:
-                for item in (tie, *tie.conjuncts):
-                    if item.pos_ == "PROPN" and item.i != token.i:  # "New Aldby": the name before it too
-                        start = _name_before(doc, item.i)
-                        out.append((doc[item.i if start is None else start : item.i + 1].text, paragraph))
+                out.append((doc[before : token.i + 1].text, paragraph))
+            continue
+        if before is not None:
+            out.append((doc[before : token.i].text, paragraph))
+        ties = [*token.conjuncts, *(c for c in token.children if c.dep_ == "appos")]
+        ties += [g for c in token.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
+        for tie in ties:
+            for item in (tie, *tie.conjuncts):
+                if item.pos_ == "PROPN" and item.i != token.i:  # "New Aldby": the name before it too
+                    start = _name_before(doc, item.i)
+                    out.append((doc[item.i if start is None else start : item.i + 1].text, paragraph))
     return _unique(out)
 
 
@@ -480,24 +475,31 @@ def doers(request: Request, attributions: Any, verb: str) -> list[tuple[str, Par
     nlp = _nlp(request, attributions)
     if nlp is None:
         return []
-    lemma = nlp(verb)[0].lemma_.lower()
     out = []
-    for paragraph in request.paragraphs:
-        parsed = nlp(paragraph.text)
-        for token in parsed:
-            if token.lemma_.lower() != lemma or token.pos_ not in ("VERB", "AUX"):
-                continue
-            head = token
-            while head.dep_ in _INHERITS and not any(c.dep_ in _SUBJECTS for c in head.children):
-                head = head.head
-            for subject in (c for c in head.children if c.dep_ in _SUBJECTS):
-                entity = next((e for e in parsed.ents if e.start <= subject.i < e.end), None)
-                if entity is not None and entity.label_ in ("PERSON", "ORG", "GPE", "NORP"):
-                    out.append((entity.text, paragraph))
-                elif subject.pos_ == "PROPN":
-                    words = [t for t in subject.subtree if t.pos_ == "PROPN" or t.dep_ == "compound"]
-                    out.append((" ".join(t.text for t in words) or subject.text, paragraph))
+    for paragraph, parsed, token in _uses(request, nlp, verb, ("VERB", "AUX")):
+        head = token
+        while head.dep_ in _INHERITS and not any(c.dep_ in _SUBJECTS for c in head.children):
+            head = head.head
+        for subject in (c for c in head.children if c.dep_ in _SUBJECTS):
+            entity = next((e for e in parsed.ents if e.start <= subject.i < e.end), None)
+            if entity is not None and entity.label_ in ("PERSON", "ORG", "GPE", "NORP"):
+                out.append((entity.text, paragraph))
+            elif subject.pos_ == "PROPN":
+                words = [t for t in subject.subtree if t.pos_ == "PROPN" or t.dep_ == "compound"]
+                out.append((" ".join(t.text for t in words) or subject.text, paragraph))
     return out
+
+
+def _uses(request: Request, nlp, word: str, pos: tuple[str, ...]) -> Iterator[tuple[Paragraph, Any, Any]]:
+    """Each use of ``word`` in the article as one of the parts of speech ``pos``, by lemma
+    ("villages" for "village", "scoring" for "scored"): its paragraph, the paragraph's parse and
+    the token."""
+    lemma = nlp(word)[0].lemma_.lower()
+    for paragraph in request.paragraphs:
+        doc = nlp(paragraph.text)
+        for token in doc:
+            if token.lemma_.lower() == lemma and token.pos_ in pos:
+                yield paragraph, doc, token
 
 
 def _nlp(request: Request, attributions: Any):
