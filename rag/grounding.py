@@ -337,9 +337,10 @@ class Grounder:
             # president sign it?": the budget); other replies against the words asked, since a
             # standalone question may carry the last answer's words.
             yes = says_yes(plain)
+            rest = _YES_OPENER.sub("", plain)  # the sentence after its "Yes," (all of it if none)
             asked_words = question_words | topic_words if yes else question_words
             backed = [texts[labels.index(lab)] for lab in backing]
-            stated = yes and self.checks.yes_stated and bool(stated_in(_YES_OPENER.sub("", plain), backed))
+            stated = yes and self.checks.yes_stated and bool(stated_in(rest, backed))
             if not backing or (self.checks.restates and restates(words, asked_words) and not stated
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)  # says nothing the question did not (a "yes" the article states aside)
@@ -386,11 +387,10 @@ class Grounder:
                 chosen = [described, *(lab for lab in chosen if lab != described)]
             if self.checks.subjects and not joint:
                 chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores)
-            if self.checks.yes_numbers and says_yes(plain) and _unheld_numbers(
+            if self.checks.yes_numbers and yes and _unheld_numbers(
                     " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
-            rest = _YES_OPENER.sub("", plain)  # the sentence after its "Yes," (all of it if none)
             said_no = negated_words(rest, implicit=True, prefixed=self.checks.prefixes) & question_words
             if self.checks.yes_negated and rest != plain and not negated_words(question) and said_no:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.

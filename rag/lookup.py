@@ -87,12 +87,12 @@ def listed_answer(
     """The first of the best ``limit`` ``sentences`` that lists as many things as ``question``
     asks for and holds the rest of it (:data:`LOOKUP_MATCH`; its names in the sentence's
     paragraph, a person also by surname), or ``None``."""
-    count = asked_count(question)
-    if count is None:
-        return None
-    rest = _ASKED_COUNT.sub(" ", question)
     counted = _ASKED_COUNT.search(question)
-    kind = re.match(r"\s*([A-Za-z-]+)", question[counted.end():]) if counted else None  # "three *places*"
+    if counted is None:
+        return None
+    count = _COUNTS[counted.group(1).lower()]
+    rest = _ASKED_COUNT.sub(" ", question)
+    kind = re.match(r"\s*([A-Za-z-]+)", question[counted.end():])  # "three *places*"
     words = content_words(rest) - _THING_WORDS - (content_words(kind.group(1)) if kind else set())
     if not words:
         return None
