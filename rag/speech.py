@@ -6,8 +6,9 @@ quotation marks (a quote left open runs to its paragraph's end); a cue is a spee
 quotes, "according to X" or "in the words of X"; a quote takes the cue its words hang under in the
 parse, else the nearest cue in its sentence, else the subject of a clause ending in a colon before
 it; with no cue it continues the speaker before it. The speaker is the cue's subject, resolved to
-a full name by :mod:`rag.people`. A claim is a cue's content clause. Details and measurements:
-docs/attribution.md.
+a full name by :mod:`rag.people`. A claim is a cue's content clause. A story's opening dateline
+is blanked for the parse ("STUTTGART, March 3 —" files the story; it says nothing). Details and
+measurements: docs/attribution.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from .people import HONORIFICS, PRONOUN_GENDER, PeopleIndex, Person, clean_name, is_role, name_spans
 from .people import role_descriptions as _roles
+from .text import blank_dateline
 from .types import Document, Paragraph
 
 log = logging.getLogger(__name__)
@@ -27,16 +29,14 @@ PART_CHARS = 50_000  # paragraphs are parsed in pieces of at most this many char
 MAX_CHARS = 400_000  # an article longer than this is attributed up to this point only
 SEPARATOR = "\n\n"
 
-SPEECH_VERBS = frozenset(
-    """
+SPEECH_VERBS = frozenset("""
     say tell state note add argue claim explain highlight suggest stress emphasize emphasise warn
     insist announce confirm report reply respond answer ask deny admit acknowledge agree concur write
     predict estimate maintain contend observe remark recall urge comment conclude declare indicate
     mention reveal testify allege assert cite condemn criticize criticise complain caution recommend
     propose promise vow pledge threaten demand boast concede counter reiterate repeat quip joke
     whisper shout exclaim tweet believe point call plead beg
-    """.split()
-)
+    """.split())  # fmt: skip
 PARTICLES = {"point": ("out",), "call": ("on", "for")}  # only as "pointed out", "called on/for"
 OBJECT_CONTENT = frozenset("confirm deny report announce reveal acknowledge admit claim allege".split())
 QUESTION_VERBS = frozenset({"ask", "wonder", "inquire", "enquire"})
@@ -182,15 +182,14 @@ class SpeechReader:
         return self.people.people(speakers), tuple(statements)
 
     def _parse(self) -> None:
-        groups: list[list[int]] = [[]]
-        size = 0
+        groups, size = [[]], 0
         for k, p in enumerate(self.paragraphs):
             if groups[-1] and size + len(p.text) > PART_CHARS:
-                groups.append([])
-                size = 0
+                groups, size = [*groups, []], 0
             groups[-1].append(k)
             size += len(p.text) + len(SEPARATOR)
-        texts = [SEPARATOR.join(self.paragraphs[k].text for k in g) for g in groups]
+        texts = [SEPARATOR.join(blank_dateline(self.paragraphs[k].text) if k < 3 else self.paragraphs[k].text
+                                for k in g) for g in groups]  # fmt: skip
         for g, text in zip(groups, texts, strict=True):
             doc = self.nlp.make_doc(text)
             for token in doc[1:]:  # no sentence runs across a paragraph break

@@ -244,6 +244,12 @@ def without_dateline(sentence: str) -> str:
     return DATELINE.sub("", sentence)
 
 
+def blank_dateline(text: str) -> str:
+    """``text`` with the dateline it opens with blanked, its length kept (for a parse: "STUTTGART"
+    is where the story was filed, not who said it)."""
+    return DATELINE.sub(lambda m: " " * len(m.group(0)), text, count=1)
+
+
 def balance_quotes(sentence: str) -> str:
     """A sentence cut from a quotation of several sentences, with the quote mark it lost put back:
     ``It is the third night," Costa said.`` → ``"It is the third night," Costa said.``; an

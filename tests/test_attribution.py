@@ -183,6 +183,22 @@ def test_news_patterns(nlp, paragraphs, kind, contains, speaker, how):
     assert article(*paragraphs).paragraph(s.paragraph).text[s.start : s.end] == s.text
 
 
+@pytest.mark.parametrize(
+    ("opening", "place"),
+    [
+        ("HAMBURG, March 3 (Continental Wire) — German carmaker Roswald said on Tuesday it would recall "
+         "about 90,000 vans.", "HAMBURG"),
+        ("OSLO, June 4 (Nordic Wire) — Shipbuilder Harlan said on Monday it would close its Bergen "
+         "yard.", "OSLO"),
+    ],
+)  # fmt: skip
+def test_a_datelines_place_is_no_speaker(nlp, opening, place):
+    # The parse read the dateline's place as the subject of "said": "(HAMBURG:) German carmaker …".
+    s = only(attribute(article(opening, "The recall covers two models."), nlp), "claim", "would")
+    assert place not in (s.speaker or "")
+    assert s.text.startswith("on ")  # the claim itself is read as before
+
+
 def test_joint_speakers(nlp):
     attr = attribute(article("Mayor Ana Ruiz and Governor Tim Cole said in a joint statement that the road "
                              "would reopen on Friday."), nlp)  # fmt: skip

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from rag.text import (
     balance_quotes,
+    blank_dateline,
     clean_text,
     content_words,
     normalize_quotes,
@@ -184,3 +185,15 @@ def test_words_that_only_look_british_are_kept(word):
 )
 def test_without_dateline(sentence, expected):
     assert without_dateline(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["TROMSVIK, Nov. 12 (Northern Post) — A storm cut power.", "SEOUL – North Korea’s envoy spoke.",
+     "The bank — unusually — kept its rate."],
+)  # fmt: skip
+def test_blank_dateline_keeps_every_offset(text):
+    blanked = blank_dateline(text)
+    assert len(blanked) == len(text)
+    assert blanked.strip() == without_dateline(text)
+    assert blanked.endswith(without_dateline(text))
