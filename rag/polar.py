@@ -25,7 +25,7 @@ from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import content_stems, content_words
+from .text import content_stems, content_words, same_stem
 
 AUXILIARIES = frozenset(
     "did does do is are was were has have had will would can could should may might must shall".split()
@@ -69,15 +69,22 @@ def answer_no(
         # Negated at the question's own words: "did not find a rise" (find), "showed no
         # significant increase" (increase), "was not involved" (involved); or said the other way
         # ("cuts the defence budget" for "Did the budget raise the defence budget?", ``opposites``).
-        negated = negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed) & words
+        # A word counts in its other forms ("injuries" for "injured": stems "injuri", "injur").
+        negated = _forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
-        held = len(words & content_words(sentence.text) | opposed | negated) >= POLAR_MATCH * len(words)
+        stated = _forms_of(words, content_words(sentence.text))
+        held = len(stated | opposed | negated) >= POLAR_MATCH * len(words)
         if not (negated or opposed) or not held:
             continue
         # Every name and number of the question stands in the sentence (the grounding's own test).
         if not novel_facts(question, sentence.text, spelled_out_in(sentence.text)):
             return sentence
     return None
+
+
+def _forms_of(words: set[str], stems: set[str]) -> set[str]:
+    """Of ``words``, those ``stems`` hold in one of their forms (:func:`rag.text.same_stem`)."""
+    return {w for w in words if any(same_stem(w, s) for s in stems)}
 
 
 def opposed_words(

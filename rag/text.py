@@ -133,7 +133,8 @@ STOP = frozenset(
     could may might must it its it's this that these those there here what which who whom whose when where
     why how i you he she we they me him her us them my your his our their not no nor yes also just only very
     more most such both each other any all some said says say according article text paragraph paragraphs
-    context passage one two""".split()
+    context passage one two anyone anybody anything someone somebody something everyone everybody
+    everything""".split()
 )
 
 

@@ -138,3 +138,20 @@ def test_a_passive_opposite_and_a_prefix_answer_no(question, answer):
 def test_the_prefix_has_a_switch():
     asked = "Did the operator call the night service profitable?"
     assert answer_no(asked, scored(COSTLY), prefixed=False) is None
+
+
+INJURIES = "No injuries have been linked to the fault, the spokesperson said."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Has anyone been injured?", INJURIES),  # "injuries" for "injured"; "anyone" asks nothing
+        ("Was anybody injured by the fault?", INJURIES),
+        ("Has anyone been arrested?", None),  # another matter
+        ("Has anyone been injured in the 2021 crash?", None),  # a number the article lacks
+    ],
+)
+def test_a_word_in_another_form_and_an_indefinite_pronoun(question, answer):
+    found = answer_no(question, scored(BONUS, INJURIES))
+    assert (found.text if found else None) == answer
