@@ -52,7 +52,7 @@ from .embeddings import EncodeCache
 from .evidence import EvidenceScorer, ScoredSentence, answers_type, expected_type, unknown_names
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap, stands_as_written
-from .lookup import asked_count, look_up
+from .lookup import asked_count, look_up, opened
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -319,7 +319,7 @@ class Assistant:
         found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept)
         if found is None:
             return None
-        text = f"{prefix}{balance_quotes(without_dateline(found.text))} [¶{found.paragraph.number}]"
+        text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
     def _attributed(

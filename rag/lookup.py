@@ -133,3 +133,11 @@ def look_up(
     if count and (reply is None or not lists(reply, count)) and (found := listed_answer(question, sentences)):
         return found, "", LISTED_NOTE
     return None, "", ""
+
+
+def opened(prefix: str, sentence: str) -> str:
+    """``sentence`` after the ``prefix`` of its answer, its first word lowered where it says the
+    prefix again: "No: no injuries have been linked …", not "No: No injuries …"."""
+    if prefix and sentence.split(" ", 1)[0].casefold() == prefix.strip(" :").casefold():
+        sentence = sentence[:1].lower() + sentence[1:]
+    return prefix + sentence

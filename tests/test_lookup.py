@@ -193,3 +193,18 @@ def test_a_reply_listing_too_few_gets_the_listing_sentence():
     assert look_up(question, _scored(*STORM), typed=False, reply="Roads, bridges and power lines.")[0] is None
     off = Checks().without("listed")
     assert look_up(question, _scored(*STORM), off, typed=False, reply="The storm damaged roads.")[0] is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "sentence", "expected"),
+    [
+        ("No: ", "No injuries were linked to it.", "No: no injuries were linked to it."),
+        ("No: ", "Nobody was hurt.", "No: Nobody was hurt."),  # another word: as written
+        ("No: ", "Norway did not sign.", "No: Norway did not sign."),
+        ("", "No one was hurt.", "No one was hurt."),
+    ],
+)
+def test_an_answer_does_not_say_its_opening_twice(prefix, sentence, expected):
+    from rag.lookup import opened
+
+    assert opened(prefix, sentence) == expected
