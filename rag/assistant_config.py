@@ -54,7 +54,9 @@ class Checks:
     when it does, not every place it names (:func:`rag.listing.anchored`).
     ``verbatim``: a reply that is the article's own sentence, cited where every word and name of
     the question stands, is not withheld for the calibrator's low confidence
-    (:func:`rag.grounding.stands_as_written`).
+    (:func:`rag.grounding.stands_as_written`). ``causes``: a why-question's reasons open with the
+    article's sentences that state a cause ("because", "due to", "after …";
+    :func:`rag.explain.choose`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -74,6 +76,7 @@ class Checks:
     listed: bool = True
     anchored: bool = True
     verbatim: bool = True
+    causes: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

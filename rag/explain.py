@@ -55,6 +55,16 @@ _REPORTING = (
     r"claims|claimed|contends|observes|observed|told|tells|stated|states)"
 )
 
+# A sentence that links an event to its cause ("… would recall 140,000 vehicles after the regulator
+# found a faulty sensor", "because", "due to"): a why-question's reason, given before the sentences
+# that only score as well. "After the match, …" opening a sentence sets a time, not a cause.
+_CAUSE = re.compile(
+    r"(?<!^)\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|after|so\s+that|in\s+order\s+to|"
+    r"therefore|hence|reasons?|caus(?:e|ed|es|ing)|(?:led|leads?|leading)\s+to|result(?:ed|s|ing)?\s+in|"
+    r"amid|over\s+(?:concerns?|fears?|worries))\b",
+    re.IGNORECASE,
+)
+
 Made = Callable[[], Any]  # the article's attribution data, made when first needed
 
 
@@ -92,7 +102,8 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
         return
     asked = content_words(query) if a.checks.grounding.restates else frozenset()  # switch ``restates``
     named = a.who_said.speaking(question, request.doc) if a.checks.grounding.asked_speaker else []
-    reasons = choose(scored, attributions(), asked, named[0].name if len(named) == 1 else None)
+    reasons = choose(scored, attributions(), asked, named[0].name if len(named) == 1 else None,
+                     causes=a.checks.causes)  # fmt: skip
     if not reasons:
         yield _no_reason(request, step, "weak evidence", None)
         return
@@ -106,13 +117,15 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
 
 def choose(
     scored: Sequence[ScoredSentence], attributions: Any, question_words: Set[str] = frozenset(),
-    asked: str | None = None,
+    asked: str | None = None, *, causes: bool = False,
 ) -> list[tuple[ScoredSentence, str | None]]:
     """The reasons to give: the best sentence, then up to two more from other paragraphs that
     score nearly as well, each with its speaker. A sentence that only restates the question
     ("Some doctors urged caution." for "Why did some doctors urge caution?") gives no reason.
     When the question names one person (``asked``: "…, according to Raman?") and the article
-    gives them a reason, only their reasons are given (switch ``asked_speaker``)."""
+    gives them a reason, only their reasons are given (switch ``asked_speaker``). With
+    ``causes``, of the sentences that score nearly as well as the best, those that state a cause
+    ("because", "due to", "after …") come first (switch ``causes``)."""
     candidates = []
     for s in scored:
         if s.paragraph.number == 0 and any(c.paragraph.number > 0 for c in scored):
@@ -127,6 +140,8 @@ def choose(
         return []
     candidates.sort(key=lambda c: -c[0])
     best = candidates[0][0]
+    if causes:  # stable: by score within each group
+        candidates.sort(key=lambda c: c[0] < NEAR * best or not _CAUSE.search(c[1].text))
     chosen: list[tuple[ScoredSentence, str | None]] = []
     for score, s, speaker in candidates:
         if len(chosen) >= MAX_REASONS or (chosen and score < NEAR * best):
