@@ -218,6 +218,10 @@ class Assistant:
             yield StreamEvent("status", f"Searching for: {query}")
         passages = self.retriever.search(query, k=self.config.k, doc=doc)
         scored = self.evidence.score(query, passages)
+        if self.checks.roles and (named := self.who_said.by_role(query, doc)):  # one of all articles' people
+            # "What did the analyst say?": searched and asked as "… the analyst (Tomas Reuter) say?"
+            query, passages = named, self.retriever.search(named, k=self.config.k, doc=doc)
+            scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
         step = _Step(text, query, passages, scored, start, retrieve_s, self._signals(text, query, scored))
         unknown = self._unknown(text)
@@ -322,15 +326,8 @@ class Assistant:
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
-    def _attributed(
-        self,
-        step: _Step,
-        found: SpeakerAnswer,
-        timings: Timings,
-        draft: str = "",
-        removed: tuple[str, ...] = (),
-        notes: tuple[str, ...] = (),
-    ) -> StreamEvent:
+    def _attributed(self, step: _Step, found: SpeakerAnswer, timings: Timings, draft: str = "",
+                    removed: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> StreamEvent:  # fmt: skip
         """The answer to a who-said question: the article's speaker and the statement, cited."""
         paragraph = self.retriever.paragraph(found.statement.doc, found.statement.paragraph)
         label = SourceMap.build([paragraph]).label(paragraph)
@@ -338,16 +335,8 @@ class Assistant:
         notes = (*notes, f"Speaker from the article's attribution of {label}.")
         return self._cited(step, paragraph, text, notes, timings, draft, removed)
 
-    def _cited(
-        self,
-        step: _Step,
-        paragraph: Paragraph,
-        text: str,
-        notes: tuple[str, ...],
-        timings: Timings,
-        draft: str,
-        removed: tuple[str, ...],
-    ) -> StreamEvent:
+    def _cited(self, step: _Step, paragraph: Paragraph, text: str, notes: tuple[str, ...], timings: Timings,
+               draft: str, removed: tuple[str, ...]) -> StreamEvent:  # fmt: skip
         """An answer the article's own ``paragraph`` gives, cited."""
         citation = Citation(paragraph.doc, paragraph.number, paragraph.text)
         return step.final(text, self.backend_name, citations=(citation,), notes=notes, draft=draft,

@@ -56,7 +56,9 @@ class Checks:
     the question stands, is not withheld for the calibrator's low confidence
     (:func:`rag.grounding.stands_as_written`). ``causes``: a why-question's reasons open with the
     article's sentences that state a cause ("because", "due to", "after …";
-    :func:`rag.explain.choose`).
+    :func:`rag.explain.choose`). ``roles``: a question that calls one person by the role the
+    article gives them ("What did the analyst say?") is searched and asked with their name
+    written in (:meth:`rag.who_said.WhoSaid.by_role`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -77,6 +79,7 @@ class Checks:
     anchored: bool = True
     verbatim: bool = True
     causes: bool = True
+    roles: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

@@ -454,3 +454,14 @@ def _text(doc, tokens: list[Token]) -> str:
     while first < last and doc[first].is_punct:
         first += 1
     return doc[first : last + 1].text
+
+
+_AFTER_ROLE = re.compile(r"\s+(?:at|to|for|of|with|in|on|from|who|and)\b.*$", re.IGNORECASE)
+
+
+def role_head(description: str) -> str:
+    """The word a description names its role by, lower-cased: "an automotive analyst at Bergmann
+    Bank" → "analyst", "a senior adviser to the Korea Chair" → "adviser", "Environment Minister" →
+    "minister"; "" for none."""
+    words = _AFTER_ROLE.sub("", description.strip()).split()
+    return words[-1].casefold() if words and words[-1].isalpha() else ""

@@ -29,6 +29,7 @@ import numpy as np
 
 from .attribution import Attributions, Person, Statement
 from .evidence import expected_type
+from .people import role_head
 from .text import NESTED_QUOTES, QUOTE_WORDS, content_words, plain_text, split_sentences, strip_markers
 from .types import Citation, Paragraph
 
@@ -57,6 +58,8 @@ _ASKS_SOURCE = re.compile(
 # not "Who is …" (a description) nor "Who ordered …" (the one who ordered is not the one quoted).
 # The words between "which"/"what" and the verb name the speaker ("which Ottawa MP"), never an
 # auxiliary: "What did he say …?" asks what was said, not who said it.
+# "Who is the analyst?", "Who was …": asks who someone is, which the role does not answer for it.
+_WHO_IS = re.compile(r"^\s*who(?:[’']s|\s+(?:is|was|are|were)\b)", re.IGNORECASE)
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|would|can|could|should|might|may|must)"
 _ASKS = re.compile(
     rf"(?:^|[,;:]\s*|\b(?:and|so|then)\s+)(?:who|(?:which|what)(?:\s+(?!{_AUX}\b)[\w’'-]+){{1,3}}?)\s+"
@@ -86,8 +89,8 @@ _PRONOUNS = frozenset({"he", "she", "they"})
 # person said on a matter. The words naming the person hold no verb of saying.
 _SAID_ABOUT = re.compile(
     rf"^\s*(?:(?:and|so)\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have|had|would)\s+"
-    rf"(?P<who>(?:(?!\b(?:{_SPEECH})\b).)+?)\s+(?:{_SPEECH})\s+(?:about|of|regarding|concerning)\s+"
-    rf"(?P<topic>.+?)[\s?.!]*$",
+    rf"(?P<who>(?:(?!\b(?:{_SPEECH})\b).)+?)\s+(?:{_SPEECH})(?:\s+(?:about|of|regarding|concerning)\s+"
+    rf"(?P<topic>.+?))?[\s?.!]*$",
     re.IGNORECASE,
 )
 
@@ -203,13 +206,18 @@ class WhoSaid:
         """For "What did X say about Y?": X's statement that holds most of Y (by words, then
         meaning), when the article names X (by name or by role) and one statement of X's holds
         any word of Y; else ``None``. A small model gives X's other statement (the vote, where
-        the question asks about machines)."""
+        the question asks about machines). "What did X say?" gets X's first statement (the
+        analyst's words, not "Analysts were less sure."); "What else did X say?" none."""
         asked = _SAID_ABOUT.match(plain_text(question))
-        if asked is None:
+        if asked is None or (asked["topic"] is None and re.search(r"\belse\b", asked.group(0), re.I)):
             return None
         person = self._one_person(asked["who"], doc)
         if person is None:
             return None
+        if asked["topic"] is None:
+            own = [s for s in self.statements(doc) if s.speaker == person.name]
+            first = min(own, key=lambda s: (s.paragraph, s.start), default=None)
+            return SpeakerAnswer(person, person.name, first, 1.0, 0.0) if first else None
         matches = [m for m in self.match(asked["topic"], doc) if m.statement.speaker == person.name]
         best = max(matches, key=lambda m: (m.lexical, m.cosine), default=None)
         if best is None or best.lexical == 0:
@@ -272,6 +280,33 @@ class WhoSaid:
         if statement.kind == "quote":
             return f"{found.name} said: “{said.translate(NESTED_QUOTES).strip('‘’')}” [{label}]"
         return f"{found.name} {statement.cue or 'said'} {_full_stop(said)} [{label}]"
+
+    def by_role(self, question: str, doc: str | None = None) -> str | None:
+        """``question`` with the name written in of the one person it calls by the role the
+        article gives them: "What did the analyst say?" → "What did the analyst (Tomas Reuter)
+        say?", where the article has "Tomas Reuter, an automotive analyst at Bergmann Bank". The
+        words between "the" and the role must be the description's ("the Chinese analyst" is
+        someone else). ``None`` when the question names a person, asks who someone is, or the
+        role fits no one or several."""
+        plain = plain_text(question)
+        if _WHO_IS.match(plain) or self.named(plain, doc):
+            return None
+        owners: dict[str, dict[str, str]] = {}
+        for person in self.people(doc):
+            for description in person.descriptions:
+                if head := role_head(description):
+                    owners.setdefault(head, {})[person.name] = description.casefold()
+        words = list(re.finditer(r"[\w’'-]+", plain))
+        for i, the in enumerate(words):
+            if the.group(0).casefold() != "the":
+                continue
+            for j in range(i + 1, min(i + 5, len(words))):
+                fits = owners.get(words[j].group(0).casefold(), {})
+                between = [w.group(0).casefold() for w in words[i + 1 : j]]
+                if len(fits) == 1 and all(w in next(iter(fits.values())).split() for w in between):
+                    end = words[j].end()
+                    return f"{plain[:end]} ({next(iter(fits))}){plain[end:]}"
+        return None
 
     def person(self, name: str, doc: str | None = None) -> Person | None:
         docs = [doc] if doc is not None else list(self.attributions)

@@ -449,3 +449,15 @@ def test_huge_article_is_cut_at_max_chars(nlp):
     attr = attribute(doc, nlp, max_chars=5_000)
     assert attr.statements and max(s.paragraph for s in attr.statements) <= 5_000 // len(para) + 1
     assert {s.speaker for s in attr.statements} == {"Ines Duarte"}
+
+
+@pytest.mark.parametrize(
+    ("description", "head"),
+    [("an automotive analyst at Bergmann Bank", "analyst"), ("a senior adviser to the Chair", "adviser"),
+     ("Environment Minister", "minister"), ("the council's finance chief", "chief"),
+     ("his then-girlfriend", ""), ("QC", "qc"), ("", "")],
+)  # fmt: skip
+def test_the_word_a_description_names_its_role_by(description, head):
+    from rag.people import role_head
+
+    assert role_head(description) == head

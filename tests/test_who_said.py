@@ -220,6 +220,75 @@ def test_the_assistant_gives_the_statement_on_the_matter_asked(story, switch):
 
 
 @pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did the marine biologist say?", "What did the marine biologist (Maria Lopez) say?"),
+        ("Why did the biologist object?", "Why did the biologist (Maria Lopez) object?"),
+        ("What did the finance chief argue?", "What did the finance chief (Tom Becker) argue?"),
+        ("What did the Dutch biologist say?", None),  # a word the description lacks: someone else
+        ("Who is the biologist?", None),  # asks who: the role answers it, not the question
+        ("What did Lopez say?", None),  # already named
+        ("What did the mayor say?", None),  # nobody the article describes so
+        ("What did the council say?", None),  # no person's role
+    ],
+)
+def test_a_role_the_article_gives_one_person_stands_for_them(who, question, named):
+    assert who.by_role(question, "harbour") == named
+
+
+def test_a_role_two_articles_give_is_nobody_in_particular(embedder):
+    text = "Port fees rise\n\nAnn Ode, the port's finance chief, said fees would rise."
+    other = parse_document(text, doc_id="port")
+    doc = parse_document(STORY, doc_id="harbour")
+    both = WhoSaid({d.id: attribute(d) for d in (doc, other)}, embedder.encode)
+    assert both.by_role("What did the finance chief say?") is None
+    named = "What did the finance chief (Ann Ode) say?"
+    assert both.by_role("What did the finance chief say?", "port") == named
+
+
+def test_what_someone_said_is_their_first_statement(who):
+    found = who.said_about("What did the finance chief (Tom Becker) say?", "harbour")
+    assert (found.name, found.statement.paragraph) == ("Tom Becker", 4)
+    assert who.said_about("What did Lopez say?", "harbour").statement.paragraph == 2
+    assert who.said_about("What else did Lopez say?", "harbour") is None  # another statement is asked for
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_assistant_asks_with_the_name_of_the_person_a_role_stands_for(story, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    checks = Checks() if switch else Checks().without("roles")
+    reply = "Maria Lopez said the dredging would destroy the seagrass beds. [¶2]"
+    config = AssistantConfig(checks=checks, calibrators={})
+    bot = Assistant(story(STORY, "harbour"), ScriptedBackend(reply), config)
+    answer = bot.ask("What does the marine biologist fear?")
+    assert answer.query == ("What does the marine biologist (Maria Lopez) fear?" if switch
+                            else "What does the marine biologist fear?")  # fmt: skip
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_assistant_gives_what_someone_said_from_the_attribution(story, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    checks = Checks() if switch else Checks().without("said_about")
+    reply = "The city council voted on Tuesday to widen the harbour. [¶1]"  # not what she said
+    config = AssistantConfig(checks=checks, calibrators={})
+    bot = Assistant(story(STORY, "harbour"), ScriptedBackend(reply), config)
+    answer = bot.ask("What did the marine biologist say?")
+    if switch:  # her first statement, from the article's attribution
+        assert answer.text.startswith("Maria Lopez, a marine biologist at the Coastal Institute, said the")
+        assert answer.citations[0].paragraph == 2
+    else:  # the reply is judged as any other: off the matter asked, and withheld
+        assert not answer.text.startswith("Maria Lopez")
+
+
+@pytest.mark.parametrize(
     ("said", "ended"),
     [("a signal", "a signal."), ("a signal.", "a signal."), ("create problems.”", "create problems.”"),
      ('a "real problem."', 'a "real problem."'), ("a real problem…", "a real problem…")],
