@@ -75,6 +75,15 @@ from .types import Citation, Paragraph
 # a date); its citation goes to the backing paragraph that also holds the question's matter
 # when that one shares at least CONTEXT_MARGIN more of question + answer than the cited one.
 SHORT_ANSWER_WORDS = 3
+# A reply is off the question's matter only when the matter has this many words, none of which the
+# reply or its paragraphs hold: one word ("affected") is too little to tell.
+MIN_MATTER_WORDS = 2
+# The kind of thing a question asks for: "Which models are …", "What two earlier lapses does …".
+_AUX = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should|might|may)\b"
+_KIND = re.compile(
+    rf"^\s*(?:(?:and|so)\s+)?(?:which|what)\s+(?:(?!{_AUX})[\w-]+\s+){{0,3}}?(?!{_AUX})([\w-]+)\s+{_AUX}",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -258,6 +267,9 @@ class Grounder:
         asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
         topic_words = content_words(topic) if topic else question_words
+        # What the reply must share with the question to be on its matter: not the kind of thing
+        # asked for ("Which models are affected?": "the Aris compact and the Tello van").
+        matter = topic_words - content_words(" ".join(_KIND.findall(topic or question)))
 
         kept: list[str] = []
         cited: dict[str, None] = {}
@@ -409,9 +421,9 @@ class Grounder:
             cited.update(dict.fromkeys(chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
             kept_words.append(words)
-            on_topic.append(short or _bare(plain) or _shares(words | held, topic_words))
+            on_topic.append(short or _bare(plain) or _shares(words | held, matter))
         cited_texts = [sources.paragraphs[lab].text for lab in cited]
-        if (self.checks.on_topic and topic_words and on_topic and not any(on_topic)
+        if (self.checks.on_topic and len(matter) >= MIN_MATTER_WORDS and on_topic and not any(on_topic)
                 and not self._synonym(topic or question, [*kept, *cited_texts])):  # fmt: skip
             # No sentence kept, nor the paragraphs it cites, has a word of the question, nor one
             # of the same meaning ("Did the chamber of commerce support the line?" answered with

@@ -163,6 +163,21 @@ def test_a_reply_about_another_matter_is_removed(embedder, switch):
     assert follow.supported == 1
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_kind_asked_for_is_no_word_the_reply_must_share(embedder, switch):
+    from rag.types import Paragraph
+
+    models = "The recall covers the Aris compact and the Tello van built between June 2022 and August 2023."
+    sources = SourceMap.build([Paragraph("recall", 2, models)])
+    grounder = Grounder(embedder.encode, checks=GroundingChecks(on_topic=switch))
+    reply = "The recall covers the Aris compact and the Tello van. [¶2]"
+    # "models" is what is asked for, not what it is about; "affected" alone is too little to tell.
+    assert grounder.check(reply, sources, question="Which models are affected?").supported == 1
+    # Two words of the matter, neither held: another matter, removed.
+    other = grounder.check(reply, sources, question="Which models did the jury praise?")
+    assert other.supported == (0 if switch else 1)
+
+
 def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
     checked = grounder.check(f"{NATO} [¶99].", sources)
     assert "¶99" not in checked.text
