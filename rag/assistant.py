@@ -427,7 +427,11 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        if confidence is not None and confidence.decline and not (
+        # What the attribution confirms (the speaker and statement a who-said question asks for,
+        # the description "Who is X?" asks for) is not withheld for the calibrator's low confidence.
+        described = self.checks.confirmed and self.who_said.describes(step.question, checked.text)
+        confirmed = described or (self.checks.confirmed and found is not None)
+        if confidence is not None and confidence.decline and not confirmed and not (
                 self.checks.verbatim and stands_as_written(checked, step.question)):  # fmt: skip
             # A right "No" to a yes/no question the article negates is not withheld.
             polar = self._polar(step, timings, reply, removed, notes)

@@ -58,7 +58,10 @@ class Checks:
     article's sentences that state a cause ("because", "due to", "after …";
     :func:`rag.explain.choose`). ``roles``: a question that calls one person by the role the
     article gives them ("What did the analyst say?") is searched and asked with their name
-    written in (:meth:`rag.who_said.WhoSaid.by_role`).
+    written in (:meth:`rag.who_said.WhoSaid.by_role`). ``confirmed``: a reply giving the speaker
+    and statement the attribution finds for a who-said or said-about question, or the description
+    the article gives the person "Who is X?" names (:meth:`rag.who_said.WhoSaid.describes`), is
+    not withheld for the calibrator's low confidence.
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -80,6 +83,7 @@ class Checks:
     verbatim: bool = True
     causes: bool = True
     roles: bool = True
+    confirmed: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

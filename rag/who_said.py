@@ -60,6 +60,7 @@ _ASKS_SOURCE = re.compile(
 # auxiliary: "What did he say …?" asks what was said, not who said it.
 # "Who is the analyst?", "Who was …": asks who someone is, which the role does not answer for it.
 _WHO_IS = re.compile(r"^\s*who(?:[’']s|\s+(?:is|was|are|were)\b)", re.IGNORECASE)
+_WHO_IS_NAMED = re.compile(r"^\s*(?:and\s+)?who\s+(?:is|was)\s+(?P<name>.+?)[\s?.!]*$", re.IGNORECASE)
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|would|can|could|should|might|may|must)"
 _ASKS = re.compile(
     rf"(?:^|[,;:]\s*|\b(?:and|so|then)\s+)(?:who|(?:which|what)(?:\s+(?!{_AUX}\b)[\w’'-]+){{1,3}}?)\s+"
@@ -237,6 +238,17 @@ class WhoSaid:
         top = max((n for n, _ in scores), default=0)
         fits = [p for n, p in scores if n == top and n > 0]
         return fits[0] if len(fits) == 1 else None
+
+    def describes(self, question: str, text: str, doc: str | None = None) -> bool:
+        """Whether ``text`` answers "Who is X?" (X one person the article names) with X's name and
+        every word of a description the article gives X ("Mark Odeh is a neurologist at University
+        College Dublin …" for "Professor Mark Odeh, a neurologist at University College Dublin")."""
+        asked = _WHO_IS_NAMED.match(plain_text(question))
+        named = self.named(asked["name"], doc) if asked else []
+        if len(named) != 1 or named[0] not in self.named(text, doc):
+            return False
+        words = content_words(text)
+        return any(content_words(d) and content_words(d) <= words for d in named[0].descriptions)
 
     def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement."""

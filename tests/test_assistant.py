@@ -575,3 +575,37 @@ def test_a_low_confidence_decline_quotes_the_withheld_reply_s_paragraph(retrieve
     assert answer.refused and answer.decline_reason == "low confidence"
     assert "The closest it comes is [¶22]" in answer.text, answer.text
     assert "[¶22]" not in plain.text.split("See also")[0]  # by the question alone, another paragraph
+
+
+@pytest.mark.parametrize("switch", [True, False])
+@pytest.mark.parametrize(
+    ("question", "reply", "paragraph"),
+    [
+        ("Who is Hong Min?",  # the description the article gives him
+         "Hong Min is a senior research fellow at the Korea Institute for National Unification [¶23].", 23),
+        ("What did Hong Min say?",  # his first statement, by the attribution
+         "Hong Min said Kim Jong-un's inspection of strategic missile bases was a clear signal [¶23].", 23),
+    ],
+)  # fmt: skip
+def test_what_the_attribution_confirms_is_not_withheld_for_low_confidence(retriever, switch, question, reply,
+                                                                          paragraph):
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)  # declines all
+    checks = Checks() if switch else Checks().without("confirmed")
+    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    answer = Assistant(retriever, _Judging(reply, 0.2), config).ask(question)
+    if switch:
+        assert not answer.refused and answer.text.startswith("Hong Min") and cited(answer) == [paragraph]
+    else:
+        assert answer.refused and answer.decline_reason == "low confidence"
+
+
+def test_a_description_the_article_does_not_give_is_not_confirmed(retriever):
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)
+    config = AssistantConfig(calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    reply = "Hong Min is a senior fellow at the Korea Institute for Defense Analyses [¶23]."
+    answer = Assistant(retriever, _Judging(reply, 0.2), config).ask("Who is Hong Min?")
+    assert answer.refused

@@ -440,3 +440,18 @@ def test_a_why_answer_gives_the_asked_speakers_reasons(who):
     assert [s.paragraph.number for s, _ in everyone] == [4, 2]
     lopez = choose(scored, attributions, asked="Maria Lopez")
     assert [(s.paragraph.number, who) for s, who in lopez] == [(2, "Maria Lopez")]
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "described"),
+    [
+        ("Who is Maria Lopez?", "Maria Lopez is a marine biologist at the Coastal Institute.", True),
+        ("who was Lopez", "Lopez is a marine biologist at the Coastal Institute.", True),
+        ("Who is Maria Lopez?", "Maria Lopez is a marine biologist.", False),  # part of a description
+        ("Who is Maria Lopez?", "Tom Becker is the council's finance chief.", False),  # someone else
+        ("Who is the biologist?", "Maria Lopez is a marine biologist at the Coastal Institute.", False),
+        ("Where does Lopez work?", "Lopez is a marine biologist at the Coastal Institute.", False),
+    ],
+)
+def test_a_reply_giving_the_description_the_article_gives(who, question, text, described):
+    assert who.describes(question, text, "harbour") is described
