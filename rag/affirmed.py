@@ -12,6 +12,9 @@ nothing, the question's own words are its claim. So for a "yes":
   "open" is not "closed"), or, for an acronym, its long form (:func:`unheld_words`, switch
   ``yes_read``); a "yes" failing it is removed, and the reader gets the article's "no" if it says
   one (:mod:`rag.polar`) or the decline with the closest sentence;
+* a reply that states the question's statement without saying "yes" ("The study showed that
+  walking prevented dementia." for "Did the study prove that walking prevents dementia?") is a
+  "yes" too, and read the same way (:func:`implied_yes`, switch ``implied_yes``);
 * a "yes" that only repeats the question ("Yes, the union accepted the contract.") stands when a
   sentence of those paragraphs states it: the claim's words, in the claim's order, each within
   :data:`STATED_GAP` words of the one before, none of them negated or said the other way
@@ -22,14 +25,20 @@ nothing, the question's own words are its claim. So for a "yes":
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import TOKEN, content_stems, content_words, plain_text, same_stem, split_sentences
+from .text import TOKEN, content_stems, content_words, main_question, plain_text, same_stem, split_sentences
 
+IMPLIED_MATCH = 0.8  # share of the question's content words a reply states to be an unsaid "yes"
+_POLAR = re.compile(
+    r"^\s*(?:(?:and|so)\s+)?(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b",
+    re.IGNORECASE,
+)
 SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and "inflation" 0.57
 STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
@@ -144,3 +153,15 @@ def _reversed(want: list[str], sentence: str, seq: list[str]) -> bool:
     if negated_words(sentence, 2, prefixed=True) & set(want):
         return True
     return any(OPPOSITES.get(w, frozenset()) & set(seq) for w in want)
+
+
+def implied_yes(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` answers the yes/no ``question`` "yes" without saying it: nothing in it
+    negated, and it states :data:`IMPLIED_MATCH` of the question's content words (in any of their
+    forms). A negated question ("Didn't they …?") has no plain "yes"."""
+    asked = main_question(question)
+    if not _POLAR.match(asked) or negated_words(asked) or negated_words(sentence, implicit=True):
+        return False
+    words, said = content_words(asked), content_words(sentence)
+    held = {w for w in words if any(same_stem(w, s) for s in said)}
+    return bool(words) and len(held) >= IMPLIED_MATCH * len(words)

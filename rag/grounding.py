@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .affirmed import stated_in, unheld_words
+from .affirmed import implied_yes, stated_in, unheld_words
 from .conjuncts import repeats_an_item
 from .negation import negated_words, reversed_source
 from .numbers import swapped_number, unbound_amount
@@ -117,6 +117,7 @@ class GroundingChecks:
     yes_negated: bool = True
     yes_numbers: bool = True
     yes_read: bool = True
+    implied_yes: bool = True
     yes_stated: bool = True
     prefixes: bool = True
     asked_speaker: bool = True
@@ -408,7 +409,8 @@ class Grounder:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
                 name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"
                 plain = f"No, {rest}" if name else f"No, {rest[:1].lower()}{rest[1:]}"
-            if self.checks.yes_read and says_yes(plain):
+            implied = self.checks.implied_yes and not yes and implied_yes(plain, question)
+            if self.checks.yes_read and (says_yes(plain) or implied):
                 holders = [texts[labels.index(lab)] for lab in chosen]
                 names = [" ".join(spoken(paragraphs[labels.index(lab)])) for lab in chosen] if spoken else []
                 encode = self.encode if self.checks.synonyms else None

@@ -128,3 +128,36 @@ def test_a_yes_that_says_unprofitable_is_a_no(grounder, embedder):
     assert checked.text.startswith("No, the operator called the service unprofitable")
     off = Grounder(embedder.encode, checks=GroundingChecks(prefixes=False))
     assert off.check(reply, sources, question=question).supported == 0  # a "yes" to what ¶2 lacks
+
+
+ASSOCIATION = ("Professor Mark Odeh, a neurologist who was not involved in the research, said the study "
+               "showed an association, not a cause.")  # fmt: skip
+PROVE = "Did the study prove that walking prevents dementia?"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "implied"),
+    [
+        ("The study showed that walking prevented dementia.", PROVE, True),
+        ("The study proved that walking prevents dementia.", PROVE, True),
+        ("The study did not prove that walking prevents dementia.", PROVE, False),  # a "no"
+        ("Walking was linked to less dementia.", PROVE, False),  # too little of the question
+        ("The study showed that walking prevented dementia.", "Why did walking help?", False),  # no yes/no
+        ("The study showed that walking prevented dementia.", "Didn't the study prove it?", False),
+    ],
+)
+def test_a_reply_stating_the_question_says_yes(sentence, question, implied):
+    from rag.affirmed import implied_yes
+
+    assert implied_yes(sentence, question) is implied
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_an_unsaid_yes_is_read_as_a_yes(embedder, switch):
+    checks = GroundingChecks(implied_yes=switch)
+    grounder = Grounder(embedder.encode, checks=checks)
+    reply = "The study showed that walking prevented dementia, according to the article. [¶5]"
+    checked = grounder.check(reply, _paragraphs(*["Filler."] * 4, ASSOCIATION), question=PROVE)
+    assert checked.supported == (0 if switch else 1)
+    stated = "The study showed an association, according to Odeh. [¶5]"  # not the question's statement
+    assert grounder.check(stated, _paragraphs(*["Filler."] * 4, ASSOCIATION), question=PROVE).supported == 1
