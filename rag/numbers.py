@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import NUMBER, content_words, split_sentences
+from .text import NUMBER, STOP, content_words, split_sentences
 
 _WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -150,9 +150,10 @@ _COUNT = re.compile(rf"(?:{NUMBER.pattern})((?:[\s-]+[A-Za-z][\w-]*){{1,3}})", r
 
 
 def counted_thing(question: str) -> str | None:
-    """What a "How many X …?" question counts, as a unit ("trees" → "tree"), or ``None``."""
+    """What a "How many X …?" question counts, as a unit ("trees" → "tree"), or ``None``; none
+    when a verb follows "how many" ("How many will by 2050?", "How many are there?")."""
     asked = _HOW_MANY.search(question)
-    return _unit(asked.group(1)) if asked else None
+    return _unit(asked.group(1)) if asked and asked.group(1).lower() not in STOP else None
 
 
 def gives_count(unit: str, text: str) -> bool:

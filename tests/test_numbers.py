@@ -114,3 +114,25 @@ def test_the_grounder_removes_an_unbound_amount(embedder):
     assert checked.supported == 0 and checked.removed == (reply.replace(" [¶0]", ""),)
     off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False))
     assert off.check(reply, sources, question=question).supported == 1  # every word is in the article
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [("How many trees were felled?", "tree"), ("How many people live with dementia?", "people"),
+     ("How many will by 2050?", None), ("How many are there?", None), ("How much did it cost?", None)],
+)  # fmt: skip
+def test_what_a_how_many_question_counts(question, unit):
+    from rag.numbers import counted_thing
+
+    assert counted_thing(question) == unit
+
+
+def test_a_follow_up_count_is_looked_up_in_the_sentence_giving_it():
+    from rag.evidence import ScoredSentence
+    from rag.lookup import typed_answer
+
+    text = ("About 55 million people live with dementia, according to the WHO, and the number is "
+            "expected to reach 139 million by 2050.")  # fmt: skip
+    scored = [ScoredSentence(Paragraph("d", 8, text), text, 1.0, 0.5, 0.5, None, 0)]
+    assert typed_answer("How many will by 2050?", scored) is scored[0]
+    assert typed_answer("How many will by 2060?", scored) is None  # a year it does not give
