@@ -401,7 +401,9 @@ class Assistant:
             if polar is not None:
                 yield polar
                 return
-            second, p_yes = self._second_look(step, prompt, conversation) if checked.refusal else (None, None)
+            # A reply that only named a source said no more than a decline: the second look too.
+            looks = checked.refusal or checked.outlets > 0
+            second, p_yes = self._second_look(step, prompt, conversation) if looks else (None, None)
             if second is not None:
                 yield second
                 return

@@ -34,7 +34,8 @@ class Checks:
     who-said question gets the speaker the article gives for the statement it matches
     (:mod:`rag.who_said`). ``speaker_context``: the model reads each paragraph with its
     speakers written in where the text leaves them implicit ("she (Kim Du-yeon) said").
-    ``second_look``: after the model declines, its P(yes) that the article answers the question
+    ``second_look``: after the model declines (or only names a source the article cites: "The
+    Sydney Morning Herald.", a reply with no claim), its P(yes) that the article answers the question
     decides whether the article's best sentences are quoted instead (``AssistantConfig.second_look``).
     ``speaker_evidence``: a sentence's speaker, resolved by the attribution step, counts as named
     in it when sentences are matched to the question ("He warned that …" for "What did Tom Reyes

@@ -219,6 +219,7 @@ class CheckedAnswer:
     similarity: float = 0.0  # mean best cosine of the kept sentences to a cited paragraph's sentence
     claims: int = 0  # sentences of the reply that make a claim (refusals aside)
     corrected: int = 0  # sentences replaced by the article's sentence they reversed
+    outlets: int = 0  # sentences removed as only the name of a source the article cites
 
 
 class Grounder:
@@ -278,7 +279,7 @@ class Grounder:
         support: list[float] = []
         similarity: list[float] = []
         refusal = False
-        corrected = 0
+        corrected = outlets = 0
         kept_words: list[set[str]] = []  # content words of each kept claim
         on_topic: list[bool] = []  # per kept claim: it or its paragraphs share a question word
         off: set[int] = set()  # "…, according to Raman?": sentences giving another's words beside hers
@@ -365,6 +366,7 @@ class Grounder:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]
                 if self.outlet_only(plain, holders, question):
                     removed.append(plain)  # the source a paragraph cites, not what it reports
+                    outlets += 1
                     continue
             short = bool(question_words) and len(new_words) <= SHORT_ANSWER_WORDS and not joint
             described: str | None = None  # where the question's matter calls the answer "the plant"
@@ -445,6 +447,7 @@ class Grounder:
             similarity=sum(similarity) / len(similarity) if similarity else 0.0,
             claims=len(claims),
             corrected=corrected,
+            outlets=outlets,
         )
 
     def _synonym(self, question: str, texts: Sequence[str]) -> bool:

@@ -469,6 +469,29 @@ class _Judging(ScriptedBackend):
         return self.p_yes
 
 
+FLOOD = """River floods the old town
+
+Rescue crews moved 40 residents to the sports hall on Friday night, according to the Valley Gazette.
+
+Fire chief Anna Berg said the water rose faster than forecast.
+"""
+
+
+@pytest.mark.parametrize(
+    ("p_yes", "switch", "rescued"), [(0.9, True, True), (0.1, True, False), (0.9, False, False)]
+)
+def test_a_second_look_after_a_reply_that_only_names_the_source(story, p_yes, switch, rescued):
+    # "The Valley Gazette." says who reported, not where the residents went: no more than a decline.
+    checks = Checks() if switch else Checks().without("second_look")
+    backend = _Judging("The Valley Gazette.", p_yes)
+    bot = Assistant(story(FLOOD, "flood"), backend, AssistantConfig(checks=checks))
+    answer = bot.ask("Where were the residents moved?")
+    assert answer.refused is not rescued
+    assert "Valley Gazette." not in answer.text.split("according to")[0]
+    if rescued:
+        assert SECOND_LOOK_NOTE in answer.notes and "sports hall" in answer.text and cited(answer) == [1]
+
+
 @pytest.mark.parametrize(
     ("p_yes", "switch", "rescued"), [(0.9, True, True), (0.1, True, False), (0.9, False, False)]
 )
