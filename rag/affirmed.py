@@ -165,3 +165,15 @@ def implied_yes(sentence: str, question: str) -> bool:
     words, said = content_words(asked), content_words(sentence)
     held = {w for w in words if any(same_stem(w, s) for s in said)}
     return bool(words) and len(held) >= IMPLIED_MATCH * len(words)
+
+
+def states_answer(reply: str, question: str, texts: Sequence[str]) -> bool:
+    """Whether a sentence of ``reply`` holds every content word of ``question`` and is stated in
+    ``texts`` (:func:`stated_in`): "Paulo Esteves testified against Camargo …" for "Who testified
+    against Camargo?", where the article writes "… Paulo Esteves, who testified against Camargo …"."""
+    asked = content_words(main_question(question))
+    for sentence in split_sentences(plain_text(reply)):
+        said = content_words(sentence)
+        if asked and all(any(same_stem(w, s) for s in said) for w in asked) and stated_in(sentence, texts):
+            return True
+    return False

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .affirmed import states_answer
 from .article_facts import ask_about_article
 from .assistant_config import CHECK_NAMES as CHECK_NAMES
 from .assistant_config import AssistantConfig
@@ -388,6 +389,9 @@ class Assistant:
         notes = (*notes, CORRECTED_NOTE) if checked.corrected else notes
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
         found = self._speaker_answer(step)
+        if found and self.checks.stated_reply and self.who_said.named(checked.text) and states_answer(
+                checked.text, step.question, [c.text for c in checked.citations]):  # fmt: skip
+            found = None  # the article states the reply's answer: "Paulo Esteves, who testified against …"
         if found is not None and not self.who_said.gives_speaker(checked.text, checked.citations, found):
             # A who-said question: the article's own speaker, not the model's guess.
             yield self._attributed(step, found, timings, draft=reply, removed=checked.removed, notes=notes)

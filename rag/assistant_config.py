@@ -62,7 +62,9 @@ class Checks:
     written in (:meth:`rag.who_said.WhoSaid.by_role`). ``confirmed``: a reply giving the speaker
     and statement the attribution finds for a who-said or said-about question, or the description
     the article gives the person "Who is X?" names (:meth:`rag.who_said.WhoSaid.describes`), is
-    not withheld for the calibrator's low confidence.
+    not withheld for the calibrator's low confidence. ``stated_reply``: a who-said reply that names
+    a person and holds the question's words in a sentence the article states (:func:`rag.affirmed.
+    states_answer`) is not replaced by the attribution's speaker.
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -85,6 +87,7 @@ class Checks:
     causes: bool = True
     roles: bool = True
     confirmed: bool = True
+    stated_reply: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

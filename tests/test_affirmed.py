@@ -161,3 +161,22 @@ def test_an_unsaid_yes_is_read_as_a_yes(embedder, switch):
     assert checked.supported == (0 if switch else 1)
     stated = "The study showed an association, according to Odeh. [¶5]"  # not the question's statement
     assert grounder.check(stated, _paragraphs(*["Filler."] * 4, ASSOCIATION), question=PROVE).supported == 1
+
+
+ESTEVES = ("She was referring to the former finance director, Paulo Esteves, who testified against "
+           "Camargo in exchange for a reduced sentence.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reply", "stated"),
+    [
+        ("Paulo Esteves testified against Camargo. [¶4]", True),
+        ("Paulo Esteves testified against Camargo in exchange for a reduced sentence.", True),
+        ("Henrique Bastos testified against Camargo.", False),  # not the article's sentence
+        ("Paulo Esteves was the finance director.", False),  # not the question's words
+    ],
+)
+def test_a_reply_stating_what_the_question_asks_as_the_article_does(reply, stated):
+    from rag.affirmed import states_answer
+
+    assert states_answer(reply, "Who testified against Camargo?", [ESTEVES]) is stated

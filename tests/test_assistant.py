@@ -632,3 +632,27 @@ def test_a_description_the_article_does_not_give_is_not_confirmed(retriever):
     reply = "Hong Min is a senior fellow at the Korea Institute for Defense Analyses [¶23]."
     answer = Assistant(retriever, _Judging(reply, 0.2), config).ask("Who is Hong Min?")
     assert answer.refused
+
+
+COURT = """Former mayor jailed over bridge bribes
+
+Camargo denied wrongdoing throughout the six-week trial.
+
+She was referring to the firm's former finance director, Paulo Esteves, who testified against Camargo in \
+exchange for a reduced sentence. Esteves told the court he had delivered cash to the mayor's office.
+
+"This sentence shows that nobody is above the law," said prosecutor Henrique Bastos. He said his office \
+was investigating whether other contracts signed by Camargo's administration were also affected.
+"""
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_who_reply_the_article_states_is_not_replaced_by_a_quote(story, switch):
+    # "Who testified against Camargo?" matches no statement: the best-matching quote is the
+    # prosecutor's, whose words only name Camargo. The reply is the article's own sentence.
+    checks = Checks() if switch else Checks().without("stated_reply")
+    reply = "Paulo Esteves testified against Camargo in exchange for a reduced sentence. [¶2]"
+    bot = Assistant(story(COURT, "court"), _Judging(reply, 0.9), AssistantConfig(checks=checks))
+    answer = bot.ask("Who testified against Camargo?")
+    assert not answer.refused
+    assert answer.text.startswith("Paulo Esteves") is switch
