@@ -25,20 +25,28 @@ nothing, the question's own words are its claim. So for a "yes":
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import TOKEN, content_stems, content_words, main_question, plain_text, same_stem, split_sentences
-
-IMPLIED_MATCH = 0.8  # share of the question's content words a reply states to be an unsaid "yes"
-_POLAR = re.compile(
-    r"^\s*(?:(?:and|so)\s+)?(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b",
-    re.IGNORECASE,
+from .text import (
+    TOKEN,
+    content_stems,
+    content_words,
+    forms_of,
+    main_question,
+    plain_text,
+    same_stem,
+    split_sentences,
 )
+
+AUXILIARIES = frozenset(
+    "did does do is are was were has have had will would can could should may might must shall".split()
+)
+_OPENERS = frozenset("and so but then also".split())
+IMPLIED_MATCH = 0.8  # share of the question's content words a reply states to be an unsaid "yes"
 SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and "inflation" 0.57
 STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
@@ -48,6 +56,17 @@ _INTENT = frozenset(
     "offer plan hope want wish threaten promise propose try seek aim intend attempt vow pledge "
     "consider".split()
 )
+
+
+def proposition(question: str) -> str | None:
+    """The statement a yes/no question asks about ("Did the union strike?" → "the union strike"),
+    or ``None`` for any other question and for a negated one."""
+    words = question.strip().split()
+    if words and words[0].casefold().strip(",") in _OPENERS:  # "And did they ...?" (a follow-up)
+        words = words[1:]
+    if len(words) < 3 or words[0].casefold() not in AUXILIARIES or negated_words(question):
+        return None
+    return " ".join(words[1:]).rstrip(" ?")
 
 
 @functools.lru_cache(maxsize=512)
@@ -89,7 +108,7 @@ def unheld_words(
         stems = content_words(token)
         pool = around if noun else held
         forms = (stems, content_words(lemma))
-        if not stems or any(one and all(any(same_stem(s, h) for h in pool) for s in one) for one in forms):
+        if not stems or any(one and forms_of(one, pool) == one for one in forms):
             continue
         if spelled is not None and token.isupper() and spelled(token):
             continue
@@ -158,13 +177,12 @@ def _reversed(want: list[str], sentence: str, seq: list[str]) -> bool:
 def implied_yes(sentence: str, question: str) -> bool:
     """Whether ``sentence`` answers the yes/no ``question`` "yes" without saying it: nothing in it
     negated, and it states :data:`IMPLIED_MATCH` of the question's content words (in any of their
-    forms). A negated question ("Didn't they …?") has no plain "yes"."""
-    asked = main_question(question)
-    if not _POLAR.match(asked) or negated_words(asked) or negated_words(sentence, implicit=True):
+    forms). A negated question ("Didn't they …?") has no plain "yes" (:func:`proposition`)."""
+    claim = proposition(main_question(question))
+    if claim is None or negated_words(sentence, implicit=True):
         return False
-    words, said = content_words(asked), content_words(sentence)
-    held = {w for w in words if any(same_stem(w, s) for s in said)}
-    return bool(words) and len(held) >= IMPLIED_MATCH * len(words)
+    words = content_words(claim)
+    return bool(words) and len(forms_of(words, content_words(sentence))) >= IMPLIED_MATCH * len(words)
 
 
 def states_answer(reply: str, question: str, texts: Sequence[str]) -> bool:
@@ -172,8 +190,7 @@ def states_answer(reply: str, question: str, texts: Sequence[str]) -> bool:
     ``texts`` (:func:`stated_in`): "Paulo Esteves testified against Camargo …" for "Who testified
     against Camargo?", where the article writes "… Paulo Esteves, who testified against Camargo …"."""
     asked = content_words(main_question(question))
-    for sentence in split_sentences(plain_text(reply)):
-        said = content_words(sentence)
-        if asked and all(any(same_stem(w, s) for s in said) for w in asked) and stated_in(sentence, texts):
-            return True
-    return False
+    return bool(asked) and any(
+        forms_of(asked, content_words(sentence)) == asked and stated_in(sentence, texts)
+        for sentence in split_sentences(plain_text(reply))
+    )

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .affirmed import implied_yes, stated_in, unheld_words
+from .affirmed import AUXILIARIES, implied_yes, stated_in, unheld_words
 from .conjuncts import repeats_an_item
 from .negation import negated_words, reversed_source
 from .numbers import swapped_number, unbound_amount
@@ -61,10 +61,10 @@ from .text import (
     STOP,
     content_words,
     find_markers,
+    forms_of,
     is_refusal,
     main_question,
     plain_text,
-    same_stem,
     says_yes,
     split_sentences,
     strip_markers,
@@ -79,7 +79,7 @@ SHORT_ANSWER_WORDS = 3
 # reply or its paragraphs hold: one word ("affected") is too little to tell.
 MIN_MATTER_WORDS = 2
 # The kind of thing a question asks for: "Which models are …", "What two earlier lapses does …".
-_AUX = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should|might|may)\b"
+_AUX = rf"(?:{'|'.join(sorted(AUXILIARIES))})\b"
 _KIND = re.compile(
     rf"^\s*(?:(?:and|so)\s+)?(?:which|what)\s+(?:(?!{_AUX})[\w-]+\s+){{0,3}}?(?!{_AUX})([\w-]+)\s+{_AUX}",
     re.IGNORECASE,
@@ -161,7 +161,7 @@ def restates(words: set[str], question_words: set[str]) -> bool:
     Stems that are prefixes of each other count as the same word ("Russia" and "Russian"):
     "The troops are being trained in Russia" does not answer "In which Russian region?".
     """
-    return all(any(same_stem(w, q) for q in question_words) for w in words)
+    return forms_of(words, question_words) == words
 
 
 def _bare(sentence: str) -> bool:
@@ -173,7 +173,7 @@ def _bare(sentence: str) -> bool:
 
 def _shares(words: set[str], question_words: set[str]) -> bool:
     """Whether ``words`` hold any word of the question (stems alike as in :func:`restates`)."""
-    return any(same_stem(w, q) for w in words for q in question_words)
+    return bool(forms_of(words, question_words))
 
 
 def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | None = None) -> list[str]:

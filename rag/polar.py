@@ -21,15 +21,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .acronyms import spelled_out_in
+from .affirmed import proposition
 from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import OPPOSITES
-from .text import content_stems, content_words, same_stem
+from .text import content_stems, content_words, forms_of
 
-AUXILIARIES = frozenset(
-    "did does do is are was were has have had will would can could should may might must shall".split()
-)
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
 # retraining" (three of four).
@@ -38,20 +36,6 @@ NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no signif
 OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
 OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
-_OPENERS = frozenset("and so but then also".split())
-
-
-def proposition(question: str) -> str | None:
-    """The statement a yes/no question asks about ("Did the union strike?" → "the union strike"),
-    or ``None`` for any other question and for a negated one."""
-    words = question.strip().split()
-    if words and words[0].casefold().strip(",") in _OPENERS:  # "And did they ...?" (a follow-up)
-        words = words[1:]
-    if len(words) < 3 or words[0].casefold() not in AUXILIARIES or negated_words(question):
-        return None
-    return " ".join(words[1:]).rstrip(" ?")
-
-
 def answer_no(
     question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True,
     prefixed: bool = True,
@@ -70,9 +54,9 @@ def answer_no(
         # significant increase" (increase), "was not involved" (involved); or said the other way
         # ("cuts the defence budget" for "Did the budget raise the defence budget?", ``opposites``).
         # A word counts in its other forms ("injuries" for "injured": stems "injuri", "injur").
-        negated = _forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
+        negated = forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
-        stated = _forms_of(words, content_words(sentence.text))
+        stated = forms_of(words, content_words(sentence.text))
         held = len(stated | opposed | negated) >= POLAR_MATCH * len(words)
         if not (negated or opposed) or not held:
             continue
@@ -80,11 +64,6 @@ def answer_no(
         if not novel_facts(question, sentence.text, spelled_out_in(sentence.text)):
             return sentence
     return None
-
-
-def _forms_of(words: set[str], stems: set[str]) -> set[str]:
-    """Of ``words``, those ``stems`` hold in one of their forms (:func:`rag.text.same_stem`)."""
-    return {w for w in words if any(same_stem(w, s) for s in stems)}
 
 
 def opposed_words(

@@ -185,7 +185,8 @@ class SpeechReader:
         groups, size = [[]], 0
         for k, p in enumerate(self.paragraphs):
             if groups[-1] and size + len(p.text) > PART_CHARS:
-                groups, size = [*groups, []], 0
+                groups.append([])
+                size = 0
             groups[-1].append(k)
             size += len(p.text) + len(SEPARATOR)
         texts = [SEPARATOR.join(blank_dateline(self.paragraphs[k].text) if k < 3 else self.paragraphs[k].text

@@ -157,6 +157,12 @@ def same_stem(a: str, b: str) -> bool:
     return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
 
 
+def forms_of(words: set[str], stems: set[str]) -> set[str]:
+    """Of ``words`` (stems), those ``stems`` hold in one of their forms (:func:`same_stem`:
+    "injuri" for "injur")."""
+    return {w for w in words if any(same_stem(w, s) for s in stems)}
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed content words of ``text`` (stop words and citation markers removed).
 

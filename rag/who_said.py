@@ -89,7 +89,7 @@ _PRONOUNS = frozenset({"he", "she", "they"})
 # "What did Niek Stam say about machines?", "What does the mayor think of the plan?": what one
 # person said on a matter. The words naming the person hold no verb of saying.
 _SAID_ABOUT = re.compile(
-    rf"^\s*(?:(?:and|so)\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have|had|would)\s+"
+    rf"^\s*(?:(?:and|so)\s+)?what\s+(?P<again>else\s+)?(?:did|does|do|has|have|had|would)\s+"
     rf"(?P<who>(?:(?!\b(?:{_SPEECH})\b).)+?)\s+(?:{_SPEECH})(?:\s+(?:about|of|regarding|concerning)\s+"
     rf"(?P<topic>.+?))?[\s?.!]*$",
     re.IGNORECASE,
@@ -210,7 +210,7 @@ class WhoSaid:
         the question asks about machines). "What did X say?" gets X's first statement (the
         analyst's words, not "Analysts were less sure."); "What else did X say?" none."""
         asked = _SAID_ABOUT.match(plain_text(question))
-        if asked is None or (asked["topic"] is None and re.search(r"\belse\b", asked.group(0), re.I)):
+        if asked is None or (asked["topic"] is None and asked["again"]):
             return None
         person = self._one_person(asked["who"], doc)
         if person is None:
@@ -248,7 +248,8 @@ class WhoSaid:
         if len(named) != 1 or named[0] not in self.named(text, doc):
             return False
         words = content_words(text)
-        return any(content_words(d) and content_words(d) <= words for d in named[0].descriptions)
+        described = (content_words(d) for d in named[0].descriptions)
+        return any(d and d <= words for d in described)
 
     def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement."""
@@ -314,10 +315,11 @@ class WhoSaid:
                 continue
             for j in range(i + 1, min(i + 5, len(words))):
                 fits = owners.get(words[j].group(0).casefold(), {})
-                between = [w.group(0).casefold() for w in words[i + 1 : j]]
-                if len(fits) == 1 and all(w in next(iter(fits.values())).split() for w in between):
-                    end = words[j].end()
-                    return f"{plain[:end]} ({next(iter(fits))}){plain[end:]}"
+                if len(fits) != 1:
+                    continue
+                [(name, description)] = fits.items()
+                if all(w.group(0).casefold() in description.split() for w in words[i + 1 : j]):
+                    return f"{plain[: words[j].end()]} ({name}){plain[words[j].end() :]}"
         return None
 
     def person(self, name: str, doc: str | None = None) -> Person | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rag.affirmed import proposition
 from rag.evidence import ScoredSentence
-from rag.polar import answer_no, proposition
+from rag.polar import answer_no
 from rag.types import Paragraph
 
 SUBSIDIES = (
