@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from .safety import valid_text
-from .text import LONG_NAME, main_question, strip_markers
+from .text import LONG_NAME, content_words, main_question, strip_markers
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -21,7 +21,10 @@ _PERSON_PRONOUNS = {"he", "him", "his", "she", "her", "hers", "himself", "hersel
 _GROUP_PRONOUNS = {"they", "them", "their", "theirs", "themselves"}
 _THING_PRONOUNS = {"it", "its", "itself"}
 _DEMONSTRATIVE = {"that", "this", "those", "these", "there", "one"}
-_FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|why|and why)\b", re.I)
+_FOLLOWUP_START = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about)\b", re.I)
+# "Why the delay?" leans on the turn before; "Why is Lumora cutting jobs?" names its own matter.
+_WHY_START = re.compile(r"^\s*why\b", re.I)
+WHY_OWN_WORDS = 2  # content words after "why" that make a question stand alone
 _QUESTION_WORDS = {
     "What", "Who", "Whom", "Whose", "Which", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were",
     "Did", "Do", "Does", "Can", "Could", "Would", "Should", "Will", "And", "But", "So", "Also", "Tell",
@@ -102,7 +105,19 @@ def needs_context(question: str) -> bool:
         return True
     if _FOLLOWUP_START.match(question):
         return True
+    if _WHY_START.match(question) and len(content_words(question)) < WHY_OWN_WORDS:
+        return True
     return bool(tokens & _DEMONSTRATIVE) and not names(question)
+
+
+RECENT_MESSAGES = 6  # the turns whose words say which article a conversation is about
+
+
+def recent_words(conversation: Sequence[ChatMessage], messages: int = RECENT_MESSAGES) -> str:
+    """The last ``messages`` of ``conversation``, markers left out, to find the article it is
+    about: the turn just before may have no matter of its own ("Who wrote it?" — "The article is
+    by Amira Haddad."), so the two before it count too."""
+    return " ".join(strip_markers(m.content) for m in conversation[-messages:])
 
 
 def names(text: str) -> list[str]:
@@ -128,6 +143,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     """
     if not history or not needs_context(question):
         return question
+    people = list(people)
     last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
     if elliptical(question):  # "When?": nothing to resolve in it; the earlier question stood alone
         context = last_user.strip()
@@ -138,6 +154,8 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
         return f"{question} ({earlier})" if earlier and earlier not in question else question
     last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
     last_answer = strip_markers(last_answer)
+    if needs_context(last_user):  # "How many votes did he get?" — "9,615.": "he" is still Okafor
+        last_user = _earlier_alone(history, people)
     candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
     candidates = [n for n in candidates if not _CALENDAR.fullmatch(n)]  # "it" is no "February"
     speakers = {w for p in people for w in p.split()}

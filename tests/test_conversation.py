@@ -39,6 +39,32 @@ def test_elliptical(question, expected):
     assert needs_context(question) or not expected
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("Why is Lumora cutting jobs?", False), ("Why was the by-election called?", False),
+     ("Why the delay?", True), ("Why did he resign?", True), ("Why would that matter?", True)],
+)  # fmt: skip
+def test_a_why_question_with_its_own_matter_stands_alone(question, expected):
+    """A why-question naming what it asks about is searched as asked, not joined to the turn
+    before (that drew the last answer's paragraphs in as reasons)."""
+    assert needs_context(question) is expected
+    history = turn("What share of its workforce is that?", "8 percent. [¶1]")
+    rewritten = heuristic_rewrite(question, history)
+    assert (rewritten == question) is (not expected)
+
+
+def test_a_pronoun_carried_over_two_turns_keeps_its_person():
+    """"Who came second?" — "David Okafor." — "How many votes did he get?" — "9,615." — "What did
+    he say?": the last turn names nobody, and its own "he" was Okafor."""
+    history = [*turn("Who came second?", "David Okafor. [¶2]"),
+               *turn("How many votes did he get?", "9,615. [¶2]")]
+    rewritten = heuristic_rewrite("What did he say?", history)
+    assert rewritten.startswith("What did David Okafor say?")
+    # A last turn that names its own person still wins.
+    history += turn("Who came third?", "Peter Hale. [¶2]")
+    assert heuristic_rewrite("What did he say?", history).startswith("What did Peter Hale say?")
+
+
 def test_an_elliptical_follow_up_asks_the_earlier_question_with_its_word():
     history = [
         *turn("Who is Lena Holm?", "Lena Holm is the harbour master [¶2]."),
