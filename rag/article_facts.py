@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from typing import TYPE_CHECKING
 
+from .conversation import recent_words
 from .text import content_words
 from .types import Answer, ChatMessage, Document
 
@@ -139,7 +140,7 @@ def choose(
         return [retriever.documents[doc]]
     if len(documents) <= 1:
         return documents
-    query = question if wants_one(question) else " ".join(m.content for m in conversation[-2:])
+    query = question if wants_one(question) else recent_words(conversation)
     found = retriever.search(query, k=1) if query.strip() else []
     return [retriever.documents[found[0].doc]] if found else documents
 

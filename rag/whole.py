@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .backends import BackendError
+from .conversation import recent_words
 from .grounding import SourceMap
 from .prompt import Prompt, build_prompt, with_tail
 from .reading import PRIME_MARKER, WAITING_TO_READ
@@ -215,7 +216,7 @@ class WholeArticle:
             return documents[0].id
         query = question if content_words(question) - _REQUEST_WORDS else ""
         if conversation:  # "Which of them …", "Why?": about the article of the turn before
-            query = " ".join([*(m.content for m in conversation[-2:]), query])
+            query = f"{recent_words(conversation)} {query}"
         if query.strip():
             with _quiet():
                 found = retriever.search(query, k=1)

@@ -85,8 +85,18 @@ def test_with_two_articles_and_no_hint_every_article_is_listed(two):
         ("Who wrote it?", [{"role": "user", "content": "When did the airport subway line open?"},
                            {"role": "assistant", "content": "On Saturday. [¶1]"}], None),
         ("Who wrote the article?", [], SUBWAY),
+        # The turn just before says nothing of its matter: the one before it does.
+        ("When was it published?", [
+            {"role": "user", "content": "When did the airport subway line open?"},
+            {"role": "assistant", "content": "On Saturday. [¶1]"},
+            {"role": "user", "content": "Who wrote it?"},
+            {"role": "assistant", "content": "The article is by Park Min-ji."}], None),
     ],
 )  # fmt: skip
 def test_the_article_meant_is_the_one_named_talked_about_or_chosen(two, question, history, doc):
     answer = two.ask(question, history, doc=doc)
-    assert answer.text == "The article is by Park Min-ji (The Seoul Daily)."
+    if "published" in question:
+        chosen = two.ask("When was it published?", doc=SUBWAY).text
+        assert "Park Min-ji" not in answer.text and answer.text == chosen
+    else:
+        assert answer.text == "The article is by Park Min-ji (The Seoul Daily)."
