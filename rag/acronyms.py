@@ -22,6 +22,19 @@ _NOT_NAME = re.compile(
 )
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 
+# Acronyms of English that news writes out in small letters, or whose letters no rule recovers
+# ("CEO" for "chief executive", "MPs" for "members of parliament"): English, not any article's.
+COMMON: dict[str, tuple[str, ...]] = {
+    "CEO": ("chief executive",), "CFO": ("chief financial officer", "finance director", "finance chief"),
+    "COO": ("chief operating officer",), "CTO": ("chief technology officer",),
+    "MP": ("member of parliament",), "MEP": ("member of the european parliament",),
+    "PM": ("prime minister",), "VP": ("vice president",), "GDP": ("gross domestic product",),
+    "AI": ("artificial intelligence",), "EV": ("electric vehicle", "electric car"),
+    "IPO": ("initial public offering", "stock market listing"),
+    "UN": ("united nations",), "EU": ("european union",), "US": ("united states",),
+    "UK": ("united kingdom", "britain"),
+}  # fmt: skip
+
 
 def initials(name: str) -> str:
     """The capital initials of ``name``, hyphenated parts apart, connectors skipped."""
@@ -69,17 +82,27 @@ class AcronymMap:
         for i, word in enumerate(self._words):
             self._starts.setdefault(word[0], []).append(i)
         self._spelled: dict[str, bool] = {}
+        self._plain = f" {' '.join(self._words)} "  # every word, connectors left out
+
+    def _written_out(self, acronym: str) -> bool:
+        """Whether the corpus writes one of ``acronym``'s :data:`COMMON` long forms (a plural too)."""
+        for long_form in COMMON.get(acronym, ()):
+            words = [w for w in long_form.split() if w not in CONNECTORS]
+            if re.search(r" " + r" ".join(rf"{re.escape(w)}s?" for w in words) + " ", self._plain):
+                return True
+        return False
 
     def knows(self, word: str) -> bool:
         """Whether the corpus names ``word``, an acronym, in full: "CSIS" (a capitalised name
         with those initials; three letters also as part of a longer name's initials, "NPT" for
-        "the Nuclear Non-Proliferation Treaty") or, from four letters up, "ICBM"
+        "the Nuclear Non-Proliferation Treaty"), an acronym of English in its long form ("CEO":
+        "chief executive", :data:`COMMON`) or, from four letters up, "ICBM"
         ("intercontinental ballistic missile", letters taken from the start of each word and, in
         order, from inside it; shorter ones would match any few words in a row)."""
         acronym = word[:-1] if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word
         if not (2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper()):
             return False
-        if acronym in self.long_forms:
+        if acronym in self.long_forms or self._written_out(acronym):
             return True
         if len(acronym) == 3:  # "NPT" for "the Nuclear Non-Proliferation Treaty": a word left out
             return any(acronym in letters for letters in self.long_forms if len(letters) > 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.acronyms import AcronymMap
+from rag.evidence import unknown_names
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,21 @@ def test_the_article_knows_its_acronyms(acronyms):
     assert not acronyms.knows("WHO")
     # three letters of a longer name's initials: "NPT" for "Nuclear Non-Proliferation Treaty"
     assert acronyms.knows("NPT") and not acronyms.knows("NPR")
+
+
+def test_an_acronym_of_english_is_known_by_its_long_form_in_small_letters():
+    m = AcronymMap(["She will be the party's fourth member of parliament, chief executive Ana Ruiz said."])
+    assert m.knows("MPs") and m.knows("MP") and m.knows("CEO")
+    assert not m.knows("CFO") and not m.knows("PM")  # their long forms are not written
+    plural = AcronymMap(["Two members of parliament voted against."])
+    assert plural.knows("MPs")
+    apart = AcronymMap(["A member said parliament met."])  # the words, but not the phrase
+    assert not apart.knows("MP")
+
+
+def test_a_question_with_an_acronym_of_english_names_nobody_unknown():
+    vocabulary = {"green", "party", "member", "parliament", "chief", "executive"}
+    m = AcronymMap(["The Green Party's fourth member of parliament met the chief executive."])
+    assert unknown_names("How many Green MPs will there be?", vocabulary, spelled=m.knows) == []
+    assert unknown_names("What did the CEO say?", vocabulary, spelled=m.knows) == []
+    assert unknown_names("What did the CFO say?", vocabulary, spelled=m.knows) == ["CFO"]
