@@ -24,7 +24,8 @@ _PAIRS = (
     ("strengthen strengthened", "weaken weakened"), ("join joined", "leave left quit"),
     ("buy bought", "sell sold"), ("include included", "exclude excluded"),
     ("succeed succeeded", "fail failed"),
-    ("keep keeps kept", "cut cuts raise raised lower lowered change changed"),  # not "hold": a ship's hold
+    # not "hold": a ship's hold
+    ("keep keeps kept", "cut cuts raise raised lower lowered change changed close closed shut sell sold"),
 )  # fmt: skip
 
 

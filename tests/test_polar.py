@@ -108,6 +108,24 @@ def test_a_rate_kept_answers_no_to_a_cut_or_a_rise(question, answer):
     assert (found.text if found else None) == answer
 
 
+PLANT = "Lumora will keep its camera sensor plant in Kumamoto, which it called its main growth engine."
+CENTRE = "A design centre in Taipei will close by the end of June."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Will Lumora close the Kumamoto plant?", PLANT),  # kept: neither closed nor sold
+        ("Will Lumora sell its camera sensor plant in Kumamoto?", PLANT),
+        ("Will Lumora keep the Kumamoto plant?", None),  # said as asked
+        ("Will the design centre in Taipei close?", None),
+    ],
+)
+def test_a_plant_kept_answers_no_to_closing_or_selling_it(question, answer):
+    found = answer_no(question, scored(CENTRE, PLANT))
+    assert (found.text if found else None) == answer
+
+
 def test_opposites_are_pairs_either_way():
     from rag.polar import OPPOSITES
     from rag.text import content_words
