@@ -14,12 +14,13 @@ article does not give ("The article names no author."). The router sends these q
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from typing import TYPE_CHECKING
 
-from .conversation import recent_words
+from .conversation import names, recent_words
 from .text import content_words
 from .types import Answer, ChatMessage, Document
 
@@ -163,3 +164,19 @@ def ask_about_article(
         notes=(NOTE,),
         decline_reason="not in the byline" if reply.refused else None,
     )
+
+
+def subject_names(document: Document) -> str:
+    """The names the headline gives that the body names too: "Lumora" of "Lumora cuts 1,200
+    jobs as smartphone sales slump", whom "The company" or "It" of a later sentence that names
+    nobody stands for (:func:`rag.polar.answer_no`)."""
+    body = " ".join(p.text for p in document.paragraphs)
+    found: list[str] = []
+    for name in names(document.title):  # a headline in title case: "Lumora Cuts 1,200 Jobs …"
+        parts = [name] if _named_in(name, body) else [w for w in name.split() if content_words(w)]
+        found += [part for part in parts if _named_in(part, body) and part not in found]
+    return " ".join(found)
+
+
+def _named_in(name: str, body: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", body) is not None

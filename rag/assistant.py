@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .affirmed import states_answer
-from .article_facts import ask_about_article
+from .article_facts import ask_about_article, subject_names
 from .assistant_config import CHECK_NAMES as CHECK_NAMES
 from .assistant_config import AssistantConfig
 from .assistant_config import Checks as Checks
@@ -321,7 +321,8 @@ class Assistant:
         """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
         ``counts``, also a "how many" or "when" question: the sentence giving what was asked;
         a question for a number of things whose ``kept`` reply lists fewer: the listing sentence."""
-        found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept)
+        found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept,
+                                      subject=lambda doc: subject_names(self.retriever.documents[doc]))
         if found is None:
             return None
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"

@@ -64,7 +64,9 @@ class Checks:
     the article gives the person "Who is X?" names (:meth:`rag.who_said.WhoSaid.describes`), is
     not withheld for the calibrator's low confidence. ``stated_reply``: a who-said reply that names
     a person and holds the question's words in a sentence the article states (:func:`rag.affirmed.
-    states_answer`) is not replaced by the attribution's speaker.
+    states_answer`) is not replaced by the attribution's speaker. ``article_subject``: a sentence
+    that names nobody ("It kept its dividend unchanged.") answers a yes/no question about the
+    names its article's headline gives (:func:`rag.article_facts.subject_names`, :mod:`rag.polar`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -88,6 +90,7 @@ class Checks:
     roles: bool = True
     confirmed: bool = True
     stated_reply: bool = True
+    article_subject: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

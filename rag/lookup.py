@@ -20,7 +20,7 @@ the question as above (:func:`listed_answer`, switch ``listed``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .acronyms import spelled_out_in
 from .assistant_config import Checks
@@ -115,17 +115,20 @@ _THING_WORDS = frozenset(content_words("thing things item items"))
 
 def look_up(
     question: str, sentences: Sequence[ScoredSentence], checks: Checks | None = None, *, typed: bool = True,
-    reply: str | None = None,
+    reply: str | None = None, subject: Callable[[str], str] | None = None,
 ) -> tuple[ScoredSentence | None, str, str]:
     """The article's sentence that answers ``question``: "no" to a yes/no question
     (:func:`rag.polar.answer_no`, switch ``polar``; by an opposite word, ``opposites``), else,
     with ``typed``, a time or number asked for (:func:`typed_answer`, switch ``typed``), else the
     list of things asked for when the ``reply`` kept (if any) lists fewer (:func:`listed_answer`,
     switch ``listed``); with the prefix its answer opens with and the note that says why.
+    ``subject``: the article's subject, for a yes/no sentence that names nobody (switch
+    ``article_subject``).
     ``(None, "", "")`` when none finds one."""
     on = checks or Checks()
+    about = subject if on.article_subject else None
     if on.polar and (found := answer_no(question, sentences, opposites=on.opposites,
-                                                 prefixed=on.grounding.prefixes)) is not None:
+                                        prefixed=on.grounding.prefixes, subject=about)) is not None:
         return found, "No: ", POLAR_NOTE
     if typed and on.typed and (found := typed_answer(question, sentences)) is not None:
         return found, "", LOOKUP_NOTE

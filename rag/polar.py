@@ -11,6 +11,11 @@ is "No", with that sentence cited: in place of a decline, and of a reply that sa
 sentence that says the opposite word (:data:`rag.opposites.OPPOSITES`: "cuts the defence budget" for "Did the
 budget raise the defence budget?", "rejected" for "approve") answers "no" the same way.
 
+A sentence that names nobody ("The company lowered its forecast …", "It kept its dividend
+unchanged") is read as about the article's subject, the names its headline gives ("Lumora cuts
+1,200 jobs …"; switch ``article_subject``): "Did Lumora raise its profit forecast?" is answered
+"No" by it. A sentence naming anyone or anything else is not.
+
 Only "no": a sentence that states the proposition as asked is not read as "yes", since a near-miss
 question (another year, another place) matches most of its words too. Nor a question that is itself
 negated ("Didn't they ...?"), whose "no" is ambiguous in English.
@@ -18,7 +23,8 @@ negated ("Didn't they ...?"), whose "no" is ambiguous in English.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 from .acronyms import spelled_out_in
 from .affirmed import proposition
@@ -36,13 +42,27 @@ NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no signif
 OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
 OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
+# Capitalised words that name no one: a sentence's first word, "I", days and months.
+_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w’'-]*")
+_NO_NAME = re.compile(
+    r"I|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|January|February|March|April|May|June|July|August|"
+    r"September|October|November|December"
+)
+
+
+def names_nobody(sentence: str) -> bool:
+    """Whether ``sentence`` names no one and nothing ("It kept its dividend unchanged.")."""
+    return all(_NO_NAME.fullmatch(w) for w in _CAPITALISED.findall(sentence.strip()))
+
+
 def answer_no(
     question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True,
-    prefixed: bool = True,
+    prefixed: bool = True, subject: Callable[[str], str] | None = None,
 ) -> ScoredSentence | None:
     """The best of the first ``limit`` ``sentences`` that says the opposite of the yes/no
     ``question``, or ``None``; with ``prefixed``, a word negated by its prefix counts
-    ("unaffordable" for "Did he call the demand affordable?")."""
+    ("unaffordable" for "Did he call the demand affordable?"). ``subject(doc)``: the names a
+    sentence of ``doc`` that names nobody is about (:func:`rag.article_facts.subject_names`)."""
     claim = proposition(question)
     if claim is None:
         return None
@@ -56,12 +76,14 @@ def answer_no(
         # A word counts in its other forms ("injuries" for "injured": stems "injuri", "injur").
         negated = forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
-        stated = forms_of(words, content_words(sentence.text))
+        about = subject(sentence.paragraph.doc) if subject and names_nobody(sentence.text) else ""
+        read = f"{sentence.text} {about}".strip()  # "It kept its dividend unchanged." (Lumora)
+        stated = forms_of(words, content_words(read))
         held = len(stated | opposed | negated) >= POLAR_MATCH * len(words)
         if not (negated or opposed) or not held:
             continue
         # Every name and number of the question stands in the sentence (the grounding's own test).
-        if not novel_facts(question, sentence.text, spelled_out_in(sentence.text)):
+        if not novel_facts(question, read, spelled_out_in(read)):
             return sentence
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from backend_helpers import ScriptedBackend
 
-from rag.article_facts import MISSING, NOTE, answer_facts
+from rag.article_facts import MISSING, NOTE, answer_facts, subject_names
 from rag.assistant import Assistant, AssistantConfig
 from rag.corpus import parse_document
 from rag.retriever import Retriever
@@ -100,3 +100,12 @@ def test_the_article_meant_is_the_one_named_talked_about_or_chosen(two, question
         assert "Park Min-ji" not in answer.text and answer.text == chosen
     else:
         assert answer.text == "The article is by Park Min-ji (The Seoul Daily)."
+
+
+def test_the_subject_is_the_headline_names_the_body_repeats():
+    text = (
+        "Lumora Cuts 1,200 Jobs as Smartphone Sales Slump\n\n"
+        "Lumora Electronics will cut 1,200 jobs in Osaka, the company said.\n\n"
+        "It kept its dividend unchanged.\n"
+    )
+    assert subject_names(parse_document(text, doc_id="lumora")) == "Lumora"  # not "Cuts", "Jobs"

@@ -63,6 +63,11 @@ def test_rules_run_in_order_and_each_has_its_switch():
     assert (found.paragraph.number, prefix, note) == (2, "", LOOKUP_NOTE)
     assert look_up(counts, sentences, Checks().without("typed"))[0] is None
     assert look_up(counts, sentences, typed=False)[0] is None  # not asked after a reply the checks kept
+    # A sentence naming nobody is about the article's subject only with ``article_subject``.
+    kept = _scored("It kept its dividend unchanged.")
+    asked = "Did Lumora cut its dividend?"
+    assert look_up(asked, kept, subject=lambda doc: "Lumora")[1] == "No: "
+    assert look_up(asked, kept, Checks().without("article_subject"), subject=lambda doc: "Lumora")[0] is None
 
 
 # -- "How many …?" -----------------------------------------------------------------------------

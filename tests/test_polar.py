@@ -126,6 +126,29 @@ def test_a_plant_kept_answers_no_to_closing_or_selling_it(question, answer):
     assert (found.text if found else None) == answer
 
 
+DIVIDEND = "It kept its dividend unchanged at 40 yen a share."
+FORECAST = "The company lowered its forecast for full-year operating profit to 70 billion yen."
+RIVAL = "Rival Sanwa kept its dividend unchanged."
+
+
+@pytest.mark.parametrize(
+    ("question", "texts", "answer"),
+    [
+        ("Did Lumora cut its dividend?", (DIVIDEND,), DIVIDEND),
+        ("Did Lumora raise its profit forecast?", (FORECAST,), FORECAST),
+        ("Did Daiwa cut its dividend?", (DIVIDEND,), None),  # not the headline's subject
+        ("Did Lumora cut its dividend?", (RIVAL,), None),  # a sentence naming another firm
+    ],
+)
+def test_a_sentence_naming_nobody_is_about_the_headline_subject(question, texts, answer):
+    def subject(doc: str) -> str:
+        return "Lumora"
+
+    found = answer_no(question, scored(*texts), subject=subject)
+    assert (found.text if found else None) == answer
+    assert answer_no(question, scored(*texts)) is None  # without it, "Lumora" stands nowhere
+
+
 def test_opposites_are_pairs_either_way():
     from rag.polar import OPPOSITES
     from rag.text import content_words
