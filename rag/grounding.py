@@ -42,7 +42,7 @@ import numpy as np
 
 from .affirmed import AUXILIARIES, implied_yes, stated_in, unheld_words
 from .conjuncts import repeats_an_item
-from .negation import negated_words, reversed_source
+from .negation import negated_words, opposed_source, reversed_source
 from .numbers import swapped_number, unbound_amount
 from .placement import (
     CONTEXT_MARGIN,
@@ -122,6 +122,7 @@ class GroundingChecks:
     prefixes: bool = True
     asked_speaker: bool = True
     padded: bool = True
+    opposed: bool = True
 
 
 @dataclass
@@ -329,6 +330,8 @@ class Grounder:
             # Cleaned of planted instructions: a sentence given in the reply's place is the article's.
             sourced = [paragraphs[labels.index(lab)].text for lab in backing]
             reversed_ = reversed_source(plain, sourced) if backing and self.checks.polarity else ""
+            if not reversed_ and backing and self.checks.opposed:  # "cuts its plant": the article keeps it
+                reversed_ = opposed_source(plain, sourced)
             if not reversed_ and backing and self.checks.numbers:
                 reversed_ = swapped_number(plain, question, texts)
             if reversed_:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .text import closest_sentence, content_words, plain_text
+from .opposites import opposed_words
+from .text import closest_sentence, content_words, plain_text, split_sentences
 
 # A claim sharing at least this much of its content words with one source sentence must not
 # reverse that sentence's polarity ("is recognized" against "is not recognized").
@@ -57,6 +58,27 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     # the source negates. "Under the Nuclear Non-Proliferation Treaty" answers "Under which treaty
     # is North Korea not recognized …?" without saying it is recognized.
     return best if all(negated_words(c) & words for n, c in clauses if n == top) else ""
+
+
+def opposed_source(sentence: str, backing: Sequence[str]) -> str:
+    """The source sentence that says a clause of ``sentence`` with an opposite word, or ``""``.
+
+    "Lumora cuts its Kumamoto plant" against "Lumora will keep its camera sensor plant in
+    Kumamoto", "lowers its dividend" against "It kept its dividend unchanged": the clause's words
+    are there (at least :data:`POLARITY_MATCH` of them, every one for a clause of two), one of them
+    said the other way round (:func:`rag.opposites.opposed_words`), and not said as written.
+    """
+    sources = [s for text in backing for s in split_sentences(text)]
+    for clause in [sentence, *_CLAUSE.split(sentence)]:
+        words = content_words(clause)
+        if len(words) < 2:
+            continue
+        for source in sources:
+            opposed = opposed_words(source, words)
+            held = (words & content_words(source)) | opposed
+            if opposed and len(held) >= max(POLARITY_MATCH * len(words), min(len(words), 3)):
+                return source
+    return ""
 
 
 # A verb that says its object did not happen: "declined to criticise", "refused to sign".

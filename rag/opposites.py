@@ -7,7 +7,10 @@ word of the same meaning as "closed", however close their vectors).
 
 from __future__ import annotations
 
-from .text import content_words
+from .text import content_stems, content_words
+
+OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
+OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 
 # Words of news that say the opposite of each other, either way round (English, not any article's):
 # "Did the council approve the plan?" is answered "no" by "The council rejected the plan".
@@ -41,3 +44,24 @@ def _opposites() -> dict[str, frozenset[str]]:
 
 
 OPPOSITES = _opposites()  # stem → the stems of its opposites
+
+
+def opposed_words(
+    text: str, words: set[str], scope: int = OPPOSITE_SCOPE, before: int = OPPOSITE_BEFORE
+) -> set[str]:
+    """Of ``words`` (content words), those ``text`` says the opposite of: an opposite of one
+    stands in ``text`` with another of ``words`` among the ``scope`` content words after it, or
+    the ``before`` ones before it (a passive: "The deal was approved" for "Did they reject the
+    deal?"), and the word itself does not ("… and cuts the defence budget" for raise, defence,
+    budget, though "raises spending on hospitals" stands before it)."""
+    seq = content_stems(text)
+
+    def governs(stems: frozenset[str] | set[str], others: set[str], back: int = 0) -> bool:
+        return any(
+            s in stems and set(seq[i + 1 : i + 1 + scope] + seq[max(0, i - back) : i]) & others
+            for i, s in enumerate(seq)
+        )
+
+    rest = {w: words - {w} for w in words}
+    said_other_way = {w for w in words if governs(OPPOSITES.get(w, frozenset()), rest[w], before)}
+    return {w for w in said_other_way if not governs({w}, rest[w])}

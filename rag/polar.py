@@ -31,16 +31,14 @@ from .affirmed import proposition
 from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
-from .opposites import OPPOSITES
-from .text import content_stems, content_words, forms_of
+from .opposites import opposed_words
+from .text import content_words, forms_of
 
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
 # retraining" (three of four).
 POLAR_MATCH = 0.8
 NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no significant increase")
-OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
-OPPOSITE_BEFORE = 2  # content words before a passive verb its subject may take ("the deal was approved")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
 # Capitalised words that name no one: a sentence's first word, "I", days and months.
 _CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w’'-]*")
@@ -86,24 +84,3 @@ def answer_no(
         if not novel_facts(question, read, spelled_out_in(read)):
             return sentence
     return None
-
-
-def opposed_words(
-    text: str, words: set[str], scope: int = OPPOSITE_SCOPE, before: int = OPPOSITE_BEFORE
-) -> set[str]:
-    """Of ``words`` (content words), those ``text`` says the opposite of: an opposite of one
-    stands in ``text`` with another of ``words`` among the ``scope`` content words after it, or
-    the ``before`` ones before it (a passive: "The deal was approved" for "Did they reject the
-    deal?"), and the word itself does not ("… and cuts the defence budget" for raise, defence,
-    budget, though "raises spending on hospitals" stands before it)."""
-    seq = content_stems(text)
-
-    def governs(stems: frozenset[str] | set[str], others: set[str], back: int = 0) -> bool:
-        return any(
-            s in stems and set(seq[i + 1 : i + 1 + scope] + seq[max(0, i - back) : i]) & others
-            for i, s in enumerate(seq)
-        )
-
-    rest = {w: words - {w} for w in words}
-    said_other_way = {w for w in words if governs(OPPOSITES.get(w, frozenset()), rest[w], before)}
-    return {w for w in said_other_way if not governs({w}, rest[w])}

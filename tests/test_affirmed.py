@@ -96,9 +96,14 @@ def test_a_yes_to_words_the_cited_paragraph_lacks_is_removed(grounder, embedder)
     sources = _paragraphs(*FERRY)
     question = "Was the harbour office closed during the storm?"
     reply = "Yes, the harbour office closed during the storm, the council said [¶3]."
+    # "open" is the opposite of "closed": the article's own sentence stands instead (``opposed``).
     checked = grounder.check(reply, sources, question=question)
+    stayed = "The harbour office stayed open during the storm, the council said. [¶3]"
+    assert checked.text == stayed and checked.removed == (reply.replace(" [¶3]", ""),)
+    yes_read = Grounder(embedder.encode, checks=GroundingChecks(opposed=False))
+    checked = yes_read.check(reply, sources, question=question)
     assert checked.supported == 0 and checked.removed == (reply.replace(" [¶3]", ""),)
-    off = Grounder(embedder.encode, checks=GroundingChecks(yes_read=False))
+    off = Grounder(embedder.encode, checks=GroundingChecks(yes_read=False, opposed=False))
     assert off.check(reply, sources, question=question).supported == 1
     # A "yes" the article does say stands.
     kept = grounder.check("Yes, the old vessel sank near the pier in 1998 [¶4].", sources,
@@ -114,10 +119,14 @@ def test_a_restated_yes_stands_where_a_sentence_states_it(grounder, embedder):
     assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [1]
     off = Grounder(embedder.encode, checks=GroundingChecks(yes_stated=False))
     assert off.check(reply, sources, question=question).supported == 0  # restates the question
-    # Restated but not stated: removed as before.
-    near = grounder.check("Yes, the council voted to close the night ferry.", sources,
-                          question="Did the council vote to close the night ferry?")  # fmt: skip
-    assert near.supported == 0
+    # Restated but not stated: removed; the article says "keep", so its sentence stands instead
+    # (``opposed``), and without that check nothing does.
+    close = "Yes, the council voted to close the night ferry."
+    asked = "Did the council vote to close the night ferry?"
+    near = grounder.check(close, sources, question=asked)
+    assert near.removed == (close,) and near.text.startswith("The town council voted on Tuesday to keep")
+    without = Grounder(embedder.encode, checks=GroundingChecks(opposed=False))
+    assert without.check(close, sources, question=asked).supported == 0
 
 
 def test_a_yes_that_says_unprofitable_is_a_no(grounder, embedder):

@@ -178,6 +178,29 @@ def test_the_kind_asked_for_is_no_word_the_reply_must_share(embedder, switch):
     assert other.supported == (0 if switch else 1)
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_claim_the_article_says_with_an_opposite_word_is_corrected(embedder, switch):
+    from rag.types import Paragraph
+
+    plants = ("Lumora will cut 1,200 jobs. Most of the cuts will fall on the mobile division in Osaka and "
+              "at a design centre in Taipei, which will close by the end of June. "
+              "Lumora will keep its camera sensor plant in Kumamoto.")
+    payout = "The company lowered its profit forecast. It kept its dividend unchanged at 40 yen a share."
+    sources = SourceMap.build([Paragraph("earnings", 3, plants), Paragraph("earnings", 6, payout)])
+    grounder = Grounder(embedder.encode, checks=GroundingChecks(opposed=switch))
+    closed = grounder.check("Yes, Lumora will close its camera sensor plant in Kumamoto. [¶3]", sources,
+                            question="Will Lumora close the Kumamoto plant?")  # fmt: skip
+    kept = "Lumora will keep its camera sensor plant in Kumamoto. [¶3]"
+    assert (closed.text == kept) is switch and bool(closed.removed) is switch
+    # A clause of a longer sentence: "cuts Kumamoto plant", "lowers dividend".
+    summary = grounder.check("Lumora cuts 1,200 jobs, cuts Kumamoto plant, lowers dividend. [¶3] [¶6]",
+                             sources)  # fmt: skip
+    assert ("cuts Kumamoto plant" in summary.text) is not switch
+    # Said as the article says it, with a word whose opposite stands elsewhere: kept.
+    same = grounder.check("The company lowered its profit forecast. [¶6]", sources)
+    assert same.text == "The company lowered its profit forecast. [¶6]" and not same.removed
+
+
 def test_marker_for_a_paragraph_not_retrieved_is_replaced(grounder, sources):
     checked = grounder.check(f"{NATO} [¶99].", sources)
     assert "¶99" not in checked.text

@@ -150,7 +150,7 @@ def test_a_sentence_naming_nobody_is_about_the_headline_subject(question, texts,
 
 
 def test_opposites_are_pairs_either_way():
-    from rag.polar import OPPOSITES
+    from rag.opposites import OPPOSITES
     from rag.text import content_words
 
     for one, other in [("raise", "cut"), ("approve", "reject"), ("won", "lost"), ("rose", "fell")]:
