@@ -56,12 +56,13 @@ _REPORTING = (
 )
 
 # A sentence that links an event to its cause ("… would recall 140,000 vehicles after the regulator
-# found a faulty sensor", "because", "due to"): a why-question's reason, given before the sentences
-# that only score as well. "After the match, …" opening a sentence sets a time, not a cause.
+# found a faulty sensor", "because", "due to", "officials blamed the low turnout"): a why-question's
+# reason, given before the sentences that only score as well. "After the match, …" opening a
+# sentence sets a time, not a cause.
 _CAUSE = re.compile(
     r"(?<!^)\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|after|so\s+that|in\s+order\s+to|"
     r"therefore|hence|reasons?|caus(?:e|ed|es|ing)|(?:led|leads?|leading)\s+to|result(?:ed|s|ing)?\s+in|"
-    r"amid|over\s+(?:concerns?|fears?|worries))\b",
+    r"amid|over\s+(?:concerns?|fears?|worries)|blam(?:e|es|ed|ing)|attribut(?:e|es|ed|ing)\s+(?:\w+\s+){0,3}?to)\b",
     re.IGNORECASE,
 )
 

@@ -38,7 +38,8 @@ def test_a_sentence_opening_with_after_sets_a_time_not_a_cause():
     "sentence",
     ["Flights were cancelled because of the storm.", "The road closed due to flooding.",
      "The packets are routed individually, resulting in out-of-order delivery.",
-     "Talks stalled amid a row over pay.", "The plant shut over concerns about safety."],
+     "Talks stalled amid a row over pay.", "The plant shut over concerns about safety.",
+     "Party officials blamed the low turnout.", "The firm attributed the loss to weak demand."],
 )  # fmt: skip
 def test_the_words_that_state_a_cause(sentence):
     chosen = choose(scored((OTHER, 0.9), (sentence, 0.8)), None, causes=True)
