@@ -48,8 +48,6 @@ def initials(name: str) -> str:
     return "".join(letters)
 
 
-
-
 def spelled_out_in(text: str) -> Callable[[str], bool]:
     """Whether an acronym stands in ``text`` by its long form ("NPT": "the Nuclear
     Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` and the citation of an

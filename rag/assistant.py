@@ -217,12 +217,11 @@ class Assistant:
             query = heuristic_rewrite(text, messages, people=self.people)
             conversation = messages
             yield StreamEvent("status", f"Searching for: {query}")
-        passages = self.retriever.search(query, k=self.config.k, doc=doc)
-        scored = self.evidence.score(query, passages)
         if self.checks.roles and (named := self.who_said.by_role(query, doc)):  # one of all articles' people
             # "What did the analyst say?": searched and asked as "… the analyst (Tomas Reuter) say?"
-            query, passages = named, self.retriever.search(named, k=self.config.k, doc=doc)
-            scored = self.evidence.score(query, passages)
+            query = named
+        passages = self.retriever.search(query, k=self.config.k, doc=doc)
+        scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
         step = _Step(text, query, passages, scored, start, retrieve_s, self._signals(text, query, scored))
         unknown = self._unknown(text)

@@ -68,14 +68,14 @@ def opposed_source(sentence: str, backing: Sequence[str]) -> str:
     are there (at least :data:`POLARITY_MATCH` of them, every one for a clause of two), one of them
     said the other way round (:func:`rag.opposites.opposed_words`), and not said as written.
     """
-    sources = [s for text in backing for s in split_sentences(text)]
+    sources = [(s, content_words(s)) for text in backing for s in split_sentences(text)]
     for clause in [sentence, *_CLAUSE.split(sentence)]:
         words = content_words(clause)
         if len(words) < 2:
             continue
-        for source in sources:
+        for source, source_words in sources:
             opposed = opposed_words(source, words)
-            held = (words & content_words(source)) | opposed
+            held = (words & source_words) | opposed
             if opposed and len(held) >= max(POLARITY_MATCH * len(words), min(len(words), 3)):
                 return source
     return ""

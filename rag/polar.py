@@ -32,7 +32,7 @@ from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import opposed_words
-from .text import content_words, forms_of
+from .text import TIME, content_words, forms_of
 
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
@@ -40,17 +40,13 @@ from .text import content_words, forms_of
 POLAR_MATCH = 0.8
 NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no significant increase")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
-# Capitalised words that name no one: a sentence's first word, "I", days and months.
+# Capitalised words after a sentence's first; "I", a day and a month name no one.
 _CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w’'-]*")
-_NO_NAME = re.compile(
-    r"I|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|January|February|March|April|May|June|July|August|"
-    r"September|October|November|December"
-)
 
 
 def names_nobody(sentence: str) -> bool:
     """Whether ``sentence`` names no one and nothing ("It kept its dividend unchanged.")."""
-    return all(_NO_NAME.fullmatch(w) for w in _CAPITALISED.findall(sentence.strip()))
+    return all(w == "I" or TIME.fullmatch(w) for w in _CAPITALISED.findall(sentence.strip()))
 
 
 def answer_no(
