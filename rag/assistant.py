@@ -423,9 +423,16 @@ class Assistant:
         if polar is not None:  # no verifier
             yield polar
             return
-        if self.checks.verifier and isinstance(self.backend, Verifier):
+        # What the attribution confirms (the speaker and statement a who-said question asks for,
+        # the description "Who is X?" asks for), and the article's own sentence holding every word
+        # of the question, are not withheld for the calibrator's low confidence.
+        described = self.checks.confirmed and self.who_said.describes(step.question, checked.text)
+        confirmed = described or (self.checks.confirmed and found is not None)
+        sure = confirmed or (self.checks.verbatim and stands_as_written(checked, step.question))
+        if self.checks.verifier and isinstance(self.backend, Verifier) and not sure:
             # One question to the model that has read the article: does the article answer the
-            # question at all? It costs its own few tokens (docs/grounding.md, step 7).
+            # question at all? It costs its own few tokens (docs/grounding.md, step 7); an answer
+            # that stands whatever it says is not asked about.
             answered = check_messages(prompt, step.question, conversation=conversation)
             try:
                 signals = replace(signals, answerable=self.backend.yes_probability(answered))
@@ -433,12 +440,7 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
-        # What the attribution confirms (the speaker and statement a who-said question asks for,
-        # the description "Who is X?" asks for) is not withheld for the calibrator's low confidence.
-        described = self.checks.confirmed and self.who_said.describes(step.question, checked.text)
-        confirmed = described or (self.checks.confirmed and found is not None)
-        if confidence is not None and confidence.decline and not confirmed and not (
-                self.checks.verbatim and stands_as_written(checked, step.question)):  # fmt: skip
+        if confidence is not None and confidence.decline and not sure:
             # A right "No" to a yes/no question the article negates is not withheld.
             polar = self._polar(step, timings, reply, removed, notes)
             yield polar or self._decline(step, removed=removed, timings=timings, notes=notes,

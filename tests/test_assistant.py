@@ -510,6 +510,31 @@ def test_a_second_look_after_the_model_declines(retriever, p_yes, switch, rescue
     assert backend.checks == (1 if switch else 0)  # the verifier is asked only for the second look
 
 
+PARAPHRASE = "The initials are short for the Democratic People’s Republic of Korea. [¶11]"
+DPRK = "DPRK stands for North Korea’s official name, the Democratic People’s Republic of Korea. [¶11]"
+
+
+@pytest.mark.parametrize(
+    ("reply", "switch", "asked"),
+    [(DPRK, True, 0), (DPRK, False, 1), (PARAPHRASE, True, 1)],
+)
+def test_the_verifier_is_not_asked_about_an_answer_that_stands_as_written(retriever, reply, switch, asked):
+    # The article's own sentence holding every word of the question is never withheld for a low
+    # confidence, so the verifier's P(yes) could change nothing: it is not asked (its ~0.3 s saved).
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("support",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)
+    backend = _Judging(reply, 0.9)
+    checks = Checks() if switch else Checks().without("verbatim")
+    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    answer = Assistant(retriever, backend, config).ask("What does DPRK stand for?")
+    assert backend.checks == asked
+    assert ("answerable" in dict(answer.signals)) is bool(asked)
+    assert answer.refused is bool(asked)  # the calibrator is doubtful of every answer
+    if not asked:
+        assert "Democratic People’s Republic of Korea" in answer.text and cited(answer) == [11]
+
+
 @pytest.mark.parametrize("switch", [True, False])
 def test_a_reply_reversing_the_article_gets_the_article_sentence(retriever, switch):
     treaty = "the Nuclear Non-Proliferation Treaty"
