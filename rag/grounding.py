@@ -9,7 +9,8 @@ Steps, applied to whatever the model wrote:
 3. a sentence naming a number or a name that appears in no retrieved paragraph (nor in the
    question) is unsupported, whatever else it shares (``facts``); so is one below both
    thresholds, one that reverses the polarity of the sentence it copies (``polarity``), and one
-   that only restates the question (``restates``), and a short answer (a name, a date) found
+   that only restates the question (``restates``; a reply saying the question's word negated,
+   as a paragraph backing it does, says "no": ``says_no``), and a short answer (a name, a date) found
    only far from the question's matter (``together``; unless that matter's paragraph calls the
    answer by a description the paragraphs naming it give, "the plant", ``described``); a
    sentence that reverses the polarity of the article's sentence is replaced by that sentence,
@@ -44,6 +45,7 @@ from .affirmed import AUXILIARIES, implied_yes, stated_in, unheld_words
 from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .numbers import swapped_number, unbound_amount
+from .opposites import opposed_words
 from .placement import (
     CONTEXT_MARGIN,
     cover,
@@ -123,6 +125,7 @@ class GroundingChecks:
     asked_speaker: bool = True
     padded: bool = True
     opposed: bool = True
+    says_no: bool = True
 
 
 @dataclass
@@ -358,6 +361,11 @@ class Grounder:
             asked_words = question_words | topic_words if yes else question_words
             backed = [texts[labels.index(lab)] for lab in backing]
             stated = yes and self.checks.yes_stated and bool(stated_in(rest, backed))
+            # "Westvale will not pay the ransom." for "Will Westvale pay the ransom?" says "no",
+            # which the question did not, when a paragraph backing it negates the same word.
+            denied = negated_words(plain) & question_words if self.checks.says_no and not yes else set()
+            denied = denied if not negated_words(question) else set()
+            stated = stated or any(denied & negated_words(text) for text in backed)
             if not backing or (self.checks.restates and restates(words, asked_words) and not stated
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)  # says nothing the question did not (a "yes" the article states aside)
@@ -410,6 +418,8 @@ class Grounder:
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
             said_no = negated_words(rest, implicit=True, prefixed=self.checks.prefixes) & question_words
+            if self.checks.says_no and rest != plain and not said_no:
+                said_no = opposed_words(rest, question_words)  # "Yes, it remained open." to "Is it closed?"
             if self.checks.yes_negated and rest != plain and not negated_words(question) and said_no:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
                 name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"

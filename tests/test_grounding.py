@@ -839,6 +839,33 @@ def test_a_yes_that_negates_the_question_says_no(grounder, embedder):
     assert not asked.text.startswith("No,")
 
 
+# -- a reply that says "no" in its own words (switch ``says_no``) -----------------------------------
+HOSPITAL = (
+    "Westvale said it would not pay. “Paying criminals only funds the next attack,” Raman said.",
+    "Chief executive Priya Raman said emergency departments remained open at all four hospitals.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "answer"),
+    [
+        # The question's words, negated as the paragraph negates them: a "no", not a restatement.
+        ("Will Westvale pay the ransom?", "Westvale will not pay the ransom [¶1].",
+         "Westvale will not pay the ransom. [¶1]"),
+        # A "yes" whose sentence says the question's word the other way round is the "no" it is.
+        ("Are Westvale's emergency departments closed?", "Yes, the emergency departments remained open [¶2].",
+         "No, the emergency departments remained open. [¶2]"),
+        # Someone else's refusal the article never states stays a restatement.
+        ("Will the minister pay the ransom?", "The minister will not pay the ransom [¶1].", None),
+    ],
+)  # fmt: skip
+def test_a_reply_saying_no_in_its_own_words_stands(grounder, embedder, question, reply, answer):
+    checked = grounder.check(reply, _paragraphs(*HOSPITAL), question=question)
+    assert (checked.text or None) == answer
+    plain = Grounder(embedder.encode, checks=GroundingChecks(says_no=False))
+    assert plain.check(reply, _paragraphs(*HOSPITAL), question=question).supported == 0
+
+
 @pytest.mark.parametrize(("reply", "kept"), [("Jonah Pike is 19 years old [¶2].", True),
                                              ("Jonah Pike is 20 years old [¶2].", False)])  # fmt: skip
 def test_a_number_inside_a_compound_is_written(grounder, reply, kept):
