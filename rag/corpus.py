@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .text import clean_text
+from .text import DATELINE, clean_text
 from .types import Document, Paragraph
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 # after "Published" / "Updated" and before a time ("Published March 3, 2025 10:32 a.m. EST").
 _DATE = re.compile(
     r"^(?:(?:first\s+)?(?:published|posted|updated|last\s+updated|dated)(?:\s+on)?\s*:?\s+)?"
-    rf"(?P<date>(?:(?:{_WEEKDAYS}),\s+)?(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(?P<date>(?:(?:{_WEEKDAYS}),\s+)?"
+    rf"(?:(?:{_MONTHS})\.? \d{{1,2}}, \d{{4}}|\d{{1,2}} (?:{_MONTHS})\.? \d{{4}})"
+    r"|\d{4}-\d{2}-\d{2})"
     r"(?:\s*(?:,|\||-|–|at)?\s*\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,5})?)?\s*$",
     re.IGNORECASE,
 )
@@ -57,6 +59,8 @@ _PUBLISHER_WORDS = re.compile(
     r"\b(?:Herald|Times|Post|News|Press|Journal|Agency|Tribune|Gazette|Reuters|Yonhap|"
     r"Associated|Guardian|Daily|Telegraph|Chronicle|Observer|Media|Broadcasting)\b"
 )
+# The agency in a dateline's brackets: "(AP)", "(Northern Wire)"; not a place ("(Ore.)").
+_DATELINE_AGENCY = re.compile(r".*\((?P<agency>[^().]{2,40})\)")
 _CAPTION_MARK = re.compile(r"\b(?:PHOTO|Photo|Image|Credit)\s*:", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…:;\"”’)]$")
 
@@ -213,8 +217,9 @@ def _parse_date(block: str) -> str | None:
     if not match:
         return None
     block = re.sub(rf"^(?:{_WEEKDAYS}),\s+", "", match.group("date"), flags=re.IGNORECASE).title()
-    block = re.sub(r"^(\w{3})\w*\.?(?= )", lambda m: m.group(1), block)  # "Sept." / "September": "Sep"
-    for fmt in ("%b %d, %Y", "%Y-%m-%d"):
+    # "Sept." / "September": "Sep", first or second
+    block = re.sub(r"\b([A-Za-z]{3})[a-z]*\.?(?= )", lambda m: m.group(1), block)
+    for fmt in ("%b %d, %Y", "%d %b %Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(block, fmt).date().isoformat()
         except ValueError:
@@ -253,6 +258,11 @@ def _parse_news_text(text: str, doc_id: str, source: str | None) -> Document:
             meta["subtitle"] = block
         else:
             body.insert(0, block)
+    # A news agency's dateline names who filed the story: "LEEDSHAM, Sept. 9 (Northern Wire) — …".
+    line = DATELINE.match(body[0]) if body else None
+    filed = _DATELINE_AGENCY.match(line.group(0)) if line else None
+    if filed and not meta["publisher"]:
+        meta["publisher"] = filed.group("agency").strip()
     return _document(doc_id, title, body, source=source, date=date, **meta)
 
 

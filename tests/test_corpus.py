@@ -365,6 +365,8 @@ def test_heading_words_do_not_count_dashes_or_score_marks():
         ("By Ana Díaz and Li Wei | Associated Press", "Ana Díaz and Li Wei", "Associated Press", None),
         ("Posted on 2024-10-05 at 09:15", None, None, "2024-10-05"),
         ("SEPT. 3, 2024", None, None, "2024-09-03"),
+        ("By Daniel Osei\n\nPublished: 9 September 2025", "Daniel Osei", None, "2025-09-09"),  # day first
+        ("Tuesday, 3 Sept. 2024", None, None, "2024-09-03"),
     ],
 )  # fmt: skip
 def test_bylines_and_date_lines_are_the_articles_not_headings(header, author, publisher, date):
@@ -375,6 +377,26 @@ def test_bylines_and_date_lines_are_the_articles_not_headings(header, author, pu
     assert (doc.author, doc.publisher, doc.date) == (author, publisher, date)
     assert doc.sections == ()
     assert [p.text for p in doc.paragraphs] == ["The council voted on Monday.", "Work starts in May."]
+
+
+@pytest.mark.parametrize(
+    ("first", "publisher"),
+    [
+        ("LEEDSHAM, Sept. 9 (Northern Wire) — The council voted on Monday.", "Northern Wire"),
+        ("WASHINGTON (AP) - The council voted on Monday.", "AP"),
+        ("PORTLAND (Ore.) — The council voted on Monday.", None),  # a place, not an agency
+        ("SEOUL – The council voted on Monday.", None),
+        ("The council (which meets monthly) voted on Monday.", None),  # no dateline
+    ],
+)
+def test_the_agency_in_a_dateline_is_the_publisher(first, publisher):
+    """A wire story names who filed it in its dateline's brackets; a publisher above wins."""
+    text = f"Bridge repairs approved\n\nBy Maria Lopez\n\nMarch 3, 2025\n\n{first}\n\nWork starts in May.\n"
+    doc = parse_document(text, doc_id="bridge")
+    assert doc.publisher == publisher
+    assert doc.paragraphs[0].text == first  # the dateline stays in the story
+    above = parse_document(text.replace("By Maria Lopez", "By Maria Lopez | The Times"), doc_id="bridge")
+    assert above.publisher == "The Times"
 
 
 @pytest.mark.parametrize(
