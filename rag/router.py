@@ -204,8 +204,9 @@ _WHY = re.compile(
 )
 # The article itself: its author, date, publisher and headline. "The article" must be named, or
 # the question must be nothing but the ask ("Who wrote it?", "Who is the author?").
+# "the article", "the port article", "the hospital ransomware story": which one, in a corpus of several.
 _THE_DOC = (
-    r"(?:the|this|that|today's)\s+(?:(?:news|newspaper|press)\s+)?"
+    r"(?:the|this|that|today's)\s+(?:(?!(?:the|a|an|of|in|on|and|or)\s)[\w'’-]+\s+){0,2}?"
     r"(?:article|story|piece|column|op-ed|post|(?<=news\s)report|(?<=press\s)release)"
 )
 _START = r"(?:^|\band\s+|[,;]\s*)(?:so\s+|also\s+)?"

@@ -85,6 +85,7 @@ def test_with_two_articles_and_no_hint_every_article_is_listed(two):
         ("Who wrote it?", [{"role": "user", "content": "When did the airport subway line open?"},
                            {"role": "assistant", "content": "On Saturday. [¶1]"}], None),
         ("Who wrote the article?", [], SUBWAY),
+        ("Who wrote the subway article?", [], None),  # which one, by a word before "article"
         # The turn just before says nothing of its matter: the one before it does.
         ("When was it published?", [
             {"role": "user", "content": "When did the airport subway line open?"},
