@@ -119,6 +119,7 @@ class SpeakerAnswer:
     score: float
     margin: float  # over the best statement of another speaker
     sentence: str = ""  # the statement's sentence to quote ("" for its first)
+    topic: frozenset[str] = frozenset()  # "What did X say about Y?": the words of Y that sentence holds
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ class WhoSaid:
         topic = content_words(asked["topic"])
         sentences = split_sentences(best.statement.text) or [best.statement.text]
         sentence = max(sentences, key=lambda t: len(topic & content_words(t)))  # the first of the best
-        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence)
+        held = frozenset(topic & content_words(sentence))
+        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
 
     def _one_person(self, words: str, doc: str | None = None) -> Person | None:
         """The one person ``words`` name ("Niek Stam", "Stam") or describe ("the mayor"), if one."""
@@ -252,9 +254,13 @@ class WhoSaid:
         return any(d and d <= words for d in described)
 
     def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
-        """Whether an answer already names ``found``'s speaker and cites the statement."""
+        """Whether an answer already names ``found``'s speaker and cites the statement (for
+        "What did X say about Y?", says it: holds a word of Y that X's sentence holds, not X's
+        other words from the same paragraph)."""
         cited = {(c.doc, c.paragraph) for c in citations}
         if (found.statement.doc, found.statement.paragraph) not in cited:
+            return False
+        if found.topic and not found.topic & content_words(text):
             return False
         if found.person is not None:
             return found.person in self.named(text, found.statement.doc)

@@ -219,6 +219,32 @@ def test_the_assistant_gives_the_statement_on_the_matter_asked(story, switch):
         assert answer.text.startswith(other) and answer.citations[0].paragraph == 4
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_another_statement_from_the_same_paragraph_is_not_the_one_asked_about(story, switch):
+    # The reply names the speaker and cites the right paragraph, but gives his other sentence.
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    fund = "while other ports grow. The reserve fund will cover it,”"
+    retriever = story(STORY.replace("while other ports grow,”", fund), "harbour")
+    other = "Tom Becker said the council cannot afford to stand still while other ports grow."
+    checks = Checks() if switch else Checks().without("said_about")
+    config = AssistantConfig(checks=checks, calibrators={})
+    question = "What did Becker say about the reserve fund?"
+    answer = Assistant(retriever, ScriptedBackend(f"{other} [¶5]"), config).ask(question)
+    assert not answer.refused and answer.citations[0].paragraph == 5
+    if switch:
+        assert answer.text == "Tom Becker said: “…The reserve fund will cover it.” [¶5]"
+    else:
+        assert answer.text.startswith(other)
+    # A reply that does give the sentence asked about stands as the model wrote it.
+    said = "Tom Becker said the reserve fund will cover it."
+    kept = Assistant(retriever, ScriptedBackend(f"{said} [¶5]"), config)
+    assert kept.ask(question).text == f"{said} [¶5]"
+
+
 @pytest.mark.parametrize(
     ("question", "named"),
     [
