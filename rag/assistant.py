@@ -97,6 +97,9 @@ class Assistant:
         self.people = list(dict.fromkeys(
             form for a in self.attributions.values() for p in a.people for form in (p.name, *p.aliases)
         ))  # fmt: skip
+        # Whom the article calls "he" or "she", by every form of their name (for follow-ups).
+        self.pronouns = {form: p.pronoun for a in self.attributions.values() for p in a.people if p.pronoun
+                         for form in (p.name, *p.aliases)}  # fmt: skip
         speaking = self.checks.speaker_evidence
         spoken = [st for a in self.attributions.values() for st in a.statements] if speaking else []
         self.evidence = EvidenceScorer(retriever, self.config.evidence, people=self.people, statements=spoken)
@@ -197,7 +200,7 @@ class Assistant:
             normalize_history(history)[-self.config.limits.max_history_messages :],
             self.config.limits.max_history_tokens,
         )
-        whole = ellipsis_question(text, messages, people=self.people) if messages else None
+        whole = ellipsis_question(text, messages, self.people, self.pronouns) if messages else None
         if whole:
             yield StreamEvent("status", f"Reading it as: {whole}")
             text = whole  # "When?" after "What did she offer?": "When did Gloria Fenn offer?"
@@ -214,7 +217,7 @@ class Assistant:
         query = text
         conversation: list[ChatMessage] = []
         if messages and needs_context(text) and not whole:
-            query = heuristic_rewrite(text, messages, people=self.people)
+            query = heuristic_rewrite(text, messages, people=self.people, pronouns=self.pronouns)
             conversation = messages
             yield StreamEvent("status", f"Searching for: {query}")
         if self.checks.roles and (named := self.who_said.by_role(query, doc)):  # one of all articles' people

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from .safety import valid_text
-from .text import LONG_NAME, content_words, main_question, strip_markers
+from .text import LONG_NAME, STOP, content_words, main_question, strip_markers
 from .tokens import TiktokenCounter
 from .types import ChatMessage
 
@@ -134,12 +134,16 @@ def names(text: str) -> list[str]:
     return found
 
 
-def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Iterable[str] = ()) -> str:
+def heuristic_rewrite(
+    question: str, history: Sequence[ChatMessage], people: Iterable[str] = (),
+    pronouns: Mapping[str, str] | None = None,
+) -> str:
     """A standalone version of ``question`` for retrieval, or ``question`` itself.
 
     The first pronoun of each kind is replaced by a name from the previous turns (a person for
-    he/she, preferring names in ``people``, e.g. the speakers of the corpus; the first two names
-    for they; a name that is not a person for it), and the previous question is appended.
+    he/she, preferring names in ``people``, e.g. the speakers of the corpus, and never one whom
+    the article calls by the other pronoun, ``pronouns``: a name's form → "he" / "she"; the first
+    two names for they; a name that is not a person for it), and the previous question is appended.
     """
     if not history or not needs_context(question):
         return question
@@ -147,7 +151,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
     if elliptical(question):  # "When?": nothing to resolve in it; the earlier question stood alone
         context = last_user.strip()
-        earlier = _earlier_alone(history, people)
+        earlier = _earlier_alone(history, people, pronouns)
         whole = _with_word(question, earlier)
         if whole:
             return f"{whole} ({context})" if context not in whole else whole
@@ -155,7 +159,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     last_answer = next((m.content for m in reversed(history) if m.role == "assistant"), "")
     last_answer = strip_markers(last_answer)
     if needs_context(last_user):  # "How many votes did he get?" — "9,615.": "he" is still Okafor
-        last_user = _earlier_alone(history, people)
+        last_user = _earlier_alone(history, people, pronouns)
     candidates = names(last_user) + [n for n in names(last_answer) if n not in names(last_user)]
     candidates = [n for n in candidates if not _CALENDAR.fullmatch(n)]  # "it" is no "February"
     speakers = {w for p in people for w in p.split()}
@@ -165,7 +169,7 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
     ]
     things = [n for n in candidates if n not in persons]
     targets = {
-        "person": persons[:1],
+        "person": persons,
         "group": [" and ".join(candidates[:2])] if candidates else [],
         "thing": things[:1],
     }
@@ -177,9 +181,17 @@ def heuristic_rewrite(question: str, history: Sequence[ChatMessage], people: Ite
         kind = next((k for k, group in _KINDS.items() if lower in group), None)
         if kind is None or kind in done or not targets[kind]:
             return word
+        fits = [t for t in targets[kind] if kind != "person" or _may_be(t, lower, pronouns or {})]
+        if not fits:
+            return word  # "he" after a turn about a woman alone: left for the search to read
         done.add(kind)
-        target = targets[kind][0]
-        return f"{target}’s" if lower in {"his", "her", "its", "their", "hers", "theirs"} else target
+        target = fits[0]
+        # "her" before a noun is hers ("her statement"); at the end of the question it is she
+        # ("Who disagreed with her?").
+        after = re.match(r"\s*([A-Za-z]+)", match.string[match.end():])
+        before_noun = after is not None and after.group(1).lower() not in STOP  # "her in the report": she
+        owner = lower in {"his", "its", "their", "hers", "theirs"} or (lower == "her" and before_noun)
+        return f"{target}’s" if owner else target
 
     rewritten = re.sub(r"\b[A-Za-z]+\b", substitute, question)
     rewritten = _DEMONSTRATIVE_NOUN.sub(lambda m: _described_as(m, last_answer, last_user), rewritten)
@@ -198,7 +210,8 @@ _CALENDAR = re.compile(
 
 
 def ellipsis_question(
-    question: str, history: Sequence[ChatMessage], people: Iterable[str] = ()
+    question: str, history: Sequence[ChatMessage], people: Iterable[str] = (),
+    pronouns: Mapping[str, str] | None = None,
 ) -> str | None:
     """The whole question an elliptical follow-up asks ("When?" after "What did she offer?":
     "When did Gloria Fenn offer?"): the earlier question as it stood alone, read against the
@@ -206,13 +219,25 @@ def ellipsis_question(
     or the earlier question opens with no question word ("Tell me about the strike.")."""
     if not elliptical(question) or not any(m.role == "user" for m in history):
         return None
-    return _with_word(question, _earlier_alone(history, people))
+    return _with_word(question, _earlier_alone(history, people, pronouns))
 
 
-def _earlier_alone(history: Sequence[ChatMessage], people: Iterable[str]) -> str:
+def _earlier_alone(
+    history: Sequence[ChatMessage], people: Iterable[str], pronouns: Mapping[str, str] | None = None
+) -> str:
     """The last question of ``history`` as it stood alone, read against the turns before it."""
     at = max(i for i, m in enumerate(history) if m.role == "user")
-    return main_question(heuristic_rewrite(history[at].content.strip(), history[:at], people))
+    return main_question(heuristic_rewrite(history[at].content.strip(), history[:at], people, pronouns))
+
+
+_HE = frozenset({"he", "him", "his", "himself"})
+_SHE = frozenset({"she", "her", "hers", "herself"})
+
+
+def _may_be(name: str, pronoun: str, pronouns: Mapping[str, str]) -> bool:
+    """Whether ``pronoun`` may stand for ``name``: not when the article calls them by the other."""
+    said = pronouns.get(name)
+    return said is None or (pronoun in _HE) == (said == "he") or pronoun not in _HE | _SHE
 
 
 def _with_word(question: str, earlier: str) -> str | None:

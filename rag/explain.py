@@ -77,7 +77,7 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
     question = request.question
     query = question
     if request.conversation and needs_context(question):
-        query = heuristic_rewrite(question, request.conversation, people=a.people)
+        query = heuristic_rewrite(question, request.conversation, people=a.people, pronouns=a.pronouns)
         yield StreamEvent("status", f"Searching for: {query}")
     passages = a.retriever.search(query, k=a.config.k, doc=request.doc)
     scored = a.evidence.score(query, passages)

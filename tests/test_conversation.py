@@ -115,6 +115,35 @@ def test_possessive_pronoun_becomes_possessive_name():
     assert "Sydney Seiler’s job" in rewritten
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who disagreed with her?", "Who disagreed with Rebecca Ng?"),  # her at the end: she
+        ("Why did Ratu criticise her in the report?", "Why did Ratu criticise Rebecca Ng in"),
+        ("What was her warning?", "What was Rebecca Ng’s warning?"),  # her before a noun: hers
+    ],
+)
+def test_her_is_hers_only_before_a_noun(question, expected):
+    history = turn("Who is Rebecca Ng?", "Rebecca Ng is a senior fellow at the Pacific Security Institute.")
+    assert heuristic_rewrite(question, history, ["Rebecca Ng"]).startswith(expected)
+
+
+def test_he_is_never_a_person_the_article_calls_she():
+    history = turn("What did Varga say?", "Tomas Varga said a refuelling stop is not a base.") + turn(
+        "Who is Rebecca Ng?", "Rebecca Ng is a senior fellow at the Pacific Security Institute.")
+    pronouns = {"Rebecca Ng": "she", "Ng": "she", "Tomas Varga": "he"}
+    people = ["Rebecca Ng", "Ng", "Tomas Varga", "Varga"]
+    # The last turn names only her: "he" is left for the search to read, not made into her.
+    asked = heuristic_rewrite("What did he say about aircraft carriers?", history, people, pronouns)
+    assert asked.startswith("What did he say about aircraft carriers?")
+    assert "Rebecca Ng say" in heuristic_rewrite("What did he say about aircraft carriers?", history, people)
+    she = heuristic_rewrite("What did she say?", history, people, pronouns)
+    assert she.startswith("What did Rebecca Ng say?")
+    both = turn("Who spoke?", "Rebecca Ng warned of warships. Tomas Varga was more cautious.")
+    he = heuristic_rewrite("What did he say?", both, people, pronouns)
+    assert he.startswith("What did Tomas Varga say?")
+
+
 def test_they_resolves_to_the_names_of_the_previous_turn():
     history = turn("What did NATO and the United States confirm?", "Evidence of troops in Russia [¶3].")
     rewritten = heuristic_rewrite("What did they hold off on judging?", history)
