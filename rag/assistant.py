@@ -432,6 +432,9 @@ class Assistant:
         described = self.checks.confirmed and self.who_said.describes(step.question, checked.text)
         confirmed = described or (self.checks.confirmed and found is not None)
         sure = confirmed or (self.checks.verbatim and stands_as_written(checked, step.question))
+        # "Westvale will not pay the ransom." where the article says "Westvale said it would not
+        # pay": the article's own "no", as the polar look-up gives it (switch ``says_no``).
+        sure = sure or (self.checks.grounding.says_no and 0 < checked.denials == checked.supported)
         if self.checks.verifier and isinstance(self.backend, Verifier) and not sure:
             # One question to the model that has read the article: does the article answer the
             # question at all? It costs its own few tokens (docs/grounding.md, step 7); an answer

@@ -224,6 +224,7 @@ class CheckedAnswer:
     claims: int = 0  # sentences of the reply that make a claim (refusals aside)
     corrected: int = 0  # sentences replaced by the article's sentence they reversed
     outlets: int = 0  # sentences removed as only the name of a source the article cites
+    denials: int = 0  # kept sentences saying "no" as a paragraph backing them does (``says_no``)
 
 
 class Grounder:
@@ -283,7 +284,7 @@ class Grounder:
         support: list[float] = []
         similarity: list[float] = []
         refusal = False
-        corrected = outlets = 0
+        corrected = outlets = denials = 0
         kept_words: list[set[str]] = []  # content words of each kept claim
         on_topic: list[bool] = []  # per kept claim: it or its paragraphs share a question word
         off: set[int] = set()  # "…, according to Raman?": sentences giving another's words beside hers
@@ -365,7 +366,8 @@ class Grounder:
             # which the question did not, when a paragraph backing it negates the same word.
             denied = negated_words(plain) & question_words if self.checks.says_no and not yes else set()
             denied = denied if not negated_words(question) else set()
-            stated = stated or any(denied & negated_words(text) for text in backed)
+            denial = any(denied & negated_words(text) for text in backed)
+            stated = stated or denial
             if not backing or (self.checks.restates and restates(words, asked_words) and not stated
                                and not _numbers(plain) - _numbers(question)):  # fmt: skip
                 removed.append(plain)  # says nothing the question did not (a "yes" the article states aside)
@@ -438,6 +440,7 @@ class Grounder:
             cited.update(dict.fromkeys(chosen))
             kept.append(f"{_end_punct(plain)} {' '.join(f'[{lab}]' for lab in chosen)}")
             kept_words.append(words)
+            denials += denial
             on_topic.append(short or _bare(plain) or _shares(words | held, matter))
         cited_texts = [sources.paragraphs[lab].text for lab in cited]
         if (self.checks.on_topic and len(matter) >= MIN_MATTER_WORDS and on_topic and not any(on_topic)
@@ -447,7 +450,7 @@ class Grounder:
             # the referendum; "currency" is the "dollar"): the reply answers another question.
             removed.extend(strip_markers(k) for k in kept if not is_refusal(k))
             kept = [k for k in kept if is_refusal(k)]
-            cited, support, similarity = {}, [], []
+            cited, support, similarity, denials = {}, [], [], 0
         supported = len(kept) - sum(is_refusal(k) for k in kept)
         cited_paragraphs = [sources.paragraphs[lab] for lab in cited]
         return CheckedAnswer(
@@ -461,6 +464,7 @@ class Grounder:
             claims=len(claims),
             corrected=corrected,
             outlets=outlets,
+            denials=denials,
         )
 
     def _synonym(self, question: str, texts: Sequence[str]) -> bool:

@@ -30,7 +30,15 @@ import numpy as np
 from .attribution import Attributions, Person, Statement
 from .evidence import expected_type
 from .people import role_head
-from .text import NESTED_QUOTES, QUOTE_WORDS, content_words, plain_text, split_sentences, strip_markers
+from .text import (
+    NESTED_QUOTES,
+    QUOTE_WORDS,
+    content_words,
+    main_question,
+    plain_text,
+    split_sentences,
+    strip_markers,
+)
 from .types import Citation, Paragraph
 
 # Verbs of saying, as a question or an answer uses them ("Who argued …?", "Cha warned that …").
@@ -210,7 +218,7 @@ class WhoSaid:
         any word of Y; else ``None``. A small model gives X's other statement (the vote, where
         the question asks about machines). "What did X say?" gets X's first statement (the
         analyst's words, not "Analysts were less sure."); "What else did X say?" none."""
-        asked = _SAID_ABOUT.match(plain_text(question))
+        asked = _SAID_ABOUT.match(plain_text(main_question(question)))  # a follow-up's earlier question aside
         if asked is None or (asked["topic"] is None and asked["again"]):
             return None
         person = self._one_person(asked["who"], doc)

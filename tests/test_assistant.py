@@ -535,6 +535,34 @@ def test_the_verifier_is_not_asked_about_an_answer_that_stands_as_written(retrie
         assert "Democratic People’s Republic of Korea" in answer.text and cited(answer) == [11]
 
 
+RANSOM = """Hackers hit hospital group
+
+A ransomware attack forced Westvale Health to postpone 300 operations, the group said.
+
+Westvale said it would not pay. Chief executive Priya Raman said paying criminals only funds the next attack.
+
+A researcher said the group usually publishes stolen data if no ransom is paid.
+"""
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_the_article_s_own_no_is_not_withheld_for_low_confidence(story, switch):
+    # "will not pay" where the article says "would not pay": the "no" is the article's, as the
+    # polar look-up's is, though no one sentence holds "ransom" for the look-up to find.
+    from rag.calibration import Calibrator
+
+    doubtful = Calibrator(("support",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)
+    checks = Checks() if switch else Checks().without("says_no")
+    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    backend = _Judging("Westvale will not pay the ransom. [¶2]", 0.9)
+    answer = Assistant(story(RANSOM, "ransom"), backend, config).ask("Will Westvale pay the ransom?")
+    if switch:
+        assert not answer.refused and answer.text == "Westvale will not pay the ransom. [¶2]"
+        assert backend.checks == 0  # it stands whatever the verifier says
+    else:
+        assert answer.refused
+
+
 @pytest.mark.parametrize("switch", [True, False])
 def test_a_reply_reversing_the_article_gets_the_article_sentence(retriever, switch):
     treaty = "the Nuclear Non-Proliferation Treaty"

@@ -161,6 +161,9 @@ def test_a_source_named_by_relation_answers_who_begged(embedder):
         ("What did Lopez say about the young fish?", "Maria Lopez", 2),
         ("What did the finance chief say about other ports?", "Tom Becker", 5),  # named by role
         ("And what did Becker say about shipping fees?", "Tom Becker", 4),
+        # A follow-up's search query carries the earlier question: the matter is only the young fish.
+        ("What did Lopez say about the young fish? (Does the seagrass come back in our lifetime?)",
+         "Maria Lopez", 2),
     ],
 )
 def test_what_someone_said_about_a_matter(who, question, name, paragraph):
