@@ -188,6 +188,9 @@ def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | No
     """
     plain = strip_markers(sentence)
     known = set(re.findall(r"[a-z0-9]+", plain_text(sources.lower())))
+    # A word the sources abbreviate is written there: "California" for "PINE RIDGE, Calif. (AP)",
+    # "Oregon" for "Ore., Jan. 5" (not a sentence's last word: "… said Tom. He …").
+    short = {a.lower() for a in _ABBREVIATION.findall(sources)}
     # A number inside a compound is written too: "19-year-old", "a 2-1 win", "Hwasong-16".
     digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(r"\d[\d,.]*", sources)}
     novel = []
@@ -205,9 +208,12 @@ def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | No
         words = [w for w in re.split(r"\s+", name.lower()) if w not in STOP | STARTERS]
         # Initials ("D.C.", "U.S.") name nothing on their own.
         parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w) if len(p) > 1]
-        if parts and not all(p in known for p in parts):
+        if parts and not all(p in known or any(p.startswith(a) for a in short) for p in parts):
             novel.append(match.group(0))
     return novel
+
+
+_ABBREVIATION = re.compile(r"\b([A-Z][a-z]{2,})\.(?=\s*[,(]|\s+[a-z0-9])")
 
 
 @dataclass(frozen=True)

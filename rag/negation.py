@@ -29,13 +29,18 @@ _NEGATION = re.compile(
 _CLAUSE = re.compile(r"[,;:()\[\]—–]|\b(?:but|though|although|whereas|since|because|unless)\b", re.IGNORECASE)
 
 
+# "if Nexora doesn't comply," / "unless …,": a condition, up to its comma.
+_CONDITION = re.compile(r"\b(?:if|unless)\b[^,;.]*[,;]", re.I)
+
+
 def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     """The source sentence closest to ``sentence`` when it says it with the opposite polarity;
     ``""`` when it does not.
 
     "Yes, North Korea is recognized as a nuclear-weapon state" against "North Korea is not
     recognized as a nuclear-weapon state": the same words, the meaning reversed. Only a close
-    match (most of the sentence's content words) is compared, clause by clause.
+    match (most of the sentence's content words) is compared, clause by clause. A negation in a
+    condition is no claim ("If Nexora doesn't comply, it will face daily penalties").
     """
     words = content_words(sentence)
     if len(words) < 3:
@@ -48,7 +53,7 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     # holds most of the claim.
     clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
     top = max(n for n, _ in clauses)
-    mine = negated_words(sentence)
+    mine = negated_words(_CONDITION.sub(" ", sentence))
     if mine:
         # The sentence negates a word: reversed when the source states that word unnegated (in
         # whichever clause holds it), else when the clause holding most of the claim is unnegated.

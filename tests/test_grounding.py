@@ -454,6 +454,32 @@ def test_the_same_claim_with_the_article_polarity_is_kept(article_grounder, whol
     assert checked.supported == 1 and [c.paragraph for c in checked.citations] == [27]
 
 
+FINE = "Nexora must end the practice within 90 days or face daily penalties of up to 5 percent of turnover."
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "kept"),
+    [
+        # A negation in a condition is no claim: the reply reverses nothing.
+        ("What happens if Nexora doesn't comply?",
+         "If Nexora doesn't comply, it will face daily penalties of up to 5 percent of turnover [¶1].", True),
+        # Said as a claim, the same negation reverses the article.
+        ("Will Nexora face daily penalties?", "No, Nexora will not face daily penalties [¶1].", False),
+    ],
+)  # fmt: skip
+def test_a_negation_in_a_condition_is_no_reversal(grounder, question, reply, kept):
+    checked = grounder.check(reply, _paragraphs(FINE), question=question)
+    assert (checked.supported == 1 and not checked.corrected) is kept
+
+
+def test_a_name_the_article_abbreviates_is_written_there():
+    # "Calif." and "Ore." in a dateline write "California" and "Oregon"; a sentence's last word
+    # ("… from Nev. The crews …") is no abbreviation, and a state it never names is invented.
+    sources = "PINE RIDGE, Calif. (Westcoast Press) — Crews came from Ore., Wash. and Nev. They stayed."
+    assert novel_facts("The fire is in Pine Ridge, California, and crews came from Oregon.", sources) == []
+    assert novel_facts("Crews came from Nevada and Idaho.", sources) == ["Nevada", "Idaho"]
+
+
 def test_a_fragment_that_does_not_say_the_negated_word_reverses_nothing(embedder):
     # A question put in the negative, answered with a phrase: the answer names the treaty and
     # never says the state *is* recognised, so it cannot reverse the article.
