@@ -169,7 +169,8 @@ _PEOPLE = re.compile(
     rf"|^{_POLITE}(?:which|what)\s+(?:\w+\s+){{0,2}}{_PERSON_NOUN}\s+(?:are|were|is|does|did|do)\s+(?:\w+\s+){{0,3}}?{_QUOTE_VERB}{_END}"
     rf"|^{_POLITE}(?:list|name|identify|enumerate|give|tell\s+me)\s+(?:me\s+)?(?:all\s+|every\s+|each\s+)?(?:of\s+)?(?:the\s+)?(?:\w+\s+){{0,2}}{_PERSON_NOUN}\b"
     r"(?:\s+(?:who\s+(?:are|were|is)\s+)?(?:quoted|cited|interviewed|named|mentioned|featured|involved))?"
-    r"(?:\s+(?:in|by)\s+(?:the|this)\s+\w+)?\s*[,.?!]*(?:\s+and\b.*)?$"
+    # "in the story", "in the port story"
+    r"(?:\s+(?:in|by)\s+(?:the|this)\s+(?:[\w'’-]+\s+){0,2}\w+)?\s*[,.?!]*(?:\s+and\b.*)?$"
     r"|\bwho(?:'s|\s+is)\s+who\b|\bwho\s+said\s+what\b|\bwhose\s+(?:views|opinions|voices|comments|quotes)\b"
     r"|^(?:the\s+)?(?:people|experts|sources)\s+(?:quoted|cited|in\s+the\s+\w+)\s*[.?!]*$"
 )
