@@ -62,7 +62,9 @@ _REPORTING = (
 _CAUSE = re.compile(
     r"(?<!^)\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|after|so\s+that|in\s+order\s+to|"
     r"therefore|hence|reasons?|caus(?:e|ed|es|ing)|(?:led|leads?|leading)\s+to|result(?:ed|s|ing)?\s+in|"
-    r"amid|over\s+(?:concerns?|fears?|worries)|blam(?:e|es|ed|ing)|attribut(?:e|es|ed|ing)\s+(?:\w+\s+){0,3}?to)\b",
+    r"amid|over\s+(?:concerns?|fears?|worries)|blam(?:e|es|ed|ing)|attribut(?:e|es|ed|ing)\s+(?:\w+\s+){0,3}?to"
+    # "fined … for favouring its own service", "jailed for taking bribes" (not "for nothing")
+    r"|for\s+(?![a-z]*thing\b|morning\b|evening\b|spring\b)[a-z]{2,}ing)\b",
     re.IGNORECASE,
 )
 

@@ -39,8 +39,15 @@ def test_a_sentence_opening_with_after_sets_a_time_not_a_cause():
     ["Flights were cancelled because of the storm.", "The road closed due to flooding.",
      "The packets are routed individually, resulting in out-of-order delivery.",
      "Talks stalled amid a row over pay.", "The plant shut over concerns about safety.",
-     "Party officials blamed the low turnout.", "The firm attributed the loss to weak demand."],
+     "Party officials blamed the low turnout.", "The firm attributed the loss to weak demand.",
+     "The Commission fined Nexora for favouring its own shopping service."],
 )  # fmt: skip
 def test_the_words_that_state_a_cause(sentence):
     chosen = choose(scored((OTHER, 0.9), (sentence, 0.8)), None, causes=True)
     assert chosen[0][0].text == sentence
+
+
+@pytest.mark.parametrize("sentence", ["The mayor asked for nothing in return.", "Crews waited for morning."])
+def test_for_and_a_word_in_ing_is_not_always_a_cause(sentence):
+    chosen = choose(scored((OTHER, 0.9), (sentence, 0.8)), None, causes=True)
+    assert chosen[0][0].text == OTHER
