@@ -36,10 +36,11 @@ def split_sentences(text: str) -> list[str]:
         return []
     sentences: list[str] = []
     start = 0
+    dateline = DATELINE.match(text)  # "PINE RIDGE, Calif. (AP) —" opens the sentence it dates
     for match in _BOUNDARY.finditer(text):
         end = match.end()
         nxt = _NEXT_START.match(text, end)
-        if not nxt:
+        if not nxt or (dateline and end < dateline.end()):
             continue
         if match.group(0).startswith(".") and _is_abbreviation(text[start : match.start()], nxt.group(1)):
             continue

@@ -42,6 +42,9 @@ from rag.text import (
         ("It is not yes or no. Examples follow.", ["It is not yes or no.", "Examples follow."]),
         ("He is at No. 5 Main Street. Fig. 3 shows it.", ["He is at No. 5 Main Street.", "Fig. 3 shows it."]),
         ("Begun in Dec. 2020, ended in dec. Then rain.", ["Begun in Dec. 2020, ended in dec.", "Then rain."]),
+        # A dateline's abbreviations end no sentence: "Calif." opens the sentence it dates.
+        ("PINE RIDGE, Calif. (AP) — A fire broke out. It spread.",
+         ["PINE RIDGE, Calif. (AP) — A fire broke out.", "It spread."]),
         ("  padded.   Text.  ", ["padded.", "Text."]),
         ("", []),
         ("   \n ", []),
