@@ -433,9 +433,10 @@ class Assistant:
         confirmed = described or (self.checks.confirmed and found is not None)
         sure = confirmed or (self.checks.verbatim and stands_as_written(checked, step.question))
         # "Westvale will not pay the ransom." where the article says "Westvale said it would not
-        # pay": the article's own "no", as the polar look-up gives it (switch ``says_no``).
-        sure = sure or (self.checks.grounding.says_no and 0 < checked.denials == checked.supported)
-        if self.checks.verifier and isinstance(self.backend, Verifier) and not sure:
+        # pay": the article's own "no" (switch ``says_no``), given in the article's sentence when
+        # the polar look-up finds one, else as the model wrote it; never withheld.
+        denied = self.checks.grounding.says_no and 0 < checked.denials == checked.supported
+        if self.checks.verifier and isinstance(self.backend, Verifier) and not (sure or denied):
             # One question to the model that has read the article: does the article answer the
             # question at all? It costs its own few tokens (docs/grounding.md, step 7); an answer
             # that stands whatever it says is not asked about.
@@ -446,17 +447,18 @@ class Assistant:
                 log.info("the verifier failed (%s); calibrating without it", exc)
         confidence = self._confidence("llm", signals)
         timings = Timings(step.retrieve_s, first_token_s, time.perf_counter() - step.start)
+        answer = step.final(checked.text, self.backend_name, citations=checked.citations,
+                            removed=checked.removed, notes=notes, draft=reply, timings=timings,
+                            confidence=confidence.value if confidence else None,
+                            signals=tuple(signals.as_dict().items()))  # fmt: skip
         if confidence is not None and confidence.decline and not sure:
             # A right "No" to a yes/no question the article negates is not withheld.
             polar = self._polar(step, timings, reply, removed, notes)
-            yield polar or self._decline(step, removed=removed, timings=timings, notes=notes,
-                                         reason="low confidence", signals=signals,
-                                         confidence=confidence.value, near=checked.citations)  # fmt: skip
+            yield polar or (answer if denied else self._decline(
+                step, removed=removed, timings=timings, notes=notes, reason="low confidence", signals=signals,
+                confidence=confidence.value, near=checked.citations))  # fmt: skip
             return
-        yield step.final(checked.text, self.backend_name, citations=checked.citations,
-                         removed=checked.removed, notes=notes, draft=reply, timings=timings,
-                         confidence=confidence.value if confidence else None,
-                         signals=tuple(signals.as_dict().items()))  # fmt: skip
+        yield answer
 
     def _confidence(self, kind: str, signals: Signals) -> Confidence | None:
         """The calibrated probability that the answer is right, and whether it is too low."""

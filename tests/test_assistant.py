@@ -621,18 +621,20 @@ def test_a_yes_that_negates_the_question_is_said_as_no(retriever):
     assert answer.text == reply.replace("Yes, N", "No, N").replace(" [¶27].", ". [¶27]")
 
 
-@pytest.mark.parametrize("switch", [True, False])
-def test_a_right_no_is_not_withheld_for_low_confidence(retriever, switch):
+@pytest.mark.parametrize("off", [(), ("polar",), ("polar", "says_no")])
+def test_a_right_no_is_not_withheld_for_low_confidence(retriever, off):
     from rag.calibration import Calibrator
 
     doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)  # declines all
     reply = "No, North Korea is not recognized as a nuclear-weapon state under the treaty [¶27]."
-    checks = Checks() if switch else Checks().without("polar")
-    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    calibrators = {"llm": doubtful, "llm-no-verifier": doubtful}
+    config = AssistantConfig(checks=Checks().without(*off), calibrators=calibrators)
     bot = Assistant(retriever, _Judging(reply, 0.2), config)
     answer = bot.ask("Is North Korea recognized as a nuclear-weapon state?")
-    if switch:
+    if not off:  # the article's own sentence, "No: …"
         assert not answer.refused and answer.text.startswith("No: ") and cited(answer) == [27]
+    elif "says_no" not in off:  # no look-up: the model's own "no", which ¶27 states, stands
+        assert not answer.refused and answer.text == reply.replace(" [¶27].", ". [¶27]")
     else:
         assert answer.refused and answer.decline_reason == "low confidence"
 
