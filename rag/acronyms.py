@@ -81,14 +81,18 @@ class AcronymMap:
             self._starts.setdefault(word[0], []).append(i)
         self._spelled: dict[str, bool] = {}
         self._plain = f" {' '.join(self._words)} "  # every word, connectors left out
+        self._common: dict[str, bool] = {}
 
     def _written_out(self, acronym: str) -> bool:
-        """Whether the corpus writes one of ``acronym``'s :data:`COMMON` long forms (a plural too)."""
-        for long_form in COMMON.get(acronym, ()):
-            words = [w for w in long_form.split() if w not in CONNECTORS]
-            if re.search(r" " + r" ".join(rf"{re.escape(w)}s?" for w in words) + " ", self._plain):
-                return True
-        return False
+        """Whether the corpus writes one of ``acronym``'s :data:`COMMON` long forms (a plural too);
+        each acronym is looked for once."""
+        if acronym not in self._common:
+            self._common[acronym] = any(self._writes(form) for form in COMMON.get(acronym, ()))
+        return self._common[acronym]
+
+    def _writes(self, long_form: str) -> bool:
+        words = [w for w in long_form.split() if w not in CONNECTORS]
+        return re.search(r" " + r" ".join(rf"{re.escape(w)}s?" for w in words) + " ", self._plain) is not None
 
     def knows(self, word: str) -> bool:
         """Whether the corpus names ``word``, an acronym, in full: "CSIS" (a capitalised name

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .affirmed import states_answer
@@ -61,6 +61,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
+from .step import Step, at_once
 from .text import NOT_IN_ARTICLE, balance_quotes, content_words, says_yes, strip_markers, without_dateline
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid
@@ -208,7 +209,7 @@ class Assistant:
         route = route_question(text, messages) if routed else None
         if route is not None and route.kind == ABOUT and self.config.article_facts:
             facts = ask_about_article(self.retriever, text, route.subject.split(), messages, doc=doc)
-            facts = replace(facts, backend=self.backend_name, timings=_at_once(start))
+            facts = replace(facts, backend=self.backend_name, timings=at_once(start))
             yield StreamEvent("final", answer=facts)
             return
         if route is not None and route.whole and self.config.whole_article:  # summaries, lists, why/how
@@ -226,7 +227,7 @@ class Assistant:
         passages = self.retriever.search(query, k=self.config.k, doc=doc)
         scored = self.evidence.score(query, passages)
         retrieve_s = time.perf_counter() - start
-        step = _Step(text, query, passages, scored, start, retrieve_s, self._signals(text, query, scored))
+        step = Step(text, query, passages, scored, start, retrieve_s, self._signals(text, query, scored))
         unknown = self._unknown(text)
         if unknown and self.checks.unknown_names:
             note = f"The article never mentions {', '.join(dict.fromkeys(unknown))}."
@@ -282,7 +283,7 @@ class Assistant:
         docs = dict.fromkeys(p.doc for p in paragraphs)
         return any(self.who_said.misattributed(sentence, doc) for doc in docs)
 
-    def _speaker_answer(self, step: _Step) -> SpeakerAnswer | None:
+    def _speaker_answer(self, step: Step) -> SpeakerAnswer | None:
         """For a who-said question: the speaker of the statement it matches, if one stands out;
         for "What did X say about Y?", X's statement on Y."""
         if not self.checks.who_said or not step.scored:
@@ -292,7 +293,7 @@ class Assistant:
         return found or (self.who_said.said_about(step.query, doc) if self.checks.said_about else None)
 
     def _second_look(
-        self, step: _Step, prompt: Prompt, conversation: list[ChatMessage]
+        self, step: Step, prompt: Prompt, conversation: list[ChatMessage]
     ) -> tuple[StreamEvent | None, float | None]:
         """After the model's own decline: when the model still finds it likely that the article
         answers the question (its P(yes) at least ``second_look``) and the article's best sentences
@@ -317,7 +318,7 @@ class Assistant:
         return replace(event, answer=replace(answer, notes=notes, signals=signals)), p_yes
 
     def _polar(
-        self, step: _Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...],
+        self, step: Step, timings: Timings, draft: str, removed: tuple[str, ...], notes: tuple[str, ...],
         counts: bool = False, kept: str | None = None,
     ) -> StreamEvent | None:
         """A yes/no question the article answers "no" to: "No:" and its sentence, cited; with
@@ -330,7 +331,7 @@ class Assistant:
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
-    def _attributed(self, step: _Step, found: SpeakerAnswer, timings: Timings, draft: str = "",
+    def _attributed(self, step: Step, found: SpeakerAnswer, timings: Timings, draft: str = "",
                     removed: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> StreamEvent:  # fmt: skip
         """The answer to a who-said question: the article's speaker and the statement, cited."""
         paragraph = self.retriever.paragraph(found.statement.doc, found.statement.paragraph)
@@ -339,7 +340,7 @@ class Assistant:
         notes = (*notes, f"Speaker from the article's attribution of {label}.")
         return self._cited(step, paragraph, text, notes, timings, draft, removed)
 
-    def _cited(self, step: _Step, paragraph: Paragraph, text: str, notes: tuple[str, ...], timings: Timings,
+    def _cited(self, step: Step, paragraph: Paragraph, text: str, notes: tuple[str, ...], timings: Timings,
                draft: str, removed: tuple[str, ...]) -> StreamEvent:  # fmt: skip
         """An answer the article's own ``paragraph`` gives, cited."""
         citation = Citation(paragraph.doc, paragraph.number, paragraph.text)
@@ -358,7 +359,7 @@ class Assistant:
             wants_type=float(expected_type(question) in ("number", "time")),
         )
 
-    def _generate(self, step: _Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
+    def _generate(self, step: Step, conversation: list[ChatMessage]) -> Iterator[StreamEvent]:
         assert self.backend is not None
         article, reading = self.reading.primed(step.scored)
         if reading and self.config.while_reading == "wait":
@@ -464,14 +465,14 @@ class Assistant:
         """The calibrated probability that the answer is right, and whether it is too low."""
         return judge(self.calibrators, kind, signals) if self.checks.calibrator else None
 
-    def _quoted(self, step: _Step) -> StreamEvent:
+    def _quoted(self, step: Step) -> StreamEvent:
         """The extractive answer, marked as given while the model reads the article."""
         event = self._extractive(step)
         assert event.answer is not None
         return replace(event, answer=replace(event.answer, notes=(QUOTED_WHILE_READING, *event.answer.notes)))
 
     def _prompt(
-        self, step: _Step, conversation: list[ChatMessage], article: list[tuple[Paragraph, str]] | None
+        self, step: Step, conversation: list[ChatMessage], article: list[tuple[Paragraph, str]] | None
     ) -> Prompt:
         """The prompt for a question: after the whole ``article`` when given, else after the
         best sentences."""
@@ -491,8 +492,8 @@ class Assistant:
             raise BackendError(str(exc), setting="--n-ctx") from exc
         return prompt
 
-    def _extractive(self, step: _Step) -> StreamEvent:
-        timings = _at_once(step.start, step.retrieve_s)
+    def _extractive(self, step: Step) -> StreamEvent:
+        timings = at_once(step.start, step.retrieve_s)
         extract = choose_sentences(step.query, step.scored, self.config.extractive)
         found = self._speaker_answer(step)
         if found is not None:
@@ -533,7 +534,7 @@ class Assistant:
 
     def _decline(
         self,
-        step: _Step,
+        step: Step,
         *,
         removed: tuple[str, ...] = (),
         timings: Timings | None = None,
@@ -552,7 +553,7 @@ class Assistant:
             refused=True,
             removed=removed,
             notes=notes,
-            timings=timings or _at_once(step.start, step.retrieve_s),
+            timings=timings or at_once(step.start, step.retrieve_s),
             decline_reason=reason or None,
             confidence=confidence,
             signals=tuple((signals or step.signals).as_dict().items()),
@@ -575,34 +576,7 @@ class Assistant:
             backend=self.backend_name,
             query=query,
             error=error,
-            timings=_at_once(start),
+            timings=at_once(start),
             decline_reason="hostile instructions" if refused else None,
         )
-        return StreamEvent("final", answer=answer)
-
-
-def _at_once(start: float, retrieve_s: float = 0.0) -> Timings:
-    """The timings of an answer given whole at once (no stream): its first text is all of it."""
-    elapsed = time.perf_counter() - start
-    return Timings(retrieve_s, elapsed, elapsed)
-
-
-@dataclass(frozen=True)
-class _Step:
-    """A question on its way: what was asked, searched for and found, and when it started."""
-
-    question: str
-    query: str
-    passages: list[Passage]
-    scored: list[ScoredSentence]
-    start: float
-    retrieve_s: float
-    signals: Signals
-
-    def final(self, text: str, backend: str, **fields) -> StreamEvent:
-        """The final event of an answer to this question (``fields``: the rest of the
-        :class:`~rag.types.Answer`; its signals default to the step's)."""
-        fields.setdefault("signals", tuple(self.signals.as_dict().items()))
-        fields.setdefault("refused", False)
-        answer = Answer(text=text, backend=backend, passages=tuple(self.passages), query=self.query, **fields)
         return StreamEvent("final", answer=answer)

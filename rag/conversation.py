@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from .people import PRONOUN_GENDER
 from .safety import valid_text
 from .text import LONG_NAME, STOP, content_words, main_question, strip_markers
 from .tokens import TiktokenCounter
@@ -230,14 +231,10 @@ def _earlier_alone(
     return main_question(heuristic_rewrite(history[at].content.strip(), history[:at], people, pronouns))
 
 
-_HE = frozenset({"he", "him", "his", "himself"})
-_SHE = frozenset({"she", "her", "hers", "herself"})
-
-
 def _may_be(name: str, pronoun: str, pronouns: Mapping[str, str]) -> bool:
     """Whether ``pronoun`` may stand for ``name``: not when the article calls them by the other."""
     said = pronouns.get(name)
-    return said is None or (pronoun in _HE) == (said == "he") or pronoun not in _HE | _SHE
+    return said is None or PRONOUN_GENDER.get(pronoun, said) == said
 
 
 def _with_word(question: str, earlier: str) -> str | None:

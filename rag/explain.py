@@ -37,6 +37,7 @@ from .evidence import ScoredSentence
 from .extractive import choose_sentences
 from .grounding import restates
 from .prompt import check_messages
+from .step import Step
 from .text import NOT_IN_ARTICLE, balance_quotes, content_words, strip_markers, without_dateline
 from .types import StreamEvent
 
@@ -73,8 +74,6 @@ Made = Callable[[], Any]  # the article's attribution data, made when first need
 
 def explain(request: Request, attributions: Made, *, model: bool = True) -> Iterator[StreamEvent]:
     """Answer a why/how question (see the module docstring)."""
-    from .assistant import _Step
-
     a = request.assistant
     question = request.question
     query = question
@@ -85,7 +84,7 @@ def explain(request: Request, attributions: Made, *, model: bool = True) -> Iter
     scored = a.evidence.score(query, passages)
     retrieve_s = time.perf_counter() - request.start
     signals = a._signals(question, query, scored)
-    step = _Step(question, query, passages, scored, request.start, retrieve_s, signals)
+    step = Step(question, query, passages, scored, request.start, retrieve_s, signals)
     uses_model = model and request.shown is not None and not request.reading
     if uses_model and isinstance(request.backend, Verifier) and a.checks.verifier:
         try:

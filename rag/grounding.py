@@ -279,6 +279,7 @@ class Grounder:
         semantic = self._semantic(claims, para_sents)
         asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
+        asked_negated = negated_words(question)  # "Didn't Otto …?": its "yes" or "no" is ambiguous
         topic_words = content_words(topic) if topic else question_words
         # What the reply must share with the question to be on its matter: not the kind of thing
         # asked for ("Which models are affected?": "the Aris compact and the Tello van").
@@ -370,8 +371,8 @@ class Grounder:
             stated = yes and self.checks.yes_stated and bool(stated_in(rest, backed))
             # "Westvale will not pay the ransom." for "Will Westvale pay the ransom?" says "no",
             # which the question did not, when a paragraph backing it negates the same word.
-            denied = negated_words(plain) & question_words if self.checks.says_no and not yes else set()
-            denied = denied if not negated_words(question) else set()
+            denying = self.checks.says_no and not yes and not asked_negated
+            denied = negated_words(plain) & question_words if denying else set()
             denial = any(denied & negated_words(text) for text in backed)
             stated = stated or denial
             if not backing or (self.checks.restates and restates(words, asked_words) and not stated
@@ -428,7 +429,7 @@ class Grounder:
             said_no = negated_words(rest, implicit=True, prefixed=self.checks.prefixes) & question_words
             if self.checks.says_no and rest != plain and not said_no:
                 said_no = opposed_words(rest, question_words)  # "Yes, it remained open." to "Is it closed?"
-            if self.checks.yes_negated and rest != plain and not negated_words(question) and said_no:
+            if self.checks.yes_negated and rest != plain and not asked_negated and said_no:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
                 name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"
                 plain = f"No, {rest}" if name else f"No, {rest[:1].lower()}{rest[1:]}"
