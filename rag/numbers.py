@@ -23,6 +23,7 @@ _WORDS = {
     "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
     "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
 }  # fmt: skip
+NUMBER_WORDS = {digits: word for word, digits in _WORDS.items()}  # "4" → "four"
 # Words after a number that are no unit ("two of the", "1958 and").
 _NO_UNIT = frozenset({"of", "and", "or", "to", "in", "on", "at", "the", "a", "an", "for", "by", "from"})
 # A number (or an ordinal in digits: "the 33rd minute"), then its unit: the next word, across a

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .acronyms import spelled_out_in
+from .numbers import NUMBER_WORDS
 from .text import DIGITS, NAME, STARTERS, STOP, TIME, content_words, strip_markers
 from .types import Paragraph
 
@@ -127,7 +128,8 @@ def fact_sources(
     facts = [f.lower() for f in (*dates, *re.findall(DIGITS, sentence)) if f != "May"]
     facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
     text = {lab: p.text.lower() for lab, p in paragraphs.items()}
-    patterns = [rf"(?<![\w-]){re.escape(fact)}(?![\w-])" for fact in facts]
+    # "4" is written "four" too.
+    patterns = [rf"(?<![\w-])(?:{re.escape(fact)}{_spelled(fact)})(?![\w-])" for fact in facts]
 
     def holds(lab: str, wanted: list[str]) -> bool:
         return all(re.search(pattern, text[lab]) for pattern in wanted)
@@ -137,14 +139,23 @@ def fact_sources(
     whole = [s for s in scores if s[2] in backing and holds(s[2], patterns)]
     if whole:
         return [max(whole, key=lambda s: s[1])[2]]
+    # A paragraph added for one fact must also hold another word the sentence adds: "September"
+    # alone is as often another month's matter ("a cut from September's output").
+    rest = content_words(sentence) - content_words(question) - content_words(" ".join(facts))
     added = list(chosen)
     for pattern in patterns:
         if any(holds(lab, [pattern]) for lab in added):
             continue
-        holders = [s for s in scores if re.search(pattern, text[s[2]])]
+        holders = [s for s in scores if re.search(pattern, text[s[2]]) and rest & content_words(text[s[2]])]
         if holders:
             added.append(max(holders, key=lambda s: s[1])[2])
     return added
+
+
+def _spelled(fact: str) -> str:
+    """``"|four"`` for ``"4"``: the number's word as an alternative pattern ("" if it has none)."""
+    word = NUMBER_WORDS.get(fact)
+    return f"|{word}" if word else ""
 
 
 def names_in(sentence: str) -> list[str]:

@@ -567,6 +567,29 @@ def test_a_date_is_cited_to_the_one_paragraph_saying_it_all(article_grounder, wh
     assert [c.paragraph for c in checked.citations] == [5]  # "Cha said Tuesday during a discussion…"
 
 
+def test_a_number_written_as_a_word_is_held_where_it_is_written(grounder):
+    paragraphs = [
+        Paragraph(doc="uni", number=1, text="About four men studied at the college for every woman there."),
+        Paragraph(doc="uni", number=2, text="The library was moved in 1803, 4 years after the fire."),
+    ]
+    reply = "About 4 men studied at the college for every woman there [¶1]."
+    question = "What was the ratio of men to women?"
+    checked = grounder.check(reply, SourceMap.build(paragraphs), question=question)
+    assert [c.paragraph for c in checked.citations] == [1]  # "four" is the "4"; ¶2's "4" is another matter
+
+
+def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
+    paragraphs = [
+        Paragraph(doc="oil", number=1, text="The first shock was followed by the 1979 crisis, the second."),
+        Paragraph(doc="oil", number=2, text="Ministers agreed to cut production from September's output."),
+    ]
+    sources = SourceMap.build(paragraphs)
+    reply = "The second shock began in September 1979 [¶1]."
+    checked = grounder.check(reply, sources, question="When was the second oil crisis?")
+    # ¶2 says "September" of another matter ("Tuesday", said of the claim's matter, is added above).
+    assert [c.paragraph for c in checked.citations] == [1]
+
+
 def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
     source = Paragraph(
         doc="eu",
