@@ -52,6 +52,7 @@ from .placement import (
     described_in,
     fact_sources,
     in_context,
+    names_in,
     stands_together,
     with_subject,
 )
@@ -76,6 +77,7 @@ from .types import Citation, Paragraph
 # A sentence adding at most this many content words to the question is a short answer (a name,
 # a date); its citation goes to the backing paragraph that also holds the question's matter
 # when that one shares at least CONTEXT_MARGIN more of question + answer than the cited one.
+NAME_WEIGHT = 0.5  # a paragraph holding all of a sentence's names as written: added to its score
 SHORT_ANSWER_WORDS = 3
 # A reply is off the question's matter only when the matter has this many words, none of which the
 # reply or its paragraphs hold: one word ("affected") is too little to tell.
@@ -405,7 +407,14 @@ class Grounder:
             if joint:
                 chosen = joint
             elif not chosen:
-                chosen = [max((s for s in scores if s[2] in backing), key=lambda s: s[1])[2]]
+                # A name the sentence gives (not the question) counts for more written whole
+                # ("the European Parliament") than as its words apart ("the Parliament can …").
+                names = [n.lower() for n in names_in(plain) if " " in n]
+                names = [n for n in names if not content_words(n) & question_words]
+                weight = NAME_WEIGHT if self.checks.placement else 0.0
+                whole = [weight * sum(n in text.lower() for n in names) / (len(names) or 1) for text in texts]
+                chosen = [max((s for s in scores if s[2] in backing),
+                              key=lambda s: s[1] + whole[labels.index(s[2])])[2]]  # fmt: skip
             if self.checks.placement and not joint:
                 if short:
                     if asked is None:

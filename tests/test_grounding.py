@@ -590,6 +590,21 @@ def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
     assert [c.paragraph for c in checked.citations] == [1]
 
 
+def test_a_sentence_is_cited_where_its_names_are_written_whole(grounder):
+    paragraphs = [
+        Paragraph(doc="club", number=1,
+                  text="The regatta is organised by the Harbour Rowing Club and the Old Town Sailing Club."),
+        Paragraph(doc="club", number=2,
+                  text="Rowing and sailing clubs of the old town and harbour run the regatta, a club said."),
+    ]
+    reply = "The Harbour Rowing Club and the Old Town Sailing Club run the regatta."
+    checked = grounder.check(reply, SourceMap.build(paragraphs), question="Who runs the regatta?")
+    assert [c.paragraph for c in checked.citations] == [1]  # ¶2 holds the words, ¶1 the names
+    loose = Grounder(grounder.encode, checks=GroundingChecks(placement=False))
+    unplaced = loose.check(reply, SourceMap.build(paragraphs), question="Who runs the regatta?")
+    assert [c.paragraph for c in unplaced.citations] == [2]  # the switch
+
+
 def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
     source = Paragraph(
         doc="eu",
