@@ -129,6 +129,14 @@ def unheld_words(
     return out
 
 
+def held_by_lemma(words: set[str], question: str, text: str) -> set[str]:
+    """Of ``words`` (stems of ``question``'s words), those ``text`` holds as written or by lemma:
+    "paid" holds "pay" ("How much did it pay?"), "found" holds "find"."""
+    pool = content_words(text) | _held(_lemmas(text))
+    lemma = {w: content_words(lem) for token, lem, _ in _lemmas(question) for w in content_words(token)}
+    return {w for w in words if w in pool or lemma.get(w, set()) & pool}
+
+
 def _held(pairs: Sequence[tuple[str, str, bool]]) -> set[str]:
     """The stems of the words and of their lemmas."""
     return {w for word, lemma, _ in pairs for w in content_words(word) | content_words(lemma)}

@@ -65,8 +65,9 @@ class Checks:
     not withheld for the calibrator's low confidence. ``stated_reply``: a who-said reply that names
     a person and holds the question's words in a sentence the article states (:func:`rag.affirmed.
     states_answer`) is not replaced by the attribution's speaker. ``article_subject``: a sentence
-    that names nobody ("It kept its dividend unchanged.") answers a yes/no question about the
-    names its article's headline gives (:func:`rag.article_facts.subject_names`, :mod:`rag.polar`).
+    that names nobody the question does not ("It kept its dividend unchanged.") answers a yes/no,
+    "when" or "how much" question about the names its article's headline gives
+    (:func:`rag.article_facts.subject_names`, :func:`rag.polar.with_subject`).
     Checks that did not pay were removed (docs/grounding.md).
     """
 

@@ -23,12 +23,13 @@ import re
 from collections.abc import Callable, Sequence
 
 from .acronyms import spelled_out_in
+from .affirmed import held_by_lemma
 from .assistant_config import Checks
 from .conjuncts import coordinations, lists
 from .evidence import ScoredSentence, answers_type, expected_type
 from .grounding import novel_facts
 from .numbers import counted_thing, gives_count
-from .polar import POLAR_NOTE, answer_no
+from .polar import POLAR_NOTE, answer_no, with_subject
 from .text import content_words
 
 # Share of the question's other content words the sentence must hold: four of five.
@@ -52,10 +53,15 @@ _KIND_WORDS = {  # stemmed as the question's words are
 }
 
 
-def typed_answer(question: str, sentences: Sequence[ScoredSentence], limit: int = 5) -> ScoredSentence | None:
+def typed_answer(
+    question: str, sentences: Sequence[ScoredSentence], limit: int = 5,
+    subject: Callable[[str], str] | None = None,
+) -> ScoredSentence | None:
     """The first of the best ``limit`` ``sentences`` that answers a time or number question
     (see the module docstring), or ``None``. "How many X …?" asks for a number of X within
-    three words of it ("… destroy about 400 trees"; "voted 27 to 21" gives no number of members)."""
+    three words of it ("… destroy about 400 trees"; "voted 27 to 21" gives no number of members).
+    ``subject``: a sentence naming nobody the question does not is read with its article's
+    subject ("In 2023 it paid $45 million …": Nexora, :func:`rag.polar.with_subject`)."""
     kind = expected_type(question)
     if kind not in _KIND_WORDS:
         return None
@@ -64,12 +70,13 @@ def typed_answer(question: str, sentences: Sequence[ScoredSentence], limit: int 
     if not words:
         return None
     for sentence in sentences[:limit]:
-        held = len(words & content_words(sentence.text)) >= LOOKUP_MATCH * len(words)
+        read = with_subject(sentence, question, subject)
+        held = len(held_by_lemma(words, question, read)) >= LOOKUP_MATCH * len(words)  # "paid" holds "pay"
         if (
             held
             and answers_type(kind, sentence.text, question)
             and (unit is None or gives_count(unit, sentence.text))
-            and not novel_facts(question, sentence.text, spelled_out_in(sentence.text))
+            and not novel_facts(question, read, spelled_out_in(read))
         ):
             return sentence
     return None
@@ -130,7 +137,7 @@ def look_up(
     if on.polar and (found := answer_no(question, sentences, opposites=on.opposites,
                                         prefixed=on.grounding.prefixes, subject=about)) is not None:
         return found, "No: ", POLAR_NOTE
-    if typed and on.typed and (found := typed_answer(question, sentences)) is not None:
+    if typed and on.typed and (found := typed_answer(question, sentences, subject=about)) is not None:
         return found, "", LOOKUP_NOTE
     count = asked_count(question) if on.listed else None
     if count and (reply is None or not lists(reply, count)) and (found := listed_answer(question, sentences)):

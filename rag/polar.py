@@ -26,13 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .acronyms import spelled_out_in
+from .acronyms import initials, spelled_out_in
 from .affirmed import proposition
 from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import opposed_words
-from .text import TIME, content_words, forms_of
+from .text import NAME, TIME, content_words, forms_of
 
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
@@ -40,13 +40,27 @@ from .text import TIME, content_words, forms_of
 POLAR_MATCH = 0.8
 NEGATION_SCOPE = 2  # content words after "not"/"no" that it negates ("no significant increase")
 POLAR_NOTE = "A yes/no question: the article's sentence that says the opposite, quoted."
-# Capitalised words after a sentence's first; "I", a day and a month name no one.
-_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w’'-]*")
 
 
-def names_nobody(sentence: str) -> bool:
-    """Whether ``sentence`` names no one and nothing ("It kept its dividend unchanged.")."""
-    return all(w == "I" or TIME.fullmatch(w) for w in _CAPITALISED.findall(sentence.strip()))
+def names_nobody(sentence: str, question: str = "") -> bool:
+    """Whether ``sentence`` names no one and nothing ("It kept its dividend unchanged."), besides
+    what ``question`` names too ("In 2023 it paid $45 million … in the United States." for "How
+    much did Nexora pay in the US case?": "United States" by its initials)."""
+    asked = content_words(question)
+    acronyms = set(re.findall(r"\b[A-Z]{2,}\b", question))
+    for match in NAME.finditer(sentence.strip()):
+        words = match.group(0).split()[0 if match.start() else 1:]  # not the sentence's first word
+        name = " ".join(w for w in words if w != "I" and not TIME.fullmatch(w))
+        if name and not (content_words(name) <= asked or initials(name) in acronyms):
+            return False
+    return True
+
+
+def with_subject(sentence: ScoredSentence, question: str, subject: Callable[[str], str] | None) -> str:
+    """``sentence``'s text, read with its article's subject (the names its headline gives) when it
+    names nobody the question does not: "It kept its dividend unchanged." is about Lumora."""
+    about = subject(sentence.paragraph.doc) if subject and names_nobody(sentence.text, question) else ""
+    return f"{sentence.text} {about}".strip()
 
 
 def answer_no(
@@ -70,8 +84,7 @@ def answer_no(
         # A word counts in its other forms ("injuries" for "injured": stems "injuri", "injur").
         negated = forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
-        about = subject(sentence.paragraph.doc) if subject and names_nobody(sentence.text) else ""
-        read = f"{sentence.text} {about}".strip()  # "It kept its dividend unchanged." (Lumora)
+        read = with_subject(sentence, question, subject)  # "It kept its dividend unchanged." (Lumora)
         stated = forms_of(words, content_words(read))
         held = len(stated | opposed | negated) >= POLAR_MATCH * len(words)
         if not (negated or opposed) or not held:

@@ -50,6 +50,41 @@ def test_a_value_the_question_already_gives_answers_nothing():
     assert typed_answer("What happened to the library in March?", _scored(LIBRARY.split("\n\n")[1])) is None
 
 
+SETTLED = "In 2023 it paid $45 million to settle a privacy case in the United States."
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("How much did Lumora pay in the US privacy case?", True),  # "it": the headline's Lumora
+        ("How much did Lumora pay in the EU privacy case?", False),  # the sentence names another place
+        ("How much did Sanwa pay in the US privacy case?", False),  # not the headline's subject
+    ],
+)
+def test_a_number_said_of_it_is_the_headline_subjects(question, found):
+    from rag.lookup import typed_answer
+
+    sentences = _scored(SETTLED)
+    assert (typed_answer(question, sentences, subject=lambda doc: "Lumora") is not None) is found
+    assert typed_answer(question, sentences) is None  # without it, "Lumora" stands nowhere
+    from rag.assistant_config import Checks
+    from rag.lookup import look_up
+
+    subject = {"subject": lambda doc: "Lumora"}  # and with the switch off, nothing
+    assert (look_up(question, sentences, **subject)[0] is not None) is found
+    assert look_up(question, sentences, Checks().without("article_subject"), **subject)[0] is None
+
+
+def test_a_word_is_held_by_its_lemma():
+    from rag.lookup import typed_answer
+
+    # "paid" holds "pay", "found" holds "find": the question's verb in another form.
+    paid = _scored("The city paid 2.3 million dollars for the repairs.")
+    assert typed_answer("How much did the city pay for the repairs?", paid) is not None
+    found = _scored("Inspectors found 12 cracks in the bridge in May.")
+    assert typed_answer("How many cracks did inspectors find in the bridge?", found) is not None
+
+
 def test_rules_run_in_order_and_each_has_its_switch():
     from rag.assistant_config import Checks
     from rag.lookup import LOOKUP_NOTE, look_up

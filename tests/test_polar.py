@@ -129,6 +129,7 @@ def test_a_plant_kept_answers_no_to_closing_or_selling_it(question, answer):
 DIVIDEND = "It kept its dividend unchanged at 40 yen a share."
 FORECAST = "The company lowered its forecast for full-year operating profit to 70 billion yen."
 RIVAL = "Rival Sanwa kept its dividend unchanged."
+DIVIDEND_JAPAN = "In Japan it kept its dividend unchanged."
 
 
 @pytest.mark.parametrize(
@@ -138,6 +139,7 @@ RIVAL = "Rival Sanwa kept its dividend unchanged."
         ("Did Lumora raise its profit forecast?", (FORECAST,), FORECAST),
         ("Did Daiwa cut its dividend?", (DIVIDEND,), None),  # not the headline's subject
         ("Did Lumora cut its dividend?", (RIVAL,), None),  # a sentence naming another firm
+        ("Did Lumora cut its dividend in Japan?", (DIVIDEND_JAPAN,), DIVIDEND_JAPAN),  # names what is asked
     ],
 )
 def test_a_sentence_naming_nobody_is_about_the_headline_subject(question, texts, answer):
