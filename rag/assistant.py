@@ -54,6 +54,7 @@ from .evidence import EvidenceScorer, ScoredSentence, answers_type, expected_typ
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap, stands_as_written
 from .lookup import asked_count, look_up, opened
+from .polar import implied_subject
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
 from .reading import QUOTED_WHILE_READING, READING_NOTE, WAITING_TO_READ, ArticleReading
@@ -112,6 +113,7 @@ class Assistant:
             encode, self.config.grounding, strip_injections, self.checks.grounding, spelled=spelled,
             speakers=self._speakers, misattributed=self._misattributed, outlet_only=self.who_said.outlet_only,
             off_speaker=self.who_said.off_speaker,
+            subject=self._implied if self.checks.article_subject else None,
         )  # fmt: skip
         calibrators = self.config.calibrators
         self.calibrators = dict(load_calibrators() if calibrators is None else calibrators)
@@ -277,6 +279,11 @@ class Assistant:
         """Who speaks in ``paragraph``, as the attribution step resolved it."""
         found = self.attributions.get(paragraph.doc)
         return found.speakers(paragraph.number) if found else ()
+
+    def _implied(self, paragraph: Paragraph, claim: str, question: str) -> str:
+        """The article's subject, where ``paragraph`` says ``claim`` of it unnamed ("The company …")."""
+        names = subject_names(self.retriever.documents[paragraph.doc])
+        return implied_subject(paragraph, claim, question, names)
 
     def _misattributed(self, sentence: str, paragraphs: Sequence[Paragraph]) -> bool:
         """Whether ``sentence`` gives a statement of the article to someone who did not make it."""

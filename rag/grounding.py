@@ -249,6 +249,7 @@ class Grounder:
         misattributed: Callable[[str, Sequence[Paragraph]], bool] | None = None,
         outlet_only: Callable[[str, Sequence[Paragraph], str], bool] | None = None,
         off_speaker: Callable[[Sequence[str], str, Sequence[str]], set[int]] | None = None,
+        subject: Callable[[Paragraph, str, str], str] | None = None,
     ) -> None:
         self.encode = encode
         self.spelled = spelled
@@ -256,6 +257,7 @@ class Grounder:
         self.misattributed = misattributed
         self.outlet_only = outlet_only
         self.off_speaker = off_speaker
+        self.subject = subject  # (paragraph, claim, question) → the names it stands for unwritten
         self.checks = checks or GroundingChecks()
         self.thresholds = thresholds or Thresholds()
         self.clean = clean or (lambda text: text)
@@ -430,7 +432,11 @@ class Grounder:
             if described is not None:
                 chosen = [described, *(lab for lab in chosen if lab != described)]
             if self.checks.subjects and not joint:
-                chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores)
+                # The names each cited paragraph stands for unwritten ("The company …").
+                implied = {lab: self.subject(paragraphs[labels.index(lab)], plain, question)
+                           for lab in chosen} if self.subject is not None else {}  # fmt: skip
+                chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores,
+                                      implied)  # fmt: skip
             if self.checks.yes_numbers and yes and _unheld_numbers(
                     " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about

@@ -94,12 +94,17 @@ def described_in(sentence, holders, paragraphs, question_words, para_words) -> P
     return None
 
 
-def with_subject(sentence, question, chosen, new_words, texts, labels, para_words, scores) -> list[str]:
+def with_subject(
+    sentence, question, chosen, new_words, texts, labels, para_words, scores,
+    implied: Mapping[str, str] | None = None,
+) -> list[str]:
     """``chosen`` with, first, the paragraph that says the sentence's claim of the person or thing
     the question names, when no cited paragraph names them: "Anna Berg is the director of the
     Swedish Maritime Museum" cites where "the museum's director, Anna Berg" is written, not only
     the paragraph that names the museum. The paragraph names them (by its words or its resolved
-    speakers) and holds the most of what the sentence adds."""
+    speakers) and holds the most of what the sentence adds. ``implied[label]``: the names a cited
+    paragraph's sentence stands for without writing them ("The company …": the article's subject,
+    :func:`rag.polar.implied_subject`)."""
     asked = question.lower()
     given = [n for n in names_in(sentence) if n.lower() in asked]
     subjects = [w for w in map(content_words, given) if w]
@@ -109,6 +114,8 @@ def with_subject(sentence, question, chosen, new_words, texts, labels, para_word
     names = [any(w <= words for w in subjects) or any(map(spelled_out_in(text), given))
              for text, words in zip(texts, para_words, strict=True)]  # fmt: skip
     if any(names[labels.index(lab)] for lab in chosen):
+        return list(chosen)
+    if any(w <= content_words((implied or {}).get(lab, "")) for w in subjects for lab in chosen):
         return list(chosen)
     found = [s for i, s in enumerate(scores) if names[i] and new_words & para_words[i]]
     if not found:

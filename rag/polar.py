@@ -32,7 +32,8 @@ from .evidence import ScoredSentence
 from .grounding import novel_facts
 from .negation import negated_words
 from .opposites import opposed_words
-from .text import NAME, TIME, content_words, forms_of
+from .text import NAME, TIME, content_words, forms_of, split_sentences
+from .types import Paragraph
 
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
 # government offer loans for retraining?" is not answered by "would not offer subsidies for
@@ -54,6 +55,15 @@ def names_nobody(sentence: str, question: str = "") -> bool:
         if name and not (content_words(name) <= asked or initials(name) in acronyms):
             return False
     return True
+
+
+def implied_subject(paragraph: Paragraph, claim: str, question: str, subject: str) -> str:
+    """``subject`` (the names an article's headline gives) when the sentence of ``paragraph``
+    that holds most of ``claim`` names nobody the question does not: "The company lowered its
+    forecast …" says "Lumora lowered its forecast"; ``""`` otherwise."""
+    words = content_words(claim)
+    best = max(split_sentences(paragraph.text), key=lambda s: len(content_words(s) & words), default="")
+    return subject if best and names_nobody(best, question) else ""
 
 
 def with_subject(sentence: ScoredSentence, question: str, subject: Callable[[str], str] | None) -> str:

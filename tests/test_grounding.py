@@ -605,6 +605,21 @@ def test_a_sentence_is_cited_where_its_names_are_written_whole(grounder):
     assert [c.paragraph for c in unplaced.citations] == [2]  # the switch
 
 
+def test_a_claim_the_article_says_of_the_company_unnamed_stays_cited_there(grounder):
+    from rag.polar import implied_subject
+
+    paragraphs = SourceMap.build([
+        Paragraph(doc="lumora", number=1, text="Lumora's shares fell 6 percent, losing 90 billion yen."),
+        Paragraph(doc="lumora", number=2, text="The company lowered its profit forecast to 70 billion yen."),
+    ])  # fmt: skip
+    reply = "Lumora lowered its profit forecast to 70 billion yen [¶2]."
+    question = "What did Lumora do to its profit forecast?"
+    read = Grounder(grounder.encode, subject=lambda p, claim, q: implied_subject(p, claim, q, "Lumora"))
+    assert [c.paragraph for c in read.check(reply, paragraphs, question=question).citations] == [2]
+    # Without the article's subject, ¶2 does not name Lumora: the paragraph that does is put first.
+    assert [c.paragraph for c in grounder.check(reply, paragraphs, question=question).citations] == [1, 2]
+
+
 def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
     source = Paragraph(
         doc="eu",

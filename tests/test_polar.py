@@ -199,3 +199,14 @@ INJURIES = "No injuries have been linked to the fault, the spokesperson said."
 def test_a_word_in_another_form_and_an_indefinite_pronoun(question, answer):
     found = answer_no(question, scored(BONUS, INJURIES))
     assert (found.text if found else None) == answer
+
+
+def test_the_subject_a_paragraph_stands_for_unnamed():
+    from rag.polar import implied_subject
+
+    paragraph = Paragraph("lumora", 6, f"{FORECAST} {RIVAL}")
+    # The sentence stating the claim names nobody: it is about the headline's Lumora.
+    claim = "Lumora lowered its profit forecast"
+    assert implied_subject(paragraph, claim, "Did Lumora?", "Lumora") == "Lumora"
+    # The sentence stating this claim names another firm.
+    assert implied_subject(paragraph, "Lumora kept its dividend unchanged", "Did Lumora?", "Lumora") == ""
