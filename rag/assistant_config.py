@@ -44,7 +44,8 @@ class Checks:
     that the model declines, or whose reply fails the checks, gets the article's sentence that
     holds the question's other words and a value of that kind (:func:`rag.lookup.typed_answer`).
     ``said_about``: "What did X say about Y?" is answered with X's statement that holds Y, when
-    the reply gives another statement or none (:meth:`rag.who_said.WhoSaid.said_about`).
+    the reply gives another statement or none (:meth:`rag.who_said.WhoSaid.said_about`); "What
+    did X say matters?" with X's statement holding nearly all of what follows "say".
     ``polar``: a yes/no question that the model declines, answers "yes" to, or whose reply fails
     the checks, is answered "No" with the article's sentence that states it reversed
     (:mod:`rag.polar`). ``opposites``: the same for a sentence that says the question's word the

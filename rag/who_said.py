@@ -99,9 +99,12 @@ _PRONOUNS = frozenset({"he", "she", "they"})
 _SAID_ABOUT = re.compile(
     rf"^\s*(?:(?:and|so)\s+)?what\s+(?P<again>else\s+)?(?:did|does|do|has|have|had|would)\s+"
     rf"(?P<who>(?:(?!\b(?:{_SPEECH})\b).)+?)\s+(?:{_SPEECH})(?:\s+(?:about|of|regarding|concerning)\s+"
-    rf"(?P<topic>.+?))?[\s?.!]*$",
+    rf"(?P<topic>.+?)|\s+(?:that\s+)?(?P<clause>[a-z].+?))?[\s?.!]*$",
     re.IGNORECASE,
 )
+# "What did X say matters?": X's statement must hold this share of the clause's content words
+# ("What did Becker say he had been told about the port?" is not "… other ports grow").
+CLAUSE_MATCH = 0.8
 
 # A speaker note the reader's text carries ("she (Priya Raman) said"), read as the name.
 _NOTE = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[A-Z][\w’'-]+)\s+\(([A-Z][^()]{1,60})\)")
@@ -224,6 +227,8 @@ class WhoSaid:
         person = self._one_person(asked["who"], doc)
         if person is None:
             return None
+        if asked["clause"]:  # "What did she say matters?": a statement holding nearly all of it
+            return self._said_clause(person, asked["clause"], doc)
         if asked["topic"] is None:
             own = [s for s in self.statements(doc) if s.speaker == person.name]
             first = min(own, key=lambda s: (s.paragraph, s.start), default=None)
@@ -236,6 +241,19 @@ class WhoSaid:
         sentences = split_sentences(best.statement.text) or [best.statement.text]
         sentence = max(sentences, key=lambda t: len(topic & content_words(t)))  # the first of the best
         held = frozenset(topic & content_words(sentence))
+        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
+
+    def _said_clause(self, person: Person, clause: str, doc: str | None) -> SpeakerAnswer | None:
+        """``person``'s statement holding :data:`CLAUSE_MATCH` of ``clause`` (what the question
+        says they said), with its sentence that holds the most of it; else ``None``."""
+        words = content_words(clause)
+        own = [m for m in self.match(clause, doc) if m.statement.speaker == person.name]
+        best = max(own, key=lambda m: (m.lexical, m.cosine), default=None)
+        if not words or best is None or best.lexical < CLAUSE_MATCH:
+            return None
+        sentences = split_sentences(best.statement.text) or [best.statement.text]
+        sentence = max(sentences, key=lambda t: len(words & content_words(t)))
+        held = frozenset(words & content_words(sentence))
         return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
 
     def _one_person(self, words: str, doc: str | None = None) -> Person | None:

@@ -164,6 +164,9 @@ def test_a_source_named_by_relation_answers_who_begged(embedder):
         # A follow-up's search query carries the earlier question: the matter is only the young fish.
         ("What did Lopez say about the young fish? (Does the seagrass come back in our lifetime?)",
          "Maria Lopez", 2),
+        # What they said, as a clause: their statement holding nearly all of it.
+        ("What did Lopez say does not come back in our lifetime?", "Maria Lopez", 3),
+        ("And what did Becker say would pay for itself?", "Tom Becker", 4),
     ],
 )
 def test_what_someone_said_about_a_matter(who, question, name, paragraph):
@@ -178,7 +181,8 @@ def test_what_someone_said_about_a_matter(who, question, name, paragraph):
         "What did the mayor say about the seagrass?",  # nobody the article names or describes
         "What did the article say about the seagrass?",
         "Who said the seagrass would not come back?",  # a who-said question: speaker_for's
-        "What did Tom Becker say he had been told about the port?",
+        "What did Tom Becker say he had been told about the port?",  # "told": in none of his
+        "What did Lopez say would pay for itself?",  # Becker's words, not hers
     ],
 )
 def test_no_statement_when_the_matter_or_the_person_is_missing(who, question):
