@@ -40,7 +40,8 @@ ROLE_NOUNS = frozenset(
     manager prosecutor lawyer attorney judge senator lawmaker mp legislator ambassador secretary chief
     executive ceo founder head leader commander general economist scientist author editor reporter
     correspondent administrator governor mayor premier chancellor envoy diplomat negotiator deputy
-    candidate player striker defender goalkeeper midfielder doctor nurse physician surgeon teacher
+    candidate player striker defender goalkeeper midfielder substitute winger forward doctor nurse
+    physician surgeon teacher
     student witness father mother sister brother son daughter wife husband widow colleague counsel
     barrister solicitor qc sc king queen prince princess bishop priest activist campaigner worker
     owner historian commentator strategist consultant engineer astronaut pilot soldier citizen

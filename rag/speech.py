@@ -245,7 +245,8 @@ class SpeechReader:
 
     def _is_person(self, part: int, span, pos: int) -> bool:
         label = span.label_
-        if self._title(span):
+        title = clean_name(span.text)[1].split(" ")[0].rstrip(".").casefold()  # "Dr. Anders Holm"
+        if self._title(span) or title in HONORIFICS:
             return True
         prev = span.doc[span.start - 1] if span.start else None
         if (prev is not None and prev.lower_ in ("the", "a", "an")) or (
@@ -530,8 +531,7 @@ class SpeechReader:
                 if kid.i > token.i:
                     first = max(first, token.i + 1)
             elif (
-                token.lemma_ in OBJECT_CONTENT
-                and token.tag_ in ("VBD", "VBZ", "VBP")
+                token.lemma_ in OBJECT_CONTENT and token.tag_ in ("VBD", "VBZ", "VBP")
                 and any(c.dep_ == "nsubj" for c in token.children)
                 and any(c.i > token.i and c.dep_ == "prep" for c in token.children)
             ):

@@ -274,6 +274,21 @@ def test_a_first_name_read_as_the_names_root_still_gives_its_role(nlp):
     assert only(attr, "quote", "Raising the Vasa").speaker == "Per Lindqvist"
 
 
+def test_a_name_the_recogniser_misreads_is_a_person_by_its_honorific_or_role(nlp):
+    # The small model reads "Anders Holm" as no entity and "Jamal Okoro" as two places: the
+    # honorific inside the name, and a role before it ("substitute"), say they are people.
+    attr = attribute(article(
+        "The researchers, led by cardiologist Dr. Anders Holm of Aarhus University Hospital, followed "
+        "12,400 people.",
+        "“The benefit showed up even in people who started walking late in life,” Holm said.",
+        "Riverton won 2-1, with 19-year-old substitute Jamal Okoro scoring in the 89th minute.",
+        "“I just closed my eyes and hit it,” Okoro said.",
+    ), nlp)  # fmt: skip
+    assert only(attr, "quote", "started walking late").speaker == "Anders Holm"
+    assert only(attr, "quote", "closed my eyes").speaker == "Jamal Okoro"
+    assert attr.person("Jamal Okoro").descriptions == ("19-year-old substitute",)
+
+
 def test_roles_before_and_after_names(nlp):
     attr = attribute(
         article(
