@@ -46,13 +46,15 @@ from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .numbers import swapped_number, unbound_amount
 from .opposites import opposed_words
+from .people import named_subjects
 from .placement import (
     CONTEXT_MARGIN,
+    NAME_WEIGHT,
+    best_backing,
     cover,
     described_in,
     fact_sources,
     in_context,
-    names_in,
     stands_together,
     with_subject,
 )
@@ -77,7 +79,6 @@ from .types import Citation, Paragraph
 # A sentence adding at most this many content words to the question is a short answer (a name,
 # a date); its citation goes to the backing paragraph that also holds the question's matter
 # when that one shares at least CONTEXT_MARGIN more of question + answer than the cited one.
-NAME_WEIGHT = 0.5  # a paragraph holding all of a sentence's names as written: added to its score
 SHORT_ANSWER_WORDS = 3
 # A reply is off the question's matter only when the matter has this many words, none of which the
 # reply or its paragraphs hold: one word ("affected") is too little to tell.
@@ -280,6 +281,9 @@ class Grounder:
         para_words = [content_words(" ".join([p.text, *(spoken(p) if spoken else ())])) for p in paragraphs]
         claims = [s for s in sentences if not is_refusal(s)]
         para_sents = [split_sentences(p.text) for p in paragraphs]
+        if spoken:  # "She called for a trial." read as "Leila Haddad called for a trial." too
+            pairs = zip(para_sents, paragraphs, strict=True)
+            para_sents = [sents + named_subjects(sents, spoken(p)) for sents, p in pairs]
         semantic = self._semantic(claims, para_sents)
         asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
@@ -409,14 +413,8 @@ class Grounder:
             if joint:
                 chosen = joint
             elif not chosen:
-                # A name the sentence gives (not the question) counts for more written whole
-                # ("the European Parliament") than as its words apart ("the Parliament can …").
-                names = [n.lower() for n in names_in(plain) if " " in n]
-                names = [n for n in names if not content_words(n) & question_words]
-                weight = NAME_WEIGHT if self.checks.placement else 0.0
-                whole = [weight * sum(n in text.lower() for n in names) / (len(names) or 1) for text in texts]
-                chosen = [max((s for s in scores if s[2] in backing),
-                              key=lambda s: s[1] + whole[labels.index(s[2])])[2]]  # fmt: skip
+                weight = NAME_WEIGHT if self.checks.placement else 0.0  # names written whole count
+                chosen = [best_backing(plain, question_words, backing, scores, texts, labels, weight)]
             if self.checks.placement and not joint:
                 if short:
                     if asked is None:

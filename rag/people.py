@@ -272,6 +272,18 @@ class PeopleIndex:
         return max(entries, key=lambda e: (self._last(e, position), -e.key))
 
 
+_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|They)\b")
+
+
+def named_subjects(sentences: list[str], speakers: tuple[str, ...] | list[str]) -> list[str]:
+    """The ``sentences`` that open with "He", "She" or "They", that pronoun replaced by the one
+    speaker resolved in their paragraph ("She called for a trial." → "Leila Haddad called for a
+    trial."); none when several speak there."""
+    if len(set(speakers)) != 1:
+        return []
+    return [_PRONOUN_SUBJECT.sub(speakers[0], s) for s in sentences if _PRONOUN_SUBJECT.match(s)]
+
+
 # --- reading names and roles off a spaCy parse -------------------------------------------------
 
 

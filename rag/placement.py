@@ -23,7 +23,19 @@ from .types import Paragraph
 CONTEXT_MARGIN = 0.2
 
 
+NAME_WEIGHT = 0.5  # a paragraph writing all of a sentence's new names whole: added to its score
 JOINT_MAX = 3  # a sentence is backed by at most this many paragraphs together
+
+
+def best_backing(sentence, question_words, backing, scores, texts, labels, weight: float = NAME_WEIGHT
+                 ) -> str:
+    """The backing paragraph with the best score (word share plus cosine), plus up to ``weight``
+    for writing whole the multi-word names the sentence gives and the question does not ("the
+    European Parliament" counts for more than "the Parliament can …")."""
+    names = [n.lower() for n in names_in(sentence) if " " in n]
+    names = [n for n in names if not content_words(n) & question_words]
+    whole = [weight * sum(n in text.lower() for n in names) / (len(names) or 1) for text in texts]
+    return max((s for s in scores if s[2] in backing), key=lambda s: s[1] + whole[labels.index(s[2])])[2]
 
 
 def cover(new_words: set[str], para_words: Sequence[set[str]], share: float) -> list[int]:

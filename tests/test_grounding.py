@@ -620,6 +620,20 @@ def test_a_claim_the_article_says_of_the_company_unnamed_stays_cited_there(groun
     assert [c.paragraph for c in grounder.check(reply, paragraphs, question=question).citations] == [1, 2]
 
 
+def test_a_sentence_opening_with_a_pronoun_is_read_with_its_speaker(grounder):
+    paragraph = Paragraph(doc="walk", number=5, text="“It proves nothing,” she said. She called for a trial.")
+    sources = SourceMap.build([paragraph])
+    reply = "Leila Haddad called for a randomised trial [¶5]."
+    question = "What did Leila Haddad call for?"
+    read = Grounder(grounder.encode, speakers=lambda p: ("Leila Haddad", "Leila Haddad"))
+    # "She called for …" with the speaker the attribution resolved: the article's own sentence.
+    assert read.check(reply, sources, question=question).similarity >= 0.9
+    assert Grounder(grounder.encode).check(reply, sources, question=question).similarity < 0.9
+    # Two people speak there: "she" is not read as either.
+    both = Grounder(grounder.encode, speakers=lambda p: ("Leila Haddad", "Anna Berg"))
+    assert both.check(reply, sources, question=question).similarity < 0.9
+
+
 def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
     source = Paragraph(
         doc="eu",
