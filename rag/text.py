@@ -102,8 +102,9 @@ _NUMBER_WORDS = (
     "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
     "seventy|eighty|ninety"
 )
-# A number standing alone ("16 kilometers"), not one inside a name ("Hwasong-16Na").
-DIGITS = r"(?<![\w-])\d[\d,.]*(?![\w-])"
+# A number standing alone ("16 kilometers") or before a hyphened unit ("a 14-match run"), not one
+# inside a name ("Hwasong-16Na") or a score ("2-1").
+DIGITS = r"(?<![\w-])\d[\d,.]*(?!\w|(?-i:-[A-Z\d]))"
 NUMBER = re.compile(rf"{DIGITS}|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 # Days, months and years: with numbers, the facts a reply must cite where they are written.
 TIME = re.compile(

@@ -200,3 +200,21 @@ def test_blank_dateline_keeps_every_offset(text):
     assert len(blanked) == len(text)
     assert blanked.strip() == without_dateline(text)
     assert blanked.endswith(without_dateline(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("a 14-match unbeaten run", ["14"]),  # before a hyphened unit
+        ("the 19-year-old substitute", ["19"]),
+        ("16 kilometers", ["16"]),
+        ("the Hwasong-16Na missile", []),  # inside a name
+        ("Riverton won 2-1", []),  # a score, not a number of things
+        ("COVID-19 cases", []),
+    ],
+)
+def test_the_numbers_a_text_states(text, numbers):
+    from rag.text import DIGITS, NUMBER
+
+    assert re.findall(DIGITS, text) == numbers
+    assert [m.group(0) for m in NUMBER.finditer(text)] == numbers
