@@ -54,6 +54,7 @@ from .evidence import EvidenceScorer, ScoredSentence, answers_type, expected_typ
 from .extractive import choose_sentences
 from .grounding import Grounder, SourceMap, stands_as_written
 from .lookup import asked_count, look_up, opened
+from .placement import names_in
 from .polar import implied_subject
 from .prompt import Prompt, build_prompt, check_messages
 from .reading import PRIME_MARKER as PRIME_MARKER
@@ -285,6 +286,13 @@ class Assistant:
         names = subject_names(self.retriever.documents[paragraph.doc])
         return implied_subject(paragraph, claim, question, names)
 
+    def _about(self, sentence: ScoredSentence) -> str:
+        """Whom a sentence naming nobody is about: the side its speaker's description names ("his
+        team", said by "Castlebury coach Dieter Brandt"), else the headline's subject."""
+        found = self.attributions.get(sentence.paragraph.doc)
+        side = names_in(found.described(sentence.paragraph.number, sentence.text)) if found else []
+        return " ".join(side) or subject_names(self.retriever.documents[sentence.paragraph.doc])
+
     def _misattributed(self, sentence: str, paragraphs: Sequence[Paragraph]) -> bool:
         """Whether ``sentence`` gives a statement of the article to someone who did not make it."""
         docs = dict.fromkeys(p.doc for p in paragraphs)
@@ -332,7 +340,7 @@ class Assistant:
         ``counts``, also a "how many" or "when" question: the sentence giving what was asked;
         a question for a number of things whose ``kept`` reply lists fewer: the listing sentence."""
         found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept,
-                                      subject=lambda doc: subject_names(self.retriever.documents[doc]))
+                                      subject=self._about)
         if found is None:
             return None
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"

@@ -70,6 +70,15 @@ class Attributions:
         ]
         return tuple(dict.fromkeys(names))
 
+    def described(self, number: int, sentence: str) -> str:
+        """The description of whoever says ``sentence`` in paragraph ``number`` ("Castlebury
+        coach" for "… he said, adding that his team would not appeal"); ``""`` if none."""
+        for statement in self.in_paragraph(number):
+            person = self.person(statement.speaker) if statement.speaker else None
+            if person and person.descriptions and statement.text.strip(" .,") in sentence:
+                return " ".join(person.descriptions)
+        return ""
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -55,7 +55,7 @@ _KIND_WORDS = {  # stemmed as the question's words are
 
 def typed_answer(
     question: str, sentences: Sequence[ScoredSentence], limit: int = 5,
-    subject: Callable[[str], str] | None = None,
+    subject: Callable[[ScoredSentence], str] | None = None,
 ) -> ScoredSentence | None:
     """The first of the best ``limit`` ``sentences`` that answers a time or number question
     (see the module docstring), or ``None``. "How many X …?" asks for a number of X within
@@ -122,15 +122,14 @@ _THING_WORDS = frozenset(content_words("thing things item items"))
 
 def look_up(
     question: str, sentences: Sequence[ScoredSentence], checks: Checks | None = None, *, typed: bool = True,
-    reply: str | None = None, subject: Callable[[str], str] | None = None,
+    reply: str | None = None, subject: Callable[[ScoredSentence], str] | None = None,
 ) -> tuple[ScoredSentence | None, str, str]:
     """The article's sentence that answers ``question``: "no" to a yes/no question
     (:func:`rag.polar.answer_no`, switch ``polar``; by an opposite word, ``opposites``), else,
     with ``typed``, a time or number asked for (:func:`typed_answer`, switch ``typed``), else the
     list of things asked for when the ``reply`` kept (if any) lists fewer (:func:`listed_answer`,
     switch ``listed``); with the prefix its answer opens with and the note that says why.
-    ``subject``: the article's subject, for a yes/no sentence that names nobody (switch
-    ``article_subject``).
+    ``subject(sentence)``: whom a sentence that names nobody is about (switch ``article_subject``).
     ``(None, "", "")`` when none finds one."""
     on = checks or Checks()
     about = subject if on.article_subject else None

@@ -66,21 +66,24 @@ def implied_subject(paragraph: Paragraph, claim: str, question: str, subject: st
     return subject if best and names_nobody(best, question) else ""
 
 
-def with_subject(sentence: ScoredSentence, question: str, subject: Callable[[str], str] | None) -> str:
-    """``sentence``'s text, read with its article's subject (the names its headline gives) when it
-    names nobody the question does not: "It kept its dividend unchanged." is about Lumora."""
-    about = subject(sentence.paragraph.doc) if subject and names_nobody(sentence.text, question) else ""
+def with_subject(
+    sentence: ScoredSentence, question: str, subject: Callable[[ScoredSentence], str] | None
+) -> str:
+    """``sentence``'s text, read with whom ``subject(sentence)`` says it is about (its article's
+    subject, the names its headline gives; or its speaker's side) when it names nobody the
+    question does not: "It kept its dividend unchanged." is about Lumora."""
+    about = subject(sentence) if subject and names_nobody(sentence.text, question) else ""
     return f"{sentence.text} {about}".strip()
 
 
 def answer_no(
     question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True,
-    prefixed: bool = True, subject: Callable[[str], str] | None = None,
+    prefixed: bool = True, subject: Callable[[ScoredSentence], str] | None = None,
 ) -> ScoredSentence | None:
     """The best of the first ``limit`` ``sentences`` that says the opposite of the yes/no
     ``question``, or ``None``; with ``prefixed``, a word negated by its prefix counts
-    ("unaffordable" for "Did he call the demand affordable?"). ``subject(doc)``: the names a
-    sentence of ``doc`` that names nobody is about (:func:`rag.article_facts.subject_names`)."""
+    ("unaffordable" for "Did he call the demand affordable?"). ``subject(sentence)``: the names a
+    sentence that names nobody is about (:func:`rag.article_facts.subject_names`, :func:`with_subject`)."""
     claim = proposition(question)
     if claim is None:
         return None

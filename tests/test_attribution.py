@@ -289,6 +289,17 @@ def test_a_name_the_recogniser_misreads_is_a_person_by_its_honorific_or_role(nlp
     assert attr.person("Jamal Okoro").descriptions == ("19-year-old substitute",)
 
 
+def test_the_description_of_whoever_says_a_sentence(nlp):
+    attr = attribute(article(
+        "Castlebury coach Dieter Brandt blamed the pitch. “You cannot play on that,” he said, adding "
+        "that his team would not appeal the late goal.",
+    ), nlp)  # fmt: skip
+    said = "“You cannot play on that,” he said, adding that his team would not appeal the late goal."
+    assert attr.described(1, said) == "Castlebury coach"
+    assert attr.described(1, "Castlebury coach Dieter Brandt blamed the pitch.") == ""  # no statement of his
+    assert attr.described(2, said) == ""  # another paragraph
+
+
 def test_roles_before_and_after_names(nlp):
     attr = attribute(
         article(

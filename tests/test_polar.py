@@ -210,3 +210,31 @@ def test_the_subject_a_paragraph_stands_for_unnamed():
     assert implied_subject(paragraph, claim, "Did Lumora?", "Lumora") == "Lumora"
     # The sentence stating this claim names another firm.
     assert implied_subject(paragraph, "Lumora kept its dividend unchanged", "Did Lumora?", "Lumora") == ""
+
+
+# Written for this test: a match report whose headline names the winner, and a coach of the loser
+# who says "his team".
+MATCH = "\n\n".join([
+    "Riverton stun champions with late winner",
+    "Riverton beat league champions Castlebury 2-1 on Saturday with a goal in the 89th minute.",
+    "Castlebury coach Dieter Brandt blamed the pitch. “You cannot play football on a surface like "
+    "that,” he said, adding that his team would not appeal the late goal.",
+])  # fmt: skip
+
+
+@pytest.mark.parametrize(("switch", "question", "no"), [
+    (True, "Will Castlebury appeal the late goal?", True),  # "his team": the coach's, Castlebury
+    (True, "Will Riverton appeal the late goal?", False),  # not the headline's Riverton
+    (False, "Will Castlebury appeal the late goal?", False),  # article_subject off: "Castlebury" nowhere
+])  # fmt: skip
+def test_a_speakers_his_team_is_the_side_his_description_names(story, switch, question, no):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    checks = Checks() if switch else Checks().without("article_subject")
+    config = AssistantConfig(checks=checks, calibrators={}, second_look=None)
+    bot = Assistant(story(MATCH, "match"), ScriptedBackend("The article does not say."), config)
+    answer = bot.ask(question)
+    assert answer.text.startswith("No:") is no, answer.text
