@@ -132,7 +132,10 @@ def with_subject(
     found = [s for i, s in enumerate(scores) if names[i] and new_words & para_words[i]]
     if not found:
         return list(chosen)
-    best = max(found, key=lambda s: s[1])[2]
+    # A paragraph that writes the name comes before one that only has them speak ("Holm said …").
+    written = {lab for lab, text in zip(labels, texts, strict=True)
+               if any(w <= content_words(text) for w in subjects) or any(map(spelled_out_in(text), given))}
+    best = max(found, key=lambda s: (s[2] in written, s[1]))[2]
     return [best, *(lab for lab in chosen if lab != best)]
 
 

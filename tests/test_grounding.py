@@ -634,6 +634,21 @@ def test_a_sentence_opening_with_a_pronoun_is_read_with_its_speaker(grounder):
     assert both.check(reply, sources, question=question).similarity < 0.9
 
 
+def test_the_subjects_paragraph_is_one_that_writes_the_name(grounder):
+    paragraphs = SourceMap.build([
+        Paragraph("walk", 1, "The study of 12,000 older walkers found a lower heart attack risk."),
+        Paragraph("walk", 2, "Dr. Anders Holm, a cardiologist, ran the research at Aarhus."),
+        Paragraph("walk", 3, "The study of older walkers was funded by a heart charity. Holm said his team "
+                  "would study walking speed next."),
+    ])  # fmt: skip
+    speakers = {3: ("Anders Holm",)}  # ¶3 names him by surname; the attribution resolves it
+    read = Grounder(grounder.encode, speakers=lambda p: speakers.get(p.number, ()))
+    reply = "Anders Holm is a cardiologist who led the study of older walkers [¶1]."
+    checked = read.check(reply, paragraphs, question="Who is Anders Holm?")
+    # ¶1 does not name him: ¶2, which writes his name, is put first, not ¶3, where he only speaks.
+    assert [c.paragraph for c in checked.citations] == [2, 1]
+
+
 def test_a_negation_in_another_clause_of_the_source_sentence_does_not_reverse_the_claim(grounder):
     source = Paragraph(
         doc="eu",
