@@ -237,11 +237,7 @@ class WhoSaid:
         best = max(matches, key=lambda m: (m.lexical, m.cosine), default=None)
         if best is None or best.lexical == 0:
             return None
-        topic = content_words(asked["topic"])
-        sentences = split_sentences(best.statement.text) or [best.statement.text]
-        sentence = max(sentences, key=lambda t: len(topic & content_words(t)))  # the first of the best
-        held = frozenset(topic & content_words(sentence))
-        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
+        return _quoting(person, best, content_words(asked["topic"]))
 
     def _said_clause(self, person: Person, clause: str, doc: str | None) -> SpeakerAnswer | None:
         """``person``'s statement holding :data:`CLAUSE_MATCH` of ``clause`` (what the question
@@ -251,10 +247,7 @@ class WhoSaid:
         best = max(own, key=lambda m: (m.lexical, m.cosine), default=None)
         if not words or best is None or best.lexical < CLAUSE_MATCH:
             return None
-        sentences = split_sentences(best.statement.text) or [best.statement.text]
-        sentence = max(sentences, key=lambda t: len(words & content_words(t)))
-        held = frozenset(words & content_words(sentence))
-        return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
+        return _quoting(person, best, words)
 
     def _one_person(self, words: str, doc: str | None = None) -> Person | None:
         """The one person ``words`` name ("Niek Stam", "Stam") or describe ("the mayor"), if one."""
@@ -508,3 +501,12 @@ def _sentence_end(text: str, start: int) -> int:
     """Where the sentence running at ``start`` ends in ``text`` (after its closing quote)."""
     found = re.search(r"[.!?][’”\"']?(?=\s|$)", text[start:])
     return start + found.end() if found else len(text)
+
+
+def _quoting(person: Person, best: StatementMatch, words: set[str]) -> SpeakerAnswer:
+    """``person``'s answer quoting ``best``'s sentence that holds the most of ``words`` (the first
+    of the best), with the words it holds."""
+    sentences = split_sentences(best.statement.text) or [best.statement.text]
+    sentence = max(sentences, key=lambda t: len(words & content_words(t)))
+    held = frozenset(words & content_words(sentence))
+    return SpeakerAnswer(person, person.name, best.statement, best.score, 0.0, sentence, held)
