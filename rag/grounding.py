@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -274,6 +275,7 @@ class Grounder:
             replace(sources.paragraphs[lab], text=self.clean(sources.paragraphs[lab].text)) for lab in labels
         ]
         texts = [p.text for p in paragraphs]
+        by_label = dict(zip(labels, paragraphs, strict=True))
         haystack = " ".join(texts) + " " + question
         # A paragraph holds its speakers too: "…,” she said" backs "Kim Du-yeon said …" once the
         # attribution step has resolved "she" (switch ``speakers``).
@@ -430,11 +432,10 @@ class Grounder:
             if described is not None:
                 chosen = [described, *(lab for lab in chosen if lab != described)]
             if self.checks.subjects and not joint:
-                # The names each cited paragraph stands for unwritten ("The company …").
-                implied = {lab: self.subject(paragraphs[labels.index(lab)], plain, question)
-                           for lab in chosen} if self.subject is not None else {}  # fmt: skip
+                # The names a cited paragraph stands for unwritten ("The company …"), asked only when needed.
+                implied = partial(self._implied, by_label, plain, question)
                 chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores,
-                                      implied)  # fmt: skip
+                                      implied if self.subject is not None else None)  # fmt: skip
             if self.checks.yes_numbers and yes and _unheld_numbers(
                     " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
@@ -500,6 +501,10 @@ class Grounder:
             return False
         vectors = self.encode([*asked, *found])
         return bool((vectors[: len(asked)] @ vectors[len(asked) :].T).max() >= SYNONYM_SIMILARITY)
+
+    def _implied(self, by_label: dict[str, Paragraph], claim: str, question: str, label: str) -> str:
+        """The names the paragraph ``label`` stands for without writing them (``subject``)."""
+        return self.subject(by_label[label], claim, question) if self.subject is not None else ""
 
     def _semantic(self, claims: list[str], para_sents: list[list[str]]) -> dict[str, list[float]]:
         """Per claim: its best cosine in each paragraph (empty without an encoder)."""

@@ -11,7 +11,7 @@ them together (:func:`cover`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .acronyms import spelled_out_in
 from .numbers import NUMBER_WORDS
@@ -108,13 +108,13 @@ def described_in(sentence, holders, paragraphs, question_words, para_words) -> P
 
 def with_subject(
     sentence, question, chosen, new_words, texts, labels, para_words, scores,
-    implied: Mapping[str, str] | None = None,
+    implied: Callable[[str], str] | None = None,
 ) -> list[str]:
     """``chosen`` with, first, the paragraph that says the sentence's claim of the person or thing
     the question names, when no cited paragraph names them: "Anna Berg is the director of the
     Swedish Maritime Museum" cites where "the museum's director, Anna Berg" is written, not only
     the paragraph that names the museum. The paragraph names them (by its words or its resolved
-    speakers) and holds the most of what the sentence adds. ``implied[label]``: the names a cited
+    speakers) and holds the most of what the sentence adds. ``implied(label)``: the names a cited
     paragraph's sentence stands for without writing them ("The company …": the article's subject,
     :func:`rag.polar.implied_subject`)."""
     asked = question.lower()
@@ -127,7 +127,7 @@ def with_subject(
              for text, words in zip(texts, para_words, strict=True)]  # fmt: skip
     if any(names[labels.index(lab)] for lab in chosen):
         return list(chosen)
-    if any(w <= content_words((implied or {}).get(lab, "")) for w in subjects for lab in chosen):
+    if implied is not None and any(any(w <= content_words(implied(lab)) for w in subjects) for lab in chosen):
         return list(chosen)
     found = [s for i, s in enumerate(scores) if names[i] and new_words & para_words[i]]
     if not found:
