@@ -25,6 +25,15 @@ CONTEXT_MARGIN = 0.2
 
 NAME_WEIGHT = 0.5  # a paragraph writing all of a sentence's new names whole: added to its score
 JOINT_MAX = 3  # a sentence is backed by at most this many paragraphs together
+# A question asking for a place ("Where …?", "In which city …?"), and the place a sentence gives
+# after a locative preposition ("based in Washington", "at the Kennedy Space Center").
+_PLACE_ASKED = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?where\b"
+    r"|\b(?:which|what)\s+(?:city|country|countries|town|state|nation|region|province|capital|village|county"
+    r"|island)\b",
+    re.IGNORECASE,
+)
+_PLACE = re.compile(r"\b(?:in|at|near|from|across)\s+(?:the\s+)?((?:[A-Z][\w’'-]*)(?:\s+[A-Z][\w’'-]*)*)")
 
 
 def best_backing(sentence, question_words, backing, scores, texts, labels, weight: float = NAME_WEIGHT
@@ -143,7 +152,8 @@ def fact_sources(
     sentence, question, chosen, backing, scores, paragraphs: Mapping[str, Paragraph]
 ) -> list[str]:
     """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written:
-    a backing paragraph that holds them all instead, else also the best one holding each."""
+    a backing paragraph that holds them all instead, else also the best one holding each; then
+    the place a "where" question asks for (:func:`place_source`)."""
     asked = question.lower()
     # Written dates and digits only: "may", "march" and "two" are too often other words.
     dates = [m.group(0) for m in TIME.finditer(sentence) if not m.group(0).islower()]
@@ -157,10 +167,10 @@ def fact_sources(
         return all(re.search(pattern, text[lab]) for pattern in wanted)
 
     if not patterns or any(holds(lab, patterns) for lab in chosen):
-        return list(chosen)
+        return place_source(sentence, question, chosen, scores, text)
     whole = [s for s in scores if s[2] in backing and holds(s[2], patterns)]
     if whole:
-        return [max(whole, key=lambda s: s[1])[2]]
+        return place_source(sentence, question, [max(whole, key=lambda s: s[1])[2]], scores, text)
     # A paragraph added for one fact must also hold another word the sentence adds: "September"
     # alone is as often another month's matter ("a cut from September's output").
     rest = content_words(sentence) - content_words(question) - content_words(" ".join(facts))
@@ -171,7 +181,32 @@ def fact_sources(
         holders = [s for s in scores if re.search(pattern, text[s[2]]) and rest & content_words(text[s[2]])]
         if holders:
             added.append(max(holders, key=lambda s: s[1])[2])
-    return added
+    return place_source(sentence, question, added, scores, text)
+
+
+def place_source(sentence, question, chosen, scores, text: Mapping[str, str]) -> list[str]:
+    """For a question asking where, ``chosen`` made to cite the place the sentence gives where it
+    is written: "… the Center for Strategic and International Studies, which is based in
+    Washington" goes where "a discussion hosted by the Washington-based CSIS" is, not only where
+    the think tank is named. The paragraph writing the place beside at least two of the
+    question's words replaces the cited ones when it holds as much of the question as each of
+    them (the place is the answer, and the reader checks it there), else joins them."""
+    if not _PLACE_ASKED.search(question):
+        return list(chosen)
+    asked, wanted = question.lower(), content_words(question)
+    places = [m.group(1).lower() for m in _PLACE.finditer(strip_markers(sentence))]
+    share = {lab: len(wanted & content_words(body)) for lab, body in text.items()}
+    cited = list(chosen)
+    for place in dict.fromkeys(p for p in places if p not in asked and p.split()[0] not in STARTERS):
+        pattern = rf"(?<!\w){re.escape(place)}(?!\w)"
+        if any(re.search(pattern, text[lab]) for lab in cited):
+            continue
+        holders = [s for s in scores if re.search(pattern, text[s[2]]) and share[s[2]] >= 2]
+        if not holders:
+            continue
+        best = max(holders, key=lambda s: (share[s[2]], s[1]))[2]
+        cited = [best] if all(share[best] >= share[lab] for lab in cited) else [*cited, best]
+    return cited
 
 
 def _spelled(fact: str) -> str:

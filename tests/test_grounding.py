@@ -578,6 +578,25 @@ def test_a_number_written_as_a_word_is_held_where_it_is_written(grounder):
     assert [c.paragraph for c in checked.citations] == [1]  # "four" is the "4"; ¶2's "4" is another matter
 
 
+def test_the_place_a_where_question_asks_for_is_cited_where_it_is_written(grounder):
+    paragraphs = [
+        Paragraph(doc="ports", number=1,
+                  text="Mara Lind, an analyst at the Baltic Freight Institute, studies harbour traffic."),
+        Paragraph(doc="ports", number=2,
+                  text="Lind spoke at a forum hosted by the Riga-based institute on Monday."),
+        Paragraph(doc="ports", number=3, text="Riga's port handled more containers than ever last year."),
+    ]
+    sources = SourceMap.build(paragraphs)
+    reply = "The forum was hosted by the Baltic Freight Institute, which is based in Riga [¶1]."
+    question = "In which city is the institute that hosted Lind's forum?"
+    checked = grounder.check(reply, sources, question=question)
+    # ¶2 writes the place beside the forum; ¶3 writes it of another matter.
+    assert [c.paragraph for c in checked.citations] == [2]
+    # Not a question about a place: the institute's paragraph stays cited.
+    checked = grounder.check(reply, sources, question="Which institute hosted Lind's forum?")
+    assert [c.paragraph for c in checked.citations] == [1]
+
+
 def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
     paragraphs = [
         Paragraph(doc="oil", number=1, text="The first shock was followed by the 1979 crisis, the second."),
