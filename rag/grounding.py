@@ -58,6 +58,7 @@ from .placement import (
     in_context,
     stands_together,
     with_subject,
+    written_whole,
 )
 from .text import (
     DIGITS,
@@ -427,7 +428,9 @@ class Grounder:
                     # question: "Paul Dewar." alone only says where he is named.
                     said = len(words & question_words) / len(words)
                     near = [a + said * b for a, b in zip(asked, sims, strict=True)]
-                    chosen = in_context(chosen, backing, context, labels, para_words, near, margin)
+                    # A sentence restating the question, where its names are written whole (not a bare name).
+                    whole = written_whole(plain, question_words, texts) if said >= 0.5 else None
+                    chosen = in_context(chosen, backing, context, labels, para_words, near, margin, whole)
                 chosen = fact_sources(plain, question, chosen, backing, scores, sources.paragraphs)
             if described is not None:
                 chosen = [described, *(lab for lab in chosen if lab != described)]

@@ -41,10 +41,16 @@ def best_backing(sentence, question_words, backing, scores, texts, labels, weigh
     """The backing paragraph with the best score (word share plus cosine), plus up to ``weight``
     for writing whole the multi-word names the sentence gives and the question does not ("the
     European Parliament" counts for more than "the Parliament can …")."""
-    names = [n.lower() for n in names_in(sentence) if " " in n]
-    names = [n for n in names if not content_words(n) & question_words]
-    whole = [weight * sum(n in text.lower() for n in names) / (len(names) or 1) for text in texts]
+    whole = written_whole(sentence, question_words, texts, weight)
     return max((s for s in scores if s[2] in backing), key=lambda s: s[1] + whole[labels.index(s[2])])[2]
+
+
+def written_whole(sentence, question_words, texts, weight: float = NAME_WEIGHT) -> list[float]:
+    """Per paragraph, ``weight`` times the share of the sentence's multi-word names (those the
+    question does not give) that it writes whole."""
+    names = [n.lower() for n in names_in(sentence) if " " in n]
+    names = [n for n in names if not content_words(n) <= question_words]
+    return [weight * sum(n in text.lower() for n in names) / (len(names) or 1) for text in texts]
 
 
 def cover(new_words: set[str], para_words: Sequence[set[str]], share: float) -> list[int]:
@@ -64,15 +70,18 @@ def cover(new_words: set[str], para_words: Sequence[set[str]], share: float) -> 
     return []
 
 
-def in_context(chosen, backing, context, labels, para_words, asked=None, margin=CONTEXT_MARGIN) -> list[str]:
+def in_context(chosen, backing, context, labels, para_words, asked=None, margin=CONTEXT_MARGIN, whole=None
+               ) -> list[str]:
     """For a short answer ("Seiler said."), cite where the question's matter is: a name alone is
     "supported" by every paragraph naming the person; the reader needs the one that also holds
     what the question is about (its words, and the question's best cosine to one of its
     sentences, ``asked``). A marker the model wrote is moved only for a paragraph ``margin``
-    better; a citation the checks chose goes to the best one."""
+    better; a citation the checks chose goes to the best one. ``whole``: per paragraph, what
+    writing the answer's names whole adds (:func:`written_whole`)."""
     asked = asked or [0.0] * len(labels)
+    whole = whole or [0.0] * len(labels)
     share = {lab: len(context & para_words[labels.index(lab)]) / len(context) + asked[labels.index(lab)]
-             for lab in backing}  # fmt: skip
+             + whole[labels.index(lab)] for lab in backing}  # fmt: skip
     best = max(backing, key=lambda lab: (share[lab], -labels.index(lab)))
     if max((share[lab] for lab in chosen), default=0.0) + margin < share[best] or not margin:
         return [best]

@@ -597,6 +597,25 @@ def test_the_place_a_where_question_asks_for_is_cited_where_it_is_written(ground
     assert [c.paragraph for c in checked.citations] == [1]
 
 
+def test_a_sentence_restating_the_question_moves_to_where_its_names_are_written_whole(grounder):
+    paragraphs = [
+        Paragraph(doc="league", number=1,
+                  text="The league is run by the Board of Governors and the Players Council, "
+                       "elected yearly."),
+        Paragraph(doc="league", number=2,
+                  text="The commissioner runs the league day to day, though the Board is the main "
+                       "catalyst of rule changes and the Council can ask for a vote."),
+    ]
+    sources = SourceMap.build(paragraphs)
+    question = "Who are the main bodies that run the league?"
+    reply = "The main bodies that run the league are the Board and the Players Council [¶2]."
+    checked = grounder.check(reply, sources, question=question)
+    assert [c.paragraph for c in checked.citations] == [1]  # ¶2 says only "the Board", "the Council"
+    # A bare name stays where the question's matter is, though ¶1 writes it whole.
+    checked = grounder.check("The Players Council.", sources, question="Which body can ask for a vote?")
+    assert [c.paragraph for c in checked.citations] == [2]
+
+
 def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
     paragraphs = [
         Paragraph(doc="oil", number=1, text="The first shock was followed by the 1979 crisis, the second."),
