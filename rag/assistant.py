@@ -273,8 +273,10 @@ class Assistant:
     # -- steps ------------------------------------------------------------------------------
     def _unknown(self, question: str, *, all_names: bool = False) -> list[str]:
         """The names in ``question`` the corpus never mentions (acronyms count by their long form)."""
-        spelled = self.retriever.acronyms.knows if self.retriever.acronyms else None
-        return unknown_names(question, self.evidence.vocabulary, all_names=all_names, spelled=spelled)
+        spelled, vocabulary = getattr(self.retriever.acronyms, "knows", None), self.evidence.vocabulary
+        names = unknown_names(question, vocabulary, all_names=all_names, spelled=spelled)
+        role = not all_names and self.checks.roles and self.who_said.unknown_role(question, vocabulary)
+        return [*names, role] if role else names  # "What did the ambassador say?"
 
     def _speakers(self, paragraph: Paragraph) -> tuple[str, ...]:
         """Who speaks in ``paragraph``, as the attribution step resolved it."""

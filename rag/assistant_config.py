@@ -60,8 +60,11 @@ class Checks:
     article's sentences that state a cause ("because", "due to", "after …";
     :func:`rag.explain.choose`). ``roles``: a question that calls one person by the role the
     article gives them ("What did the analyst say?") is searched and asked with their name
-    written in (:meth:`rag.who_said.WhoSaid.by_role`). ``confirmed``: a reply giving the speaker
-    and statement the attribution finds for a who-said or said-about question, or the description
+    written in (:meth:`rag.who_said.WhoSaid.by_role`); one asking what a role said that the corpus
+    never has ("What did the ambassador say?"), nobody's description sharing a word with it, is
+    declined as an unknown name (:meth:`rag.who_said.WhoSaid.unknown_role`). ``confirmed``: a
+    reply giving the speaker and statement the attribution finds for a who-said or said-about
+    question, or the description
     the article gives the person "Who is X?" names (:meth:`rag.who_said.WhoSaid.describes`), is
     not withheld for the calibrator's low confidence. ``stated_reply``: a who-said reply that names
     a person and holds the question's words in a sentence the article states (:func:`rag.affirmed.

@@ -119,8 +119,6 @@ def unknown_names(
     whether the corpus has a word in another form (an acronym spelled out, see
     :meth:`rag.acronyms.AcronymMap.knows`). ``all_names``: every name checked, known or not.
     """
-    import difflib
-
     missing, checked = [], []
     for match in NAME.finditer(question):
         words = re.split(r"[\s-]+", match.group(0))
@@ -133,11 +131,16 @@ def unknown_names(
             if len(token) < 3:
                 continue
             checked.append(word)
-            if token in vocabulary or (spelled is not None and spelled(word)):
-                continue
-            if not difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.8):
+            if not (known_word(token, vocabulary) or (spelled is not None and spelled(word))):
                 missing.append(word)
     return checked if all_names else missing
+
+
+def known_word(word: str, vocabulary: set[str]) -> bool:
+    """Whether the corpus has ``word`` (lower-cased), or a word close to it (a typo, a plural)."""
+    import difflib
+
+    return word in vocabulary or bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8))
 
 
 # A question about what someone says, thinks or warns (general English wording).

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribution import Attributions, Person, Statement
-from .evidence import expected_type
-from .people import role_head
+from .evidence import expected_type, known_word
+from .people import ROLE_NOUNS, role_head
 from .text import (
     NESTED_QUOTES,
     QUOTE_WORDS,
@@ -238,6 +238,28 @@ class WhoSaid:
         if best is None or best.lexical == 0:
             return None
         return _quoting(person, best, content_words(asked["topic"]))
+
+    def unknown_role(self, question: str, vocabulary: set[str], doc: str | None = None) -> str | None:
+        """For "What did the Chinese ambassador say (about …)?", the role word (:data:`~rag.people.
+        ROLE_NOUNS`) that the corpus never uses (not in ``vocabulary``, nor a word close to it) when
+        the question names nobody and no one's description shares a word with the asked person;
+        else ``None``. The
+        article cannot say what a speaker it never has said; a small model gives the question's
+        words to whoever spoke (the foreign minister's, to "the Chinese ambassador"). Acronyms
+        ("CEO") are left alone: the article may spell them out ("chief executive")."""
+        asked = _SAID_ABOUT.match(plain_text(main_question(question)))
+        if asked is None or self.named(asked["who"], doc):
+            return None
+        words = re.findall(r"[\w’'-]+", asked["who"])
+        missing = [w for w in words if w.casefold() in ROLE_NOUNS and not w.isupper()
+                   and not known_word(w.casefold(), vocabulary)]
+        # "the Australian diplomat" may be "Australia's foreign minister": a word's first five
+        # letters, shared with anyone's description, leave the question to the model.
+        wanted = {w[:5] for w in content_words(asked["who"])}
+        if not missing or any(wanted & {w[:5] for w in content_words(" ".join(p.descriptions))}
+                              for p in self.people(doc)):  # fmt: skip
+            return None
+        return f"{'an' if missing[0][0].lower() in 'aeiou' else 'a'} {missing[0]}"  # "an ambassador"
 
     def _said_clause(self, person: Person, clause: str, doc: str | None) -> SpeakerAnswer | None:
         """``person``'s statement holding :data:`CLAUSE_MATCH` of ``clause`` (what the question

@@ -6,6 +6,8 @@ the packaged MiniLM embedder matches statements by meaning.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rag.attribution import attribute
@@ -267,6 +269,26 @@ def test_another_statement_from_the_same_paragraph_is_not_the_one_asked_about(st
 )
 def test_a_role_the_article_gives_one_person_stands_for_them(who, question, named):
     assert who.by_role(question, "harbour") == named
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("What did the mayor say?", "a mayor"),  # no mayor in the article
+        ("What did the French ambassador say about the harbour?", "an ambassador"),
+        ("What did the finance chief say?", None),  # the article's role
+        ("What did the council's economist say?", None),  # "council" is in Becker's description
+        ("What did the Coastal spokesman say?", None),  # "Coastal" is in Lopez's
+        ("What did the CEO say?", None),  # an acronym may be spelled out ("chief executive")
+        ("What did the biologists say?", None),  # a word close to the article's
+        ("What did Lopez say?", None),  # a name, not a role
+        ("Who is the mayor?", None),  # not a said-about question
+    ],
+)
+def test_a_role_the_article_never_has_is_unknown(who, question, unknown):
+    vocabulary = {w for p in parse_document(STORY, doc_id="harbour").paragraphs
+                  for w in re.findall(r"[a-z0-9]+", p.text.lower())}  # fmt: skip
+    assert who.unknown_role(question, vocabulary, "harbour") == unknown
 
 
 def test_a_role_two_articles_give_is_nobody_in_particular(embedder):
