@@ -165,11 +165,9 @@ class SourceMap:
 
 
 def restates(words: set[str], question_words: set[str]) -> bool:
-    """Whether a sentence's content ``words`` add nothing to the question's.
-
-    Stems that are prefixes of each other count as the same word ("Russia" and "Russian"):
-    "The troops are being trained in Russia" does not answer "In which Russian region?".
-    """
+    """Whether a sentence's content ``words`` add nothing to the question's. Stems that are
+    prefixes of each other count as the same word ("Russia" and "Russian"): "The troops are being
+    trained in Russia" does not answer "In which Russian region?"."""
     return forms_of(words, question_words) == words
 
 
@@ -403,7 +401,8 @@ class Grounder:
             described: str | None = None  # where the question's matter calls the answer "the plant"
             if short and self.checks.together:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]
-                if not stands_together(holders, question_words, paragraphs, para_words):
+                resolved = content_words(main_question(topic or question))  # "he" as the rewrite names him
+                if not stands_together(holders, resolved, paragraphs, para_words):
                     found = described_in(plain, holders, paragraphs, question_words, para_words)
                     described = labels[paragraphs.index(found)] if found and self.checks.described else None
                     if described is None:

@@ -616,6 +616,24 @@ def test_a_sentence_restating_the_question_moves_to_where_its_names_are_written_
     assert [c.paragraph for c in checked.citations] == [2]
 
 
+def test_a_follow_up_short_answer_stands_where_the_rewrite_names_the_person(grounder):
+    paragraphs = [
+        Paragraph(doc="cup", number=1, text="Lena Vos, 22, came on at half-time for her first final."),
+        Paragraph(doc="cup", number=2,
+                  text="“My grandfather was watching, so this one is for him,” Vos said."),
+        Paragraph(doc="cup", number=3, text="Rain fell through the second half."),
+        Paragraph(doc="cup", number=4, text="The losing coach said the late goal should not have stood."),
+    ]
+    sources = SourceMap.build(paragraphs)
+    reply = "She dedicated it to her grandfather, who was watching [¶2]."
+    question = "Who did she dedicate the goal to?"
+    # "she" is Vos, as the follow-up's rewrite says: ¶2 holds her beside the answer, as much of
+    # the question as ¶4 holds (the goal, not her).
+    topic = "Who did Vos dedicate the goal to? (Who scored the goal?)"
+    checked = grounder.check(reply, sources, question=question, topic=topic)
+    assert not checked.removed and [c.paragraph for c in checked.citations] == [2]
+
+
 def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
     paragraphs = [
         Paragraph(doc="oil", number=1, text="The first shock was followed by the 1979 crisis, the second."),
