@@ -50,7 +50,7 @@ def initials(name: str) -> str:
 
 def spelled_out_in(text: str) -> Callable[[str], bool]:
     """Whether an acronym stands in ``text`` by its long form ("NPT": "the Nuclear
-    Non-Proliferation Treaty"), as :func:`~rag.grounding.novel_facts` and the citation of an
+    Non-Proliferation Treaty"), as :func:`~rag.novelty.novel_facts` and the citation of an
     asked subject (:func:`rag.placement.with_subject`) ask."""
     found = initials(" ".join(w for w in TOKEN.findall(text) if w[0].isupper()))
     return lambda name: len(name) >= 3 and name.isupper() and name in found

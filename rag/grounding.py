@@ -22,7 +22,9 @@ Steps, applied to whatever the model wrote:
    person, is removed as the answer to a question about neither a source nor a person
    (``outlets``); a reply none of whose sentences, nor the paragraphs they cite, holds a word of
    the question answers another question and is removed (``on_topic``; a short answer, a name
-   or a date, is judged by ``together`` instead);
+   or a date, is judged by ``together`` instead); a sentence restating an article sentence that
+   does not state the time the question names ("in 1650") is removed (``times``,
+   :mod:`rag.anchors`);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``), a claim about the person
@@ -43,8 +45,10 @@ from functools import partial
 import numpy as np
 
 from .affirmed import AUXILIARIES, implied_yes, stated_in, unheld_words
+from .anchors import off_time
 from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
+from .novelty import novel_facts
 from .numbers import swapped_number, unbound_amount
 from .opposites import opposed_words
 from .people import named_subjects
@@ -71,7 +75,6 @@ from .text import (
     forms_of,
     is_refusal,
     main_question,
-    plain_text,
     says_yes,
     split_sentences,
     strip_markers,
@@ -131,6 +134,7 @@ class GroundingChecks:
     padded: bool = True
     opposed: bool = True
     says_no: bool = True
+    times: bool = True
 
 
 @dataclass
@@ -181,42 +185,6 @@ def _bare(sentence: str) -> bool:
 def _shares(words: set[str], question_words: set[str]) -> bool:
     """Whether ``words`` hold any word of the question (stems alike as in :func:`restates`)."""
     return bool(forms_of(words, question_words))
-
-
-def novel_facts(sentence: str, sources: str, spelled: Callable[[str], bool] | None = None) -> list[str]:
-    """Numbers and names in ``sentence`` that ``sources`` (passages + question) never mention.
-
-    ``spelled(word)``: whether the corpus spells out the acronym ``word`` ("ICBM" for
-    "intercontinental ballistic missile"); such an acronym is no invention.
-    """
-    plain = strip_markers(sentence)
-    known = set(re.findall(r"[a-z0-9]+", plain_text(sources.lower())))
-    # A word the sources abbreviate is written there: "California" for "PINE RIDGE, Calif. (AP)",
-    # "Oregon" for "Ore., Jan. 5" (not a sentence's last word: "… said Tom. He …").
-    short = {a.lower() for a in _ABBREVIATION.findall(sources)}
-    # A number inside a compound is written too: "19-year-old", "a 2-1 win", "Hwasong-16".
-    digits_in_sources = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(r"\d[\d,.]*", sources)}
-    novel = []
-    for match in NUMBER.finditer(plain):
-        token = match.group(0).rstrip(".,")
-        if token[:1].isdigit():
-            if re.sub(r"[,.]", "", token) not in digits_in_sources:
-                novel.append(token)
-        elif token.lower() not in known:
-            novel.append(token)
-    for match in NAME.finditer(plain):
-        name = re.sub(r"'s\b", "", plain_text(match.group(0)))
-        if spelled is not None and spelled(name):
-            continue
-        words = [w for w in re.split(r"\s+", name.lower()) if w not in STOP | STARTERS]
-        # Initials ("D.C.", "U.S.") name nothing on their own.
-        parts = [p for w in words for p in re.findall(r"[a-z0-9]+", w) if len(p) > 1]
-        if parts and not all(p in known or any(p.startswith(a) for a in short) for p in parts):
-            novel.append(match.group(0))
-    return novel
-
-
-_ABBREVIATION = re.compile(r"\b([A-Z][a-z]{2,})\.(?=\s*[,(]|\s+[a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -438,6 +406,10 @@ class Grounder:
                 implied = partial(self._implied, by_label, plain, question)
                 chosen = with_subject(plain, question, chosen, new_words, texts, labels, para_words, scores,
                                       implied if self.subject is not None else None)  # fmt: skip
+            sources_of = [paragraphs[labels.index(lab)] for lab in chosen]
+            if self.checks.times and off_time(question, plain, sources_of):
+                removed.append(plain)  # "in 1650" asked, the sentence of 1636 restated
+                continue
             if self.checks.yes_numbers and yes and _unheld_numbers(
                     " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about

@@ -27,7 +27,7 @@ from .affirmed import held_by_lemma
 from .assistant_config import Checks
 from .conjuncts import coordinations, lists
 from .evidence import ScoredSentence, answers_type, expected_type
-from .grounding import novel_facts
+from .novelty import novel_facts
 from .numbers import counted_thing, gives_count
 from .polar import POLAR_NOTE, answer_no, with_subject
 from .text import content_words

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from .acronyms import initials, spelled_out_in
 from .affirmed import proposition
 from .evidence import ScoredSentence
-from .grounding import novel_facts
 from .negation import negated_words
+from .novelty import novel_facts
 from .opposites import opposed_words
 from .text import NAME, TIME, content_words, forms_of, split_sentences
 from .types import Paragraph

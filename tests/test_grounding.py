@@ -634,6 +634,21 @@ def test_a_follow_up_short_answer_stands_where_the_rewrite_names_the_person(grou
     assert not checked.removed and [c.paragraph for c in checked.citations] == [2]
 
 
+@pytest.mark.parametrize("switch", [True, False])
+def test_a_sentence_about_another_time_than_the_question_names_is_removed(embedder, switch):
+    paragraphs = [
+        Paragraph(doc="college", number=1,
+                  text="The college was founded in 1636 by a vote of the colony's court. In 1650 it "
+                       "received its charter from the governor."),
+    ]
+    grounder = Grounder(embedder.encode, checks=GroundingChecks(times=switch))
+    reply = "The college was founded by a vote of the colony's court [¶1]."
+    checked = grounder.check(reply, SourceMap.build(paragraphs), question="Who founded the college in 1650?")
+    assert bool(checked.removed) is switch
+    kept = grounder.check(reply, SourceMap.build(paragraphs), question="Who founded the college in 1636?")
+    assert not kept.removed
+
+
 def test_a_paragraph_holding_only_the_date_is_not_added(grounder):
     paragraphs = [
         Paragraph(doc="oil", number=1, text="The first shock was followed by the 1979 crisis, the second."),
@@ -928,8 +943,8 @@ def test_a_yes_stands_only_where_the_number_asked_about_is(grounder, question, t
 
 
 def test_the_yes_numbers_check_has_a_switch(embedder):
-    # yes_read off too: it removes this "yes" by itself, 1650 standing in no paragraph.
-    plain = Grounder(embedder.encode, checks=GroundingChecks(yes_numbers=False, yes_read=False))
+    # yes_read and times off too: each removes this "yes" by itself, 1650 standing in no paragraph.
+    plain = Grounder(embedder.encode, checks=GroundingChecks(yes_numbers=False, yes_read=False, times=False))
     checked = plain.check("Yes, the ship sank between 1640 and 1660 [¶3].", _paragraphs(*WRECK),
                           question="Did the ship sink in 1650?")  # fmt: skip
     assert checked.supported == 1
