@@ -258,6 +258,7 @@ class Grounder:
         question_words = content_words(question)
         asked_negated = negated_words(question)  # "Didn't Otto …?": its "yes" or "no" is ambiguous
         topic_words = content_words(topic) if topic else question_words
+        resolved = content_words(main_question(topic or question))  # "he" as a follow-up's rewrite names him
         # What the reply must share with the question to be on its matter: not the kind of thing
         # asked for ("Which models are affected?": "the Aris compact and the Tello van").
         matter = topic_words - content_words(" ".join(_KIND.findall(topic or question)))
@@ -369,7 +370,6 @@ class Grounder:
             described: str | None = None  # where the question's matter calls the answer "the plant"
             if short and self.checks.together:
                 holders = [paragraphs[labels.index(lab)] for lab in backing]
-                resolved = content_words(main_question(topic or question))  # "he" as the rewrite names him
                 if not stands_together(holders, resolved, paragraphs, para_words):
                     found = described_in(plain, holders, paragraphs, question_words, para_words)
                     described = labels[paragraphs.index(found)] if found and self.checks.described else None

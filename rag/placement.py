@@ -163,12 +163,18 @@ def fact_sources(
     """``chosen`` made to cite the dates and numbers ``sentence`` states where they are written:
     a backing paragraph that holds them all instead, else also the best one holding each; then
     the place a "where" question asks for (:func:`place_source`)."""
+    text = {lab: p.text.lower() for lab, p in paragraphs.items()}
+    return place_source(sentence, question, _dated_sources(sentence, question, chosen, backing, scores, text),
+                        scores, text)  # fmt: skip
+
+
+def _dated_sources(sentence, question, chosen, backing, scores, text: Mapping[str, str]) -> list[str]:
+    """The dates and numbers of :func:`fact_sources` (``text``: each paragraph lower-cased)."""
     asked = question.lower()
     # Written dates and digits only: "may", "march" and "two" are too often other words.
     dates = [m.group(0) for m in TIME.finditer(sentence) if not m.group(0).islower()]
     facts = [f.lower() for f in (*dates, *re.findall(DIGITS, sentence)) if f != "May"]
     facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
-    text = {lab: p.text.lower() for lab, p in paragraphs.items()}
     # "4" is written "four" too.
     patterns = [rf"(?<![\w-])(?:{re.escape(fact)}{_spelled(fact)})(?![\w-])" for fact in facts]
 
@@ -176,10 +182,10 @@ def fact_sources(
         return all(re.search(pattern, text[lab]) for pattern in wanted)
 
     if not patterns or any(holds(lab, patterns) for lab in chosen):
-        return place_source(sentence, question, chosen, scores, text)
+        return list(chosen)
     whole = [s for s in scores if s[2] in backing and holds(s[2], patterns)]
     if whole:
-        return place_source(sentence, question, [max(whole, key=lambda s: s[1])[2]], scores, text)
+        return [max(whole, key=lambda s: s[1])[2]]
     # A paragraph added for one fact must also hold another word the sentence adds: "September"
     # alone is as often another month's matter ("a cut from September's output").
     rest = content_words(sentence) - content_words(question) - content_words(" ".join(facts))
@@ -190,7 +196,7 @@ def fact_sources(
         holders = [s for s in scores if re.search(pattern, text[s[2]]) and rest & content_words(text[s[2]])]
         if holders:
             added.append(max(holders, key=lambda s: s[1])[2])
-    return place_source(sentence, question, added, scores, text)
+    return added
 
 
 def place_source(sentence, question, chosen, scores, text: Mapping[str, str]) -> list[str]:
