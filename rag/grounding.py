@@ -24,7 +24,9 @@ Steps, applied to whatever the model wrote:
    the question answers another question and is removed (``on_topic``; a short answer, a name
    or a date, is judged by ``together`` instead); a sentence restating an article sentence that
    does not state the time the question names ("in 1650") is removed (``times``,
-   :mod:`rag.anchors`);
+   :mod:`rag.anchors`); a bare number given for "How many X?" that no article sentence gives as a count of X
+   is replaced by the article's sentence stating it (``counts``: "400." where it says "400 soldiers
+   and eight helicopters");
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``), a claim about the person
@@ -49,7 +51,7 @@ from .anchors import off_time
 from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .novelty import novel_facts
-from .numbers import swapped_number, unbound_amount
+from .numbers import miscounted, swapped_number, unbound_amount
 from .opposites import opposed_words
 from .people import named_subjects
 from .placement import (
@@ -135,6 +137,7 @@ class GroundingChecks:
     opposed: bool = True
     says_no: bool = True
     times: bool = True
+    counts: bool = True
 
 
 @dataclass
@@ -323,6 +326,8 @@ class Grounder:
                 reversed_ = opposed_source(plain, sourced)
             if not reversed_ and backing and self.checks.numbers:
                 reversed_ = swapped_number(plain, question, texts)
+            if not reversed_ and backing and self.checks.counts and _bare(plain):
+                reversed_ = miscounted(plain, question, texts)  # "400.": soldiers, not helicopters
             if reversed_:
                 removed.append(plain)
                 lab = next(lab for lab, p in zip(labels, paragraphs, strict=True) if reversed_ in p.text)

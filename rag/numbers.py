@@ -161,3 +161,55 @@ def gives_count(unit: str, text: str) -> bool:
     """Whether ``text`` gives a number of ``unit`` within three words ("destroy about 400 trees")."""
     units = ({_unit(w) for w in re.findall(r"[A-Za-z][\w-]*", m.group(1))} for m in _COUNT.finditer(text))
     return any(unit in found for found in units)
+
+
+_TOKEN = re.compile(rf"{NUMBER.pattern}|[A-Za-z][\w’'-]*|[^\s\w]", re.IGNORECASE)
+
+
+def _counts(text: str) -> list[tuple[str, frozenset[str]]]:
+    """Each number of ``text`` (its words joined: "1.4 million") with the units of the words up
+    to three after it, short of the next number or mark: "400 soldiers and eight helicopters" →
+    ("400", {soldier, and}), ("8", {helicopter})."""
+    tokens = _TOKEN.findall(text)
+    out, i = [], 0
+    while i < len(tokens):
+        if not NUMBER.fullmatch(tokens[i]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(tokens) and NUMBER.fullmatch(tokens[j + 1]):
+            j += 1
+        value = " ".join(_value(t) for t in tokens[i : j + 1])
+        after = []
+        for token in tokens[j + 1 : j + 4]:
+            if NUMBER.fullmatch(token) or not token[0].isalpha():
+                break
+            after.append(_unit(token))
+        out.append((value, frozenset(after)))
+        i = j + 1
+    return out
+
+
+def miscounted(sentence: str, question: str, texts: Sequence[str]) -> str:
+    """The sentence of ``texts`` stating the count ``sentence`` gives a "How many X …?"
+    question (the one sharing most of their words), when no sentence gives that number as a
+    count of X: ``""`` when one does, or the
+    question counts nothing. "400." for "How many helicopters were sent?" where the article
+    says "sent 400 soldiers and eight helicopters"; "30,000." for "How many homes were
+    destroyed?" where it says "30,000 people were ordered to leave their homes". The sentence
+    is the answer to show in the number's place: it may count X another way ("a study of 78,000
+    adults" for "How many people …?"), and the reader sees what the number counts."""
+    unit = counted_thing(question)
+    if unit is None:
+        return ""
+    asked = {value for value, _ in _counts(question)}
+    given = {value for value, _ in _counts(sentence)} - asked
+    if not given:
+        return ""
+    stated = [(s, _counts(s)) for text in texts for s in split_sentences(text)]
+    if any(v in given and unit in units for _, counts in stated for v, units in counts):
+        return ""  # the article counts X with the reply's number
+    asking = _words_beside(f"{question} {sentence}")
+    holding = [(len(asking & _words_beside(s)), -i, s) for i, (s, counts) in enumerate(stated)
+               if any(v in given for v, _ in counts)]  # fmt: skip
+    return max(holding)[2] if holding else ""  # the one sharing most words ("Sept. 9" aside)

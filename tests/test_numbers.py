@@ -136,3 +136,54 @@ def test_a_follow_up_count_is_looked_up_in_the_sentence_giving_it():
     scored = [ScoredSentence(Paragraph("d", 8, text), text, 1.0, 0.5, 0.5, None, 0)]
     assert typed_answer("How many will by 2050?", scored) is scored[0]
     assert typed_answer("How many will by 2060?", scored) is None  # a year it does not give
+
+
+# Written for these tests: one sentence counts two things, another counts people, not homes.
+STORM = [
+    "About 9,000 people were told to leave their homes in the valley on Sunday.",
+    "The navy sent 250 sailors and six boats to help, officials said.",
+    "Three people have died, including two volunteers whose truck was swept away.",
+]
+
+
+def test_counts_read_each_number_with_the_words_after_it():
+    from rag.numbers import _counts
+
+    assert _counts("sent 250 sailors and six boats to help") == [
+        ("250", frozenset({"sailor", "and"})), ("6", frozenset({"boat", "to", "help"}))]  # fmt: skip
+    assert _counts("1.4 million people, 12.") == [("1.4 million", frozenset({"people"})), ("12", frozenset())]
+
+
+@pytest.mark.parametrize(
+    ("reply", "question", "source"),
+    [
+        ("250.", "How many boats were sent?", 1),  # 250 counts sailors; the boats are six
+        ("The navy sent 250 boats.", "How many boats were sent?", 1),
+        ("9,000.", "How many homes were damaged?", 0),  # people were counted, homes not
+        ("About 9,000 homes.", "How many homes were damaged?", 0),
+        # The article counts what was asked with the reply's number: kept.
+        ("Six.", "How many boats were sent?", None),
+        ("The navy sent 250 sailors and six boats.", "How many boats were sent?", None),
+        ("Three people have died, including two volunteers.", "How many people died?", None),
+        ("About 9,000 people.", "How many people were told to leave?", None),
+        # Not a count asked for, or no number given beyond the question's: not judged.
+        ("The navy sent 250 sailors.", "Who sent sailors?", None),
+        ("It sent sailors.", "How many boats were sent?", None),
+        ("Nine.", "How many trucks were lost?", None),  # a number the article never states: facts' matter
+    ],
+)
+def test_a_count_not_of_the_thing_asked_gives_the_sentence_stating_it(reply, question, source):
+    from rag.numbers import miscounted
+
+    assert miscounted(reply, question, STORM) == ("" if source is None else STORM[source])
+
+
+def test_the_grounder_shows_the_sentence_for_a_count_of_another_thing(embedder):
+    sources = SourceMap.build([Paragraph(doc="storm", number=i, text=t) for i, t in enumerate(STORM)])
+    for reply, question, n in [("250 [¶1].", "How many boats were sent?", 1),
+                               ("9,000 [¶0].", "How many homes were damaged?", 0)]:  # fmt: skip
+        checked = Grounder(embedder.encode).check(reply, sources, question=question)
+        assert checked.corrected == 1 and checked.text == f"{STORM[n]} [¶{n}]"
+        off = Grounder(embedder.encode, checks=GroundingChecks(counts=False))
+        off = off.check(reply, sources, question=question)
+        assert off.corrected == 0 and off.text == reply.replace(" [", ". [").rstrip(".")
