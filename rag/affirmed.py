@@ -11,7 +11,9 @@ nothing, the question's own words are its claim. So for a "yes":
   of the same meaning (two words alone at cosine :data:`SAME_MEANING`, never a word's opposite:
   "open" is not "closed"), or, for an acronym, its long form (:func:`unheld_words`, switch
   ``yes_read``); a "yes" failing it is removed, and the reader gets the article's "no" if it says
-  one (:mod:`rag.polar`) or the decline with the closest sentence;
+  one (:mod:`rag.polar`) or the decline with the closest sentence. Only a name or the subject's
+  nouns may stand in another paragraph (switch ``yes_objects``): "Did the army send boats?" is
+  not answered "yes" by a paragraph sending helicopters because another has a boat capsize;
 * a reply that states the question's statement without saying "yes" ("The study showed that
   walking prevented dementia." for "Did the study prove that walking prevents dementia?") is a
   "yes" too, and read the same way (:func:`implied_yes`, switch ``implied_yes``);
@@ -51,6 +53,7 @@ SAME_MEANING = 0.7  # two words encoded alone: "currency" and "dollar" 0.77, and
 STATED_GAP = 2  # content words allowed between two of the claim's ("their union quickly accepted")
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
 _NOUNS = frozenset({"NOUN", "PROPN", "NUM", "PRON"})
+_SUBJECTS = frozenset({"nsubj", "nsubjpass", "csubj", "expl"})
 # Verbs whose "to …" did not happen by their saying so: "offered to mediate", "plans to close".
 _INTENT = frozenset(
     "offer plan hope want wish threaten promise propose try seek aim intend attempt vow pledge "
@@ -70,19 +73,23 @@ def proposition(question: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=512)
-def _lemmas(text: str) -> tuple[tuple[str, str, bool], ...]:
-    """Each word of ``text`` with its lemma ("sank" → "sink", "found" → "find") and whether it is
-    a noun, a name or a number, by the packaged spaCy pipeline the attribution step loads; each
-    word its own lemma, none a noun, without it. Adverbs are left out: "immediately" is said as
-    "the same day"; so is what someone only meant to do: "mediate" in "offered to mediate"
-    (:data:`_INTENT`), which says no "yes" to "Did she mediate?"."""
+def _lemmas(text: str) -> tuple[tuple[str, str, bool, bool], ...]:
+    """Each word of ``text`` with its lemma ("sank" → "sink", "found" → "find"), whether it is
+    a noun, a name or a number, and whether it is a name or a noun of the subject ("the ship" of
+    "Did the ship sink?", not "boats" of "Did the army send boats?"), by the packaged spaCy
+    pipeline the attribution step loads; each word its own lemma, none a noun, without it.
+    Adverbs are left out: "immediately" is said as "the same day"; so is what someone only meant
+    to do: "mediate" in "offered to mediate" (:data:`_INTENT`), which says no "yes" to "Did she
+    mediate?"."""
     from .attribution import parse
 
     doc = parse(plain_text(text))
     if doc is None:
-        return tuple((w, w, False) for w in TOKEN.findall(plain_text(text)))
+        return tuple((w, w, False, False) for w in TOKEN.findall(plain_text(text)))
+    # With no subject found (a statement misread: "the ship sink"), every noun may stand around.
+    subject = {x.i for t in doc if t.dep_ in _SUBJECTS for x in t.subtree} or {t.i for t in doc}
     return tuple(
-        (t.text, t.lemma_, t.pos_ in _NOUNS)
+        (t.text, t.lemma_, t.pos_ in _NOUNS, t.pos_ == "PROPN" or (t.pos_ in _NOUNS and t.i in subject))
         for t in doc
         if TOKEN.match(t.text) and t.pos_ != "ADV" and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
     )
@@ -94,19 +101,23 @@ def unheld_words(
     encode: Callable[[list[str]], np.ndarray] | None = None,
     spelled: Callable[[str], bool] | None = None,
     context: Sequence[str] = (),
+    objects: bool = True,
 ) -> list[str]:
     """The words of ``statement`` (a yes/no question's, "the health secretary mediate the
     talks") that ``texts`` hold neither as written or by lemma ("sank" holds "sink"), nor as a
     word of the same meaning (with an ``encode``r), nor, for an acronym, by its long form
-    (``spelled``). A noun or a name may stand in ``context`` instead (the paragraphs around):
-    the cited one may call "the ship" "the vessel"; what is said of it must be cited."""
+    (``spelled``). A name or a noun of the subject may stand in ``context`` instead (the
+    paragraphs around): the cited one may call "the ship" "the vessel"; what is said of it must
+    be cited, the things it names too ("boats" of "Did the army send boats?", where the cited
+    paragraph sends helicopters and another has a boat capsize). Without ``objects`` any noun
+    may stand around."""
     pairs = [pair for text in texts for pair in _lemmas(text)]
     held = _held(pairs)
     around = held | _held([pair for text in context for pair in _lemmas(text)])
     missing: list[str] = []
-    for token, lemma, noun in _lemmas(statement):
+    for token, lemma, noun, subject in _lemmas(statement):
         stems = content_words(token)
-        pool = around if noun else held
+        pool = around if (subject if objects else noun) else held
         forms = (stems, content_words(lemma))
         if not stems or any(one and forms_of(one, pool) == one for one in forms):
             continue
@@ -115,7 +126,7 @@ def unheld_words(
         missing.append(token)
     if not missing or encode is None:
         return missing
-    found = list(dict.fromkeys(word for word, _, _ in pairs if len(word) > 2))[:MAX_WORDS]
+    found = list(dict.fromkeys(word for word, *_ in pairs if len(word) > 2))[:MAX_WORDS]
     if not found:
         return missing
     vectors = encode([t.lower() for t in [*missing, *found]])
@@ -133,13 +144,13 @@ def held_by_lemma(words: set[str], question: str, text: str) -> set[str]:
     """Of ``words`` (stems of ``question``'s words), those ``text`` holds as written or by lemma:
     "paid" holds "pay" ("How much did it pay?"), "found" holds "find"."""
     pool = content_words(text) | _held(_lemmas(text))
-    lemma = {w: content_words(lem) for token, lem, _ in _lemmas(question) for w in content_words(token)}
+    lemma = {w: content_words(lem) for token, lem, *_ in _lemmas(question) for w in content_words(token)}
     return {w for w in words if w in pool or lemma.get(w, set()) & pool}
 
 
-def _held(pairs: Sequence[tuple[str, str, bool]]) -> set[str]:
+def _held(pairs: Sequence[tuple[str, str, bool, bool]]) -> set[str]:
     """The stems of the words and of their lemmas."""
-    return {w for word, lemma, _ in pairs for w in content_words(word) | content_words(lemma)}
+    return {w for word, lemma, *_ in pairs for w in content_words(word) | content_words(lemma)}
 
 
 def stated_in(claim: str, texts: Sequence[str], gap: int = STATED_GAP) -> str:

@@ -138,6 +138,7 @@ class GroundingChecks:
     says_no: bool = True
     times: bool = True
     counts: bool = True
+    yes_objects: bool = True
 
 
 @dataclass
@@ -431,7 +432,9 @@ class Grounder:
                 holders = [texts[labels.index(lab)] for lab in chosen]
                 names = [" ".join(spoken(paragraphs[labels.index(lab)])) for lab in chosen] if spoken else []
                 encode = self.encode if self.checks.synonyms else None
-                if unheld_words(main_question(question), [*holders, *names], encode, self.spelled, texts):
+                # The things asked about must be cited, not only named around (``yes_objects``).
+                asked, objects = main_question(question), self.checks.yes_objects
+                if unheld_words(asked, [*holders, *names], encode, self.spelled, texts, objects):
                     removed.append(plain)  # a "yes" to words the paragraphs it cites do not hold
                     continue
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))

@@ -60,6 +60,18 @@ def test_unheld_words(statement, cited, missing, embedder):
     assert unheld_words(statement, cited, embedder.encode, context=around) == missing
 
 
+def test_the_things_a_yes_is_asked_about_must_be_cited_not_only_named_around(embedder):
+    # The subject may be named around ("the ship": the vessel of another paragraph); what the
+    # question asks it did, and to what, must stand in the cited paragraph: ¶0 keeps the ferry
+    # running, the boat is bought in ¶3.
+    statement = "Did the council keep the boat running?"
+    assert unheld_words(statement, [FERRY[0]], embedder.encode, context=FERRY) == ["boat"]
+    assert unheld_words(statement, [FERRY[0]], embedder.encode, context=FERRY, objects=False) == []
+    assert unheld_words("Did the ship sink in 1998?", [FERRY[3]], embedder.encode, context=FERRY) == []
+    # A name may be named around.
+    assert unheld_words("Was Ida Brenna at the vote?", [FERRY[0]], context=FERRY) == []
+
+
 def test_a_word_of_the_same_meaning_holds_it_but_never_its_opposite(embedder):
     # "closed" and "open" are close as vectors (0.7 alone): never one word.
     assert unheld_words("the office closed", ["The office stayed open."], embedder.encode) == ["closed"]
