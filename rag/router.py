@@ -152,7 +152,7 @@ _PERSON_NOUN = (
     r"researchers?|academics?|commentators?|observers?|specialists?|players?|coaches?|witnesses?|"
     r"politicians?|leaders?|ministers?|spokes(?:man|woman|person|people)|authorities|voices|names|"
     r"interviewees|participants|characters|actors|protagonists|parties|officers?|lawyers?|doctors?|"
-    r"scientists?|representatives?|members?)"
+    r"scientists?|representatives?|members?|everyone|everybody|anyone|anybody)"
 )
 _QUOTE_VERB = (
     r"(?:quoted|cited|interviewed|named|mentioned|featured|heard|consulted|speaking|talking|speak|talk"
@@ -269,7 +269,9 @@ def _subject(match: re.Match) -> str:
 
 
 _GENERIC_LIST = re.compile(r"^(?:things|items|stuff|everything|anything|details|facts|points)$")
-_PERSON_SUBJECT = re.compile(rf"\b{_PERSON_NOUN}$|^(?:\w+\s+)*(?:who|whom)$")
+_PERSON_SUBJECT = re.compile(
+    rf"\b{_PERSON_NOUN}$|^(?:\w+\s+)*(?:who|whom)$|^(?:everyone|everybody|anyone|anybody)\b"
+)
 
 
 def route(question: str, history: Sequence[ChatMessage] = ()) -> Route:
@@ -307,7 +309,9 @@ def route(question: str, history: Sequence[ChatMessage] = ()) -> Route:
 def _person_kind(q: str) -> str:
     """The kind of person asked for ("experts"), or "" for anyone."""
     found = re.findall(_PERSON_NOUN, q)
-    kinds = [f for f in found if f not in ("people", "persons", "person", "individuals", "names", "figures")]
+    generic = ("people", "persons", "person", "individuals", "names", "figures", "everyone", "everybody",
+               "anyone", "anybody")  # fmt: skip
+    kinds = [f for f in found if f not in generic]
     return kinds[0] if kinds else ""
 
 
