@@ -420,6 +420,8 @@ def role_descriptions(span: Span) -> list[tuple[str, Token]]:
         before[0].pos_ in ("DET", "CCONJ", "ADP", "PUNCT") or before[0].lower_.rstrip(".") in HONORIFICS
     ):
         before.pop(0)
+    while before and before[-1].lower_.rstrip(".") in HONORIFICS:  # "Climate scientist Dr. Hanna Berg"
+        before.pop()
     if before and any(t.pos_ in ("NOUN", "PROPN") for t in before):
         head = next((t for t in reversed(before) if t.pos_ in ("NOUN", "PROPN")), before[-1])
         out.append((_text(doc, before), head))

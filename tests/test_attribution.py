@@ -289,6 +289,15 @@ def test_a_name_the_recogniser_misreads_is_a_person_by_its_honorific_or_role(nlp
     assert attr.person("Jamal Okoro").descriptions == ("19-year-old substitute",)
 
 
+def test_an_honorific_before_the_name_is_no_part_of_the_role(nlp):
+    attr = attribute(article(
+        "Climate scientist Dr. Lena Voss of Tarnby University said the storm fit a pattern.",
+        "Flood engineer Prof. Omar Haddad warned that the levees were old.",
+    ), nlp)  # fmt: skip
+    assert attr.person("Lena Voss").descriptions == ("Climate scientist",)  # not "Climate scientist Dr."
+    assert attr.person("Omar Haddad").descriptions == ("Flood engineer",)
+
+
 def test_the_description_of_whoever_says_a_sentence(nlp):
     attr = attribute(article(
         "Castlebury coach Dieter Brandt blamed the pitch. “You cannot play on that,” he said, adding "
