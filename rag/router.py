@@ -235,6 +235,9 @@ _ABOUT = {
         r"website|magazine|agency|news\s+agency|news\s+organi[sz]ation|publisher)\s+"
         rf"(?:published|ran|printed|carried|posted|put\s+out|is|was|did|does)\b.*\b{_IT}\b"
         rf"|{_START}who\s+(?:published|ran|printed|carried|put\s+out)\s+{_IT}{_TAIL}"
+        # "Which news agency reported the story?": the agency a dateline names ("TURIN (Reuters) —")
+        r"|\b(?:which|what)\s+(?:news\s+|wire\s+)?(?:agency|service|wire|outlet|newspaper|publication)\s+"
+        rf"(?:reported|filed|wrote|distributed|sent|supplied)\s+{_IT}{_TAIL}"
         rf"|{_START}where\s+(?:was|is)\s+{_THE_DOC}\s+(?:published|printed|from|posted){_TAIL}"
         rf"|\b(?:publisher|source)\s+of\s+{_THE_DOC}\b|\b{_THE_DOC}(?:'s)?\s+(?:publisher|source)\b"
     ),
