@@ -27,6 +27,9 @@ _PAIRS = (
     ("strengthen strengthened", "weaken weakened"), ("join joined", "leave left quit"),
     ("buy bought", "sell sold"), ("include included", "exclude excluded"),
     ("succeed succeeded", "fail failed"),
+    # An ordinal says no other: "Is this its first recall this year?" — "the company's second this year".
+    ("first", "second third fourth fifth sixth"), ("second", "third fourth fifth sixth"),
+    ("third", "fourth fifth sixth"), ("fourth", "fifth sixth"), ("fifth", "sixth"),
     # not "hold": a ship's hold
     ("keep keeps kept", "cut cuts raise raised lower lowered change changed close closed shut sell sold"),
 )  # fmt: skip

@@ -151,6 +151,24 @@ def test_a_sentence_naming_nobody_is_about_the_headline_subject(question, texts,
     assert answer_no(question, scored(*texts)) is None  # without it, "Lumora" stands nowhere
 
 
+SECOND = "The recall is the carmaker's second this year, after a battery fault in January."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Is this the carmaker's first recall this year?", SECOND),  # an ordinal says no other
+        ("Is it the carmaker's third recall this year?", SECOND),
+        ("Is this the carmaker's second recall this year?", None),  # said as asked
+        ("Is this the carmaker's first recall of the decade?", None),  # another span: a near miss
+    ],
+)
+def test_another_ordinal_answers_no(question, answer):
+    found = answer_no(question, scored(SECOND, VOTE))
+    assert (found.text if found else None) == answer
+    assert answer_no(question, scored(SECOND, VOTE), opposites=False) is None
+
+
 def test_opposites_are_pairs_either_way():
     from rag.opposites import OPPOSITES
     from rag.text import content_words
