@@ -219,9 +219,20 @@ def swapped(sentence: str, paragraphs: Sequence[str]) -> bool:
         return False
     mine, theirs = _names(sentence), _names(best)
     in_mine, in_theirs = set().union(*mine, set()), set().union(*theirs, set())
-    added = [n for n in mine if not n & in_theirs and not n & content_words(best)]
+    added = [n for n in mine if not n & in_theirs and not n & content_words(best)
+             and not _joined(n, words, paragraphs)]  # fmt: skip
     dropped = [n for n in theirs if not n & in_mine]
     return bool(added) and bool(dropped)
+
+
+def _joined(name: set[str], words: set[str], paragraphs: Sequence[str]) -> bool:
+    """Whether ``name`` comes with its own sentence's words (two at least): a sentence joining two
+    ("… in Hollby, and forecasters expect more rain by Thursday"), not a name swapped in ("NASA
+    will design …" from "NASA will provide the launch")."""
+    for sentence in (s for p in paragraphs for s in split_sentences(p)):
+        if any(name & n for n in _names(sentence)) and len((content_words(sentence) & words) - name) >= 2:
+            return True
+    return False
 
 
 def _names(text: str) -> list[set[str]]:

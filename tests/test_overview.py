@@ -164,3 +164,10 @@ def test_a_copied_sentence_with_its_names_changed_is_removed(retriever):
     rover = "Japan will design, develop, and operate a pressurized rover. NASA will provide the launch."
     assert swapped("NASA will design, develop, and operate a pressurized rover.", [rover])
     assert not swapped("Japan will design and operate a pressurized rover.", [rover])
+    # Two sentences of a paragraph joined: the second's name comes with its words, no swap.
+    river = ("The river peaked at 7.9 meters in Hollby on Tuesday morning, nearly three meters above its "
+             "normal level. Forecasters expect another 60 millimeters of rain by Thursday.")  # fmt: skip
+    joined = ("The river peaked at 7.9 meters in Hollby, and forecasters expect another 60 millimeters of "
+              "rain by Thursday.")  # fmt: skip
+    assert not swapped(joined, [river])
+    assert swapped("The river peaked at 7.9 meters in Hollby on Thursday morning.", [river])
