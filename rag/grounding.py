@@ -24,9 +24,9 @@ Steps, applied to whatever the model wrote:
    the question answers another question and is removed (``on_topic``; a short answer, a name
    or a date, is judged by ``together`` instead); a sentence restating an article sentence that
    does not state the time the question names ("in 1650") is removed (``times``,
-   :mod:`rag.anchors`); a bare number given for "How many X?" that no article sentence gives as a count of X
-   is replaced by the article's sentence stating it (``counts``: "400." where it says "400 soldiers
-   and eight helicopters");
+   :mod:`rag.anchors`); a bare number given for "How many X?" that no article sentence gives as
+   a count of X is replaced by the article's sentence stating it (``counts``: "400." where it
+   says "400 soldiers and eight helicopters");
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``), a claim about the person

@@ -192,13 +192,14 @@ def _counts(text: str) -> list[tuple[str, frozenset[str]]]:
 
 def miscounted(sentence: str, question: str, texts: Sequence[str]) -> str:
     """The sentence of ``texts`` stating the count ``sentence`` gives a "How many X …?"
-    question (the one sharing most of their words), when no sentence gives that number as a
-    count of X: ``""`` when one does, or the
-    question counts nothing. "400." for "How many helicopters were sent?" where the article
-    says "sent 400 soldiers and eight helicopters"; "30,000." for "How many homes were
-    destroyed?" where it says "30,000 people were ordered to leave their homes". The sentence
-    is the answer to show in the number's place: it may count X another way ("a study of 78,000
-    adults" for "How many people …?"), and the reader sees what the number counts."""
+    question (of those, the one sharing most of their words) when no sentence gives that number
+    as a count of X; ``""`` when one does, or when the question counts nothing.
+
+    "400." for "How many helicopters were sent?" where the article says "sent 400 soldiers and
+    eight helicopters"; "30,000." for "How many homes were destroyed?" where it says "30,000
+    people were ordered to leave their homes". The sentence is the answer to show in the
+    number's place: it may count X another way ("a study of 78,000 adults" for "How many people
+    …?"), and the reader sees what the number counts."""
     unit = counted_thing(question)
     if unit is None:
         return ""
