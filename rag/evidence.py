@@ -137,10 +137,20 @@ def unknown_names(
 
 
 def known_word(word: str, vocabulary: set[str]) -> bool:
-    """Whether the corpus has ``word`` (lower-cased), or a word close to it (a typo, a plural)."""
+    """Whether the corpus has ``word`` (lower-cased), or a word close to it (a typo, a plural),
+    or another form of it: a word whose first letters it shares, at least four and 0.8 of the
+    shorter word's ("Japanese" for "Japan", "Chinese" for "China", "German" for "Germany")."""
     import difflib
 
-    return word in vocabulary or bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8))
+    if word in vocabulary or difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8):
+        return True
+    return any(_same_stem(word, other) for other in vocabulary if other[:4] == word[:4])
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` open with the same letters, at least four and 0.8 of the shorter."""
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return shared >= 4 and shared >= 0.8 * min(len(a), len(b))
 
 
 # A question about what someone says, thinks or warns (general English wording).
@@ -183,6 +193,8 @@ class EvidenceScorer:
         documents = retriever.corpus.documents
         texts = [p.text for d in documents for p in d.paragraphs]
         texts += [d.title for d in documents] + [d.caption or "" for d in documents]
+        # The byline and the header name people and outlets too ("Who is Amara Osei?": the author).
+        texts += [" ".join(filter(None, (d.subtitle, d.author, d.publisher))) for d in documents]
         self.vocabulary = {w for t in texts for w in re.findall(r"[a-z0-9]+", plain_text(t.lower()))}
         self._vectors: dict[tuple[str, int], list[tuple[str, np.ndarray]]] = {}
         index = retriever.indexes.get("sentences")

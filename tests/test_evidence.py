@@ -49,6 +49,34 @@ def test_unknown_names_count_an_acronym_the_corpus_spells_out_as_known(retriever
     assert unknown_names(question, vocabulary, all_names=True) == ["North", "Korea", "ICBM"]
 
 
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("When will the Japanese team observe it?", []),  # the article says "a team in Japan"
+        ("What did the Chinese embassy say?", []),
+        ("What did the German minister say?", []),  # "Germany"
+        ("What did the Swedish minister say?", ["Swedish"]),  # "Sweden": too little shared
+        ("What did Lindberg say?", ["Lindberg"]),  # "Lindqvist" is someone else
+    ],
+)
+def test_unknown_names_know_a_nationality_by_its_country(question, missing):
+    from rag.evidence import unknown_names
+
+    vocabulary = {"japan", "china", "germany", "sweden", "lindqvist", "team", "minister"}
+    assert unknown_names(question, vocabulary) == missing
+
+
+def test_the_byline_names_people_the_article_knows(tmp_path):
+    from rag.evidence import EvidenceScorer, unknown_names
+
+    (tmp_path / "storm.txt").write_text(
+        "Storm closes the harbour\n\nBy Amara Osei, Science Editor\n\nPublished 9 March 2026\n\n"
+        "The harbour closed on Monday as the storm arrived, the port authority said.\n", "utf-8")  # fmt: skip
+    scorer = EvidenceScorer(Retriever.from_corpus(tmp_path))
+    assert unknown_names("Who is Amara Osei?", scorer.vocabulary) == []
+    assert unknown_names("Who is Amara Mensah?", scorer.vocabulary) == ["Mensah"]
+
+
 def test_unknown_names_match_a_name_with_or_without_its_accents():
     from rag.evidence import unknown_names
 
