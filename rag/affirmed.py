@@ -54,6 +54,9 @@ STATED_GAP = 2  # content words allowed between two of the claim's ("their union
 MAX_WORDS = 300  # of the cited paragraphs, compared for a word of the same meaning
 _NOUNS = frozenset({"NOUN", "PROPN", "NUM", "PRON"})
 _SUBJECTS = frozenset({"nsubj", "nsubjpass", "csubj", "expl"})
+# Determiners that ask only whether there is one: "Will another team observe it?" is answered by
+# "a second team would observe it", "Did any regulator act?" by the regulator that did.
+_SOME = frozenset({"another", "any", "some"})
 # Verbs whose "to …" did not happen by their saying so: "offered to mediate", "plans to close".
 _INTENT = frozenset(
     "offer plan hope want wish threaten promise propose try seek aim intend attempt vow pledge "
@@ -78,9 +81,9 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool, bool], ...]:
     a noun, a name or a number, and whether it is a name or a noun of the subject ("the ship" of
     "Did the ship sink?", not "boats" of "Did the army send boats?"), by the packaged spaCy
     pipeline the attribution step loads; each word its own lemma, none a noun, without it.
-    Adverbs are left out: "immediately" is said as "the same day"; so is what someone only meant
-    to do: "mediate" in "offered to mediate" (:data:`_INTENT`), which says no "yes" to "Did she
-    mediate?"."""
+    Adverbs are left out: "immediately" is said as "the same day"; so are "another", "any" and
+    "some" (:data:`_SOME`), and what someone only meant to do: "mediate" in "offered to mediate"
+    (:data:`_INTENT`), which says no "yes" to "Did she mediate?"."""
     from .attribution import parse
 
     doc = parse(plain_text(text))
@@ -91,7 +94,8 @@ def _lemmas(text: str) -> tuple[tuple[str, str, bool, bool], ...]:
     return tuple(
         (t.text, t.lemma_, t.pos_ in _NOUNS, t.pos_ == "PROPN" or (t.pos_ in _NOUNS and t.i in subject))
         for t in doc
-        if TOKEN.match(t.text) and t.pos_ != "ADV" and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
+        if TOKEN.match(t.text) and t.pos_ != "ADV" and not (t.pos_ == "DET" and t.lower_ in _SOME)
+        and not (t.dep_ == "xcomp" and t.head.lemma_ in _INTENT)
     )
 
 

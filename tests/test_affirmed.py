@@ -72,6 +72,13 @@ def test_the_things_a_yes_is_asked_about_must_be_cited_not_only_named_around(emb
     assert unheld_words("Was Ida Brenna at the vote?", [FERRY[0]], context=FERRY) == []
 
 
+def test_another_any_and_some_ask_only_whether_there_is_one():
+    cited = ["Ferreira said a second team in Japan would observe the planet in May."]
+    assert unheld_words("Will another team observe the planet?", cited) == []
+    assert unheld_words("Will any team observe the planet?", cited) == []
+    assert unheld_words("Will another team observe the star?", cited) == ["star"]
+
+
 def test_a_word_of_the_same_meaning_holds_it_but_never_its_opposite(embedder):
     # "closed" and "open" are close as vectors (0.7 alone): never one word.
     assert unheld_words("the office closed", ["The office stayed open."], embedder.encode) == ["closed"]
