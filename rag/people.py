@@ -427,7 +427,26 @@ def role_descriptions(span: Span) -> list[tuple[str, Token]]:
         out.append((_text(doc, before), head))
     if not after:
         out.extend(_set_off_role(span))
+    out.extend(_affiliation(span, root))
     return out
+
+
+def _affiliation(span: Span, root: Token) -> list[tuple[str, Token]]:
+    """ "Name of <a name>" right after the name, up to a comma, a clause or a verb: "Professor
+    Daniel Wu of the California Institute of Technology, who …" → "of the California Institute
+    of Technology" (its head the preposition, so "the institute" never stands for the person)."""
+    doc = span.doc
+    after = doc[span.end] if span.end < len(doc) else None
+    if after is None or after.lower_ not in ("of", "at", "from") or after.head.i != root.i:
+        return []
+    tokens: list[Token] = []
+    for t in doc[span.end : span.end + 12]:
+        if tokens and (t.is_punct or t.pos_ in ("VERB", "AUX") or t.lower_ in ("who", "which", "that")):
+            break
+        tokens.append(t)
+    if tokens[-1].pos_ != "PROPN":
+        return []
+    return [(_text(doc, tokens), tokens[0])]
 
 
 def _set_off_role(span: Span) -> list[tuple[str, Token]]:

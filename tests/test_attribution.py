@@ -294,8 +294,19 @@ def test_an_honorific_before_the_name_is_no_part_of_the_role(nlp):
         "Climate scientist Dr. Lena Voss of Tarnby University said the storm fit a pattern.",
         "Flood engineer Prof. Omar Haddad warned that the levees were old.",
     ), nlp)  # fmt: skip
-    assert attr.person("Lena Voss").descriptions == ("Climate scientist",)  # not "Climate scientist Dr."
+    # Not "Climate scientist Dr."; the affiliation after the name is a description of its own.
+    assert attr.person("Lena Voss").descriptions == ("Climate scientist", "of Tarnby University")
     assert attr.person("Omar Haddad").descriptions == ("Flood engineer",)
+
+
+def test_the_affiliation_after_a_name_is_a_description(nlp):
+    attr = attribute(article(
+        "Professor Daniel Okafor of the Lagos Institute of Technology, who was not involved, said the "
+        "result was early.",
+        "“I would wait,” Okafor said. The institute did not comment.",
+    ), nlp)  # fmt: skip
+    assert "of the Lagos Institute of Technology" in attr.person("Daniel Okafor").descriptions
+    assert only(attr, "quote", "I would wait").speaker == "Daniel Okafor"
 
 
 def test_the_description_of_whoever_says_a_sentence(nlp):
