@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from .attribution import parse
-from .text import TIME, content_words, split_sentences
+from .text import content_words, split_sentences, written_times
 from .types import Paragraph
 
 # A year before 1900, after a word that introduces one ("in 1650", "since 1598"); alone a
@@ -37,9 +37,8 @@ def asked_times(question: str) -> list[str]:
     A time that dates a thing the question names, not what it asks ("How much will the firm
     spend under the agreement signed Monday?", "What did the study published in 2019 find?"),
     is left out: the verb it hangs on modifies a noun or another clause (spaCy's parse)."""
-    found = [(m.start(), m.group(0)) for m in TIME.finditer(question) if not m.group(0).islower()]
+    found = [(m.start(), m.group(0)) for m in written_times(question)]
     found += [(m.start(1), m.group(1)) for m in _OLD_YEAR.finditer(question)]
-    found = [(i, t) for i, t in found if t != "May"]
     doc = parse(question) if found else None
     if doc is not None:
         found = [(i, t) for i, t in found if not _dates_a_thing(doc, i)]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .acronyms import spelled_out_in
 from .numbers import NUMBER_WORDS
-from .text import DIGITS, NAME, STARTERS, STOP, TIME, content_words, strip_markers
+from .text import DIGITS, NAME, STARTERS, STOP, content_words, strip_markers, written_times
 from .types import Paragraph
 
 # A short answer's citation moves to a paragraph holding at least this much more of question +
@@ -172,8 +172,8 @@ def _dated_sources(sentence, question, chosen, backing, scores, text: Mapping[st
     """The dates and numbers of :func:`fact_sources` (``text``: each paragraph lower-cased)."""
     asked = question.lower()
     # Written dates and digits only: "may", "march" and "two" are too often other words.
-    dates = [m.group(0) for m in TIME.finditer(sentence) if not m.group(0).islower()]
-    facts = [f.lower() for f in (*dates, *re.findall(DIGITS, sentence)) if f != "May"]
+    dates = [m.group(0) for m in written_times(sentence)]
+    facts = [f.lower() for f in (*dates, *re.findall(DIGITS, sentence))]
     facts = [f.rstrip(".,") for f in dict.fromkeys(facts) if f.rstrip(".,") not in asked]
     # "4" is written "four" too.
     patterns = [rf"(?<![\w-])(?:{re.escape(fact)}{_spelled(fact)})(?![\w-])" for fact in facts]

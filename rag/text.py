@@ -112,6 +112,14 @@ TIME = re.compile(
     r"July|August|September|October|November|December|yesterday|(?:19|20)\d\d)\b",
     re.I,
 )
+
+
+def written_times(text: str) -> list[re.Match]:
+    """The days, months and years ``text`` writes (:data:`TIME`): "may" and "march" written small
+    are words, and so is a capitalised "May" (a sentence's first word as often as the month)."""
+    return [m for m in TIME.finditer(text) if not m.group(0).islower() and m.group(0) != "May"]
+
+
 # A run of capitalised words: a name, or a sentence's first word (see STARTERS).
 NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
 # The same, with the small words an institution's name has inside ("Center for Strategic and
