@@ -144,11 +144,12 @@ def known_word(word: str, vocabulary: set[str]) -> bool:
 
     if word in vocabulary or difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8):
         return True
-    return any(_same_stem(word, other) for other in vocabulary if other[:4] == word[:4])
+    return any(_same_opening(word, other) for other in vocabulary if other[:4] == word[:4])
 
 
-def _same_stem(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` open with the same letters, at least four and 0.8 of the shorter."""
+def _same_opening(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` open with the same letters, at least four and 0.8 of the shorter
+    ("chinese" and "china"; :func:`rag.text.same_stem` asks more: one a prefix of the other)."""
     shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     return shared >= 4 and shared >= 0.8 * min(len(a), len(b))
 
