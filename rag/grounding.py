@@ -26,7 +26,8 @@ Steps, applied to whatever the model wrote:
    does not state the time the question names ("in 1650") is removed (``times``,
    :mod:`rag.anchors`); a bare number given for "How many X?" that no article sentence gives as
    a count of X is replaced by the article's sentence stating it (``counts``: "400." where it
-   says "400 soldiers and eight helicopters");
+   says "400 soldiers and eight helicopters"); a reply to "How many …?" or "How much X …?" that
+   gives no amount at all is removed (``amounts``: "How much funding …?" answered by its donor);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``), a claim about the person
@@ -51,7 +52,7 @@ from .anchors import off_time
 from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .novelty import novel_facts
-from .numbers import miscounted, swapped_number, unbound_amount
+from .numbers import gives_no_amount, miscounted, swapped_number, unbound_amount
 from .opposites import opposed_words
 from .people import named_subjects
 from .placement import (
@@ -139,6 +140,7 @@ class GroundingChecks:
     times: bool = True
     counts: bool = True
     yes_objects: bool = True
+    amounts: bool = True
 
 
 @dataclass
@@ -446,12 +448,16 @@ class Grounder:
             denials += denial
             on_topic.append(short or _bare(plain) or _shares(words | held, matter))
         cited_texts = [sources.paragraphs[lab].text for lab in cited]
+        claimed = [strip_markers(k) for k in kept if not is_refusal(k)]
         if (self.checks.on_topic and len(matter) >= MIN_MATTER_WORDS and on_topic and not any(on_topic)
-                and not self._synonym(topic or question, [*kept, *cited_texts])):  # fmt: skip
+                and not self._synonym(topic or question, [*kept, *cited_texts])) or (
+                self.checks.amounts and gives_no_amount(claimed, question)):  # fmt: skip
             # No sentence kept, nor the paragraphs it cites, has a word of the question, nor one
             # of the same meaning ("Did the chamber of commerce support the line?" answered with
-            # the referendum; "currency" is the "dollar"): the reply answers another question.
-            removed.extend(strip_markers(k) for k in kept if not is_refusal(k))
+            # the referendum; "currency" is the "dollar"), or none gives the amount asked for
+            # (``amounts``: "How much funding …?" answered with where it came from): the reply
+            # answers another question.
+            removed.extend(claimed)
             kept = [k for k in kept if is_refusal(k)]
             cited, support, similarity, denials = {}, [], [], 0
         supported = len(kept) - sum(is_refusal(k) for k in kept)

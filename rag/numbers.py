@@ -214,3 +214,43 @@ def miscounted(sentence: str, question: str, texts: Sequence[str]) -> str:
     holding = [(len(asking & _words_beside(s)), -i, s) for i, (s, counts) in enumerate(stated)
                if any(v in given for v, _ in counts)]  # fmt: skip
     return max(holding)[2] if holding else ""  # the one sharing most words ("Sept. 9" aside)
+
+
+# "How many …?" and "How much <noun> …?" ask for an amount; "How much did the ban hurt them?"
+# asks how far, and may be answered without one.
+_ASKS_AMOUNT = re.compile(
+    r"\bhow\s+many\b|\bhow\s+much\s+(?!(?:is|was|are|were|do|does|did|has|have|had|will|would|can|could"
+    r"|should|may|might)\b)[a-z]",
+    re.IGNORECASE,
+)
+# Words that give an amount without a number ("No one was hurt", "twice", "several", "all").
+_AMOUNT_WORDS = re.compile(
+    r"\b(?:one|once|twice|zero|no|none|nobody|nothing|neither|several|few|many|much|more|less|fewer"
+    r"|most|some|half|all|both|every|single|couple|handful|dozen|score|numerous|multiple)\b",
+    re.IGNORECASE,
+)
+
+
+_WH = re.compile(r"\b(?:who|whom|whose|what|when|where|which|why|how)\b", re.IGNORECASE)
+
+
+def asks_amount(question: str) -> bool:
+    """Whether ``question`` asks how many or how much of something: its first interrogative
+    does ("Who argued that a token force shows how much a country values …?" asks for a person)."""
+    first, amount = _WH.search(question), _ASKS_AMOUNT.search(question)
+    return bool(amount and first and first.start() == amount.start())
+
+
+def gives_no_amount(sentences: Sequence[str], question: str) -> bool:
+    """Whether a reply of ``sentences`` to a how-many or how-much question gives no amount at
+    all: no number the question does not hold, and no word of quantity ("none", "several").
+
+    "How much funding did the lab receive?" answered "The lab received funding from the Defense
+    Department." answers where the money came from, not how much it was."""
+    if not asks_amount(question) or not sentences:
+        return False
+    asked = {m.group(0).lower() for m in NUMBER.finditer(question)}
+    for sentence in sentences:
+        if {m.group(0).lower() for m in NUMBER.finditer(sentence)} - asked or _AMOUNT_WORDS.search(sentence):
+            return False
+    return True

@@ -187,3 +187,52 @@ def test_the_grounder_shows_the_sentence_for_a_count_of_another_thing(embedder):
         off = Grounder(embedder.encode, checks=GroundingChecks(counts=False))
         off = off.check(reply, sources, question=question)
         assert off.corrected == 0 and off.text == reply.replace(" [", ". [").rstrip(".")
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("How many boats were sent?", True),
+        ("So how much money did the town get?", True),
+        ("How much did the flood hurt the harvest?", False),  # how far, not how much of a thing
+        ("Who said the storm showed how much the levees matter?", False),  # a person is asked for
+        ("When did the navy send boats?", False),
+    ],
+)
+def test_what_asks_for_an_amount(question, asks):
+    from rag.numbers import asks_amount
+
+    assert asks_amount(question) is asks
+
+
+@pytest.mark.parametrize(
+    ("reply", "question", "none"),
+    [
+        ("The town got money from the national flood fund.", "How much money did the town get?", True),
+        ("The navy sent boats to help.", "How many boats were sent?", True),
+        ("Three people died in 2024.", "How many people died in 2024?", False),
+        ("The town got 2 million euros.", "How much money did the town get?", False),
+        ("No one was hurt.", "How many people were hurt?", False),  # "no one": an amount
+        ("Several boats were sent.", "How many boats were sent?", False),
+        ("The navy sent boats.", "Who sent boats?", False),
+        ("The flood hurt the harvest badly.", "How much did the flood hurt the harvest?", False),
+    ],
+)
+def test_a_reply_giving_no_amount_for_how_many(reply, question, none):
+    from rag.numbers import gives_no_amount
+
+    assert gives_no_amount([reply], question) is none
+
+
+def test_the_grounder_removes_a_reply_without_the_amount_asked_for(embedder):
+    sources = SourceMap.build([Paragraph(doc="storm", number=i, text=t) for i, t in enumerate(STORM)])
+    reply = "The navy sent sailors and boats to help [¶1]."
+    question = "How many volunteers did the navy send?"
+    checked = Grounder(embedder.encode).check(reply, sources, question=question)
+    assert checked.supported == 0 and checked.text == "" and checked.removed == (reply.replace(" [¶1]", ""),)
+    off = Grounder(embedder.encode, checks=GroundingChecks(amounts=False))
+    kept = off.check(reply, sources, question=question)
+    assert kept.supported == 1 and kept.text.startswith("The navy sent sailors and boats to help")
+    six = "The navy sent six boats [¶1]."
+    counted = Grounder(embedder.encode).check(six, sources, question="How many boats?")
+    assert counted.supported == 1
