@@ -145,6 +145,7 @@ class PeopleIndex:
         # (position, paragraph, key, inside a quote, sentence number), in reading order
         self.mentions: list[tuple[int, int, int, bool, int]] = []
         self.positions: dict[int, list[int]] = {}  # key -> positions of its mentions, ascending
+        self.owners: set[int] = set()  # positions of possessive pronouns ("His lawyer, …")
 
     def find(self, name: str, position: int) -> tuple[int | None, str]:
         """``(key, how)`` of the person ``name`` stands for ("named" or "alias"), or ``(None, "")``."""
@@ -178,12 +179,16 @@ class PeopleIndex:
         self._mention(position, paragraph, key, in_quote, sentence)
         return key, how
 
-    def pronoun(self, word: str, position: int, paragraph: int, sentence: int = 0) -> int | None:
+    def pronoun(
+        self, word: str, position: int, paragraph: int, sentence: int = 0, possessive: bool = False
+    ) -> int | None:
         """The person a he/she-type pronoun outside quotes stands for.
 
         In its own or the previous sentence, a person the article already calls by this pronoun
         comes first; otherwise the most recent person not called by the other one, up to
-        ``window`` paragraphs back. Whoever it resolves to is then known by this pronoun."""
+        ``window`` paragraphs back. Whoever it resolves to is then known by this pronoun. A
+        ``possessive`` ("His lawyer, Sam Brandt, said …") names whose someone is, not who acts:
+        the next sentence's "he told reporters" is the lawyer, so it does not put its person first."""
         gender = PRONOUN_GENDER.get(word.casefold())
         if gender is None:
             return None
@@ -194,7 +199,7 @@ class PeopleIndex:
             if pos >= position or in_quote:
                 continue
             other = self.entries[key].pronoun
-            if known is None and sent >= sentence - 1 and other == gender:
+            if known is None and sent >= sentence - 1 and other == gender and pos not in self.owners:
                 known = key
             if fits is None and other in (None, gender):
                 fits = key
@@ -203,6 +208,8 @@ class PeopleIndex:
             return None
         self.entries[key].pronoun = gender
         self._mention(position, paragraph, key, False, sentence, named=False)
+        if possessive:
+            self.owners.add(position)
         return key
 
     def describe(self, key: int, text: str, head: str) -> None:
@@ -214,6 +221,9 @@ class PeopleIndex:
             and fold(text) != fold(entry.name)
             and text not in entry.descriptions
         ):
+            # "District Attorney" replaces the "Attorney" read before it off the name's span.
+            words = fold(text).split()
+            entry.descriptions[:] = [d for d in entry.descriptions if not _ends(words, fold(d).split())]
             entry.descriptions.append(text)
             entry.heads.add(head.casefold())
             self._learn_pronoun(entry, head)
@@ -384,6 +394,11 @@ def name_root(span: Span) -> Token:
     return [t for t in span if t.pos_ == "PROPN"][-1]
 
 
+def _ends(words: list[str], tail: list[str]) -> bool:
+    """Whether ``tail`` is a shorter run of words that ``words`` ends with."""
+    return 0 < len(tail) < len(words) and words[-len(tail) :] == tail
+
+
 def role_descriptions(span: Span) -> list[tuple[str, Token]]:
     """Roles the parse attaches to a name: appositives ("Victor Cha, Korea chair at CSIS,"), the
     phrase the name is appositive to ("the Crown prosecutor, Mark Tedeschi") and titles before the
@@ -416,6 +431,11 @@ def role_descriptions(span: Span) -> list[tuple[str, Token]]:
         before.append(doc[k])
         k -= 1
     before.reverse()
+    # A title the name's span took in ("District Attorney Maria Okafor" parsed as "Attorney Maria
+    # Okafor") continues the words before it.
+    named = [t.i for t in span if t.ent_type_ == "PERSON"]
+    title = [t for t in span if named and t.i < named[0]]
+    before += title if before and title and is_role(title[-1]) else []
     while before and (
         before[0].pos_ in ("DET", "CCONJ", "ADP", "PUNCT") or before[0].lower_.rstrip(".") in HONORIFICS
     ):

@@ -232,7 +232,7 @@ class SpeechReader:
                     for text, head in _roles(span):
                         self.people.describe(key, text, head.lemma_)
             elif token.lower_ in PRONOUN_GENDER and not in_quote and token.pos_ == "PRON":
-                key = self.people.pronoun(token.lower_, pos, par, sentence)
+                key = self.people.pronoun(token.lower_, pos, par, sentence, token.tag_ == "PRP$")
                 if key is not None:
                     self.person_at[(part, token.i)] = (key, "pronoun", pos, pos + len(token))
 
@@ -296,8 +296,8 @@ class SpeechReader:
         return out
 
     def _subject(self, part: int, verb):
-        found = self._grammatical_subject(verb)
-        if found is not None:
+        found = self._grammatical_subject(verb)  # none inside quotes: "“Our residents paid …,” Ortega said"
+        if found is not None and self.quote_at(self.pos(part, found)) is None:
             return found
         doc, k = verb.doc, verb.i - 1  # "Tom Molomby, SC, said" parsed without a subject
         while k >= verb.sent.start and doc[k].is_punct:

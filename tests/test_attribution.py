@@ -173,6 +173,16 @@ PATTERNS = [
          "“He never listens to us,” Ortiz said of the mayor."),
         "quote", "never listens", "Sam Ortiz", "alias",
     ),
+    (  # "His lawyer, X, said …": the next "he told reporters" is the lawyer, not whose lawyer he is
+        ("Former governor Tom Pratt was charged on Monday. He denied the charges.",
+         "His lawyer, Ben Cole, said they would appeal. “The evidence is weak,” he told reporters."),
+        "quote", "evidence is weak", "Ben Cole", "pronoun",
+    ),
+    (  # the parse makes a word inside the quote the subject of "said": no speaker is quoted
+        ("Ana Lima, the town's mayor, visited the site on Sunday.",
+         '"Our families paid for this twice: once in lost homes and once in lost jobs," Lima said.'),
+        "quote", "Our families paid", "Ana Lima", "alias",
+    ),
 ]  # fmt: skip
 
 
@@ -297,6 +307,12 @@ def test_an_honorific_before_the_name_is_no_part_of_the_role(nlp):
     # Not "Climate scientist Dr."; the affiliation after the name is a description of its own.
     assert attr.person("Lena Voss").descriptions == ("Climate scientist", "of Tarnby University")
     assert attr.person("Omar Haddad").descriptions == ("Flood engineer",)
+
+
+def test_a_title_the_names_span_took_in_joins_the_words_before_it(nlp):
+    text = "“The charges stand,” said District Attorney Nora Quist after the hearing."
+    attr = attribute(article(text), nlp)
+    assert attr.person("Nora Quist").descriptions == ("District Attorney",)  # not "Attorney", "District"
 
 
 def test_the_affiliation_after_a_name_is_a_description(nlp):
