@@ -63,7 +63,7 @@ from .retriever import Retriever, RetrieverConfig, default_cache_root, default_c
 from .router import ABOUT
 from .router import route as route_question
 from .safety import InputError, clean_question, detect_injection, drop_prompt_echo, strip_injections
-from .step import Step, at_once
+from .step import Step, alone, at_once
 from .text import NOT_IN_ARTICLE, balance_quotes, content_words, says_yes, strip_markers, without_dateline
 from .types import Answer, ChatMessage, Citation, Paragraph, Passage, StreamEvent, Timings
 from .who_said import SpeakerAnswer, WhoSaid
@@ -193,12 +193,12 @@ class Assistant:
             if doc is not None and doc not in self.retriever.documents:
                 raise InputError(f"There is no article {doc!r} in the corpus.")
         except InputError as exc:
-            yield self._final(str(exc), refused=False, error=str(exc), start=start)
+            yield alone(str(exc), self.backend_name, refused=False, error=str(exc), start=start)
             return
         kind = detect_injection(text) if self.checks.injection else None
         if kind:
             log.info("declined a question with hostile instructions (%s)", kind)
-            yield self._final(INJECTION_REPLY, refused=True, start=start, query=text)
+            yield alone(INJECTION_REPLY, self.backend_name, refused=True, start=start, query=text)
             return
         messages = bound_history(
             normalize_history(history)[-self.config.limits.max_history_messages :],
@@ -245,9 +245,8 @@ class Assistant:
             log.warning("backend %s failed: %s", self.backend_name, exc)
             if not self.config.fallback:
                 message = f"The language model failed: {exc}"
-                yield self._final(
-                    message, refused=False, error=str(exc), start=start, query=query, passages=passages
-                )
+                yield alone(message, self.backend_name, refused=False, error=str(exc), start=start,
+                            query=query, passages=passages)  # fmt: skip
                 return
             answer = self._extractive(step).answer
             assert answer is not None
@@ -343,8 +342,8 @@ class Assistant:
         a question for a number of things whose ``kept`` reply lists fewer: the listing sentence."""
         found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept,
                                       subject=self._about)
-        if found is None:
-            return None
+        if found is None:  # "Who is X?" whose reply failed the checks: the article's description of X
+            return self._described(step, timings, draft, removed, notes) if counts else None
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
@@ -363,6 +362,19 @@ class Assistant:
         citation = Citation(paragraph.doc, paragraph.number, paragraph.text)
         return step.final(text, self.backend_name, citations=(citation,), notes=notes, draft=draft,
                           removed=removed, timings=timings)  # fmt: skip
+
+    def _described(self, step: Step, timings: Timings, draft: str, removed: tuple[str, ...],
+                   notes: tuple[str, ...]) -> StreamEvent | None:  # fmt: skip
+        """ "Who is X?": the description the article gives X ("X: District Attorney [¶4]"), cited."""
+        if not self.checks.who_is or not step.scored:
+            return None
+        doc = step.scored[0].paragraph.doc
+        found = self.who_said.description(step.question, doc, lambda n: self.retriever.paragraph(doc, n).text)
+        if found is None:
+            return None
+        paragraph = self.retriever.paragraph(doc, found[1])
+        label = SourceMap.build([paragraph]).label(paragraph)
+        return self._cited(step, paragraph, f"{found[0]} [{label}].", notes, timings, draft, removed)
 
     def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
         """What retrieval and the evidence say before any answer is written."""
@@ -575,25 +587,3 @@ class Assistant:
             confidence=confidence,
             signals=tuple((signals or step.signals).as_dict().items()),
         )
-
-    def _final(
-        self,
-        text: str,
-        *,
-        refused: bool,
-        start: float,
-        error: str | None = None,
-        query: str = "",
-        passages: list[Passage] | None = None,
-    ) -> StreamEvent:
-        answer = Answer(
-            text=text,
-            refused=refused,
-            passages=tuple(passages or ()),
-            backend=self.backend_name,
-            query=query,
-            error=error,
-            timings=at_once(start),
-            decline_reason="hostile instructions" if refused else None,
-        )
-        return StreamEvent("final", answer=answer)

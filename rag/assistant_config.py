@@ -71,7 +71,9 @@ class Checks:
     states_answer`) is not replaced by the attribution's speaker. ``article_subject``: a sentence
     that names nobody the question does not ("It kept its dividend unchanged.") answers a yes/no,
     "when" or "how much" question about the names its article's headline gives
-    (:func:`rag.article_facts.subject_names`, :func:`rag.polar.with_subject`).
+    (:func:`rag.article_facts.subject_names`, :func:`rag.polar.with_subject`). ``who_is``: "Who is
+    X?" whose reply fails the checks is answered with the description the article gives X, where it
+    gives it (:meth:`rag.who_said.WhoSaid.description`), not declined.
     Checks that did not pay were removed (docs/grounding.md).
     """
 
@@ -96,6 +98,7 @@ class Checks:
     confirmed: bool = True
     stated_reply: bool = True
     article_subject: bool = True
+    who_is: bool = True
     grounding: GroundingChecks = field(default_factory=GroundingChecks)
 
     def without(self, *names: str) -> Checks:

@@ -35,3 +35,27 @@ class Step:
         fields.setdefault("refused", False)
         answer = Answer(text=text, backend=backend, passages=tuple(self.passages), query=self.query, **fields)
         return StreamEvent("final", answer=answer)
+
+
+def alone(
+    text: str,
+    backend: str,
+    *,
+    refused: bool,
+    start: float,
+    error: str | None = None,
+    query: str = "",
+    passages: list[Passage] | None = None,
+) -> StreamEvent:
+    """The final event of an answer given before any search (an error, hostile instructions)."""
+    answer = Answer(
+        text=text,
+        refused=refused,
+        passages=tuple(passages or ()),
+        backend=backend,
+        query=query,
+        error=error,
+        timings=at_once(start),
+        decline_reason="hostile instructions" if refused else None,
+    )
+    return StreamEvent("final", answer=answer)

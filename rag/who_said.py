@@ -294,6 +294,20 @@ class WhoSaid:
         described = (content_words(d) for d in named[0].descriptions)
         return any(d and d <= words for d in described)
 
+    def description(self, question: str, doc: str, paragraph: Callable[[int], str]) -> tuple[str, int] | None:
+        """For "Who is X?" (X one person the article names and describes): "X: <description>" and
+        the first paragraph naming X that words it (``paragraph(number)``: its text); ``None``
+        otherwise."""
+        asked = _WHO_IS_NAMED.match(plain_text(question))
+        named = self.named(asked["name"], doc) if asked else []
+        if len(named) != 1:
+            return None
+        for number in dict.fromkeys(named[0].paragraphs):
+            text = _fold(paragraph(number))
+            if held := [d for d in named[0].descriptions if _fold(d) in text]:
+                return f"{named[0].name}: {'; '.join(held)}", number
+        return None
+
     def gives_speaker(self, text: str, citations: Sequence[Citation], found: SpeakerAnswer) -> bool:
         """Whether an answer already names ``found``'s speaker and cites the statement (for
         "What did X say about Y?", says it: holds a word of Y that X's sentence holds, not X's

@@ -510,3 +510,35 @@ def test_a_why_answer_gives_the_asked_speakers_reasons(who):
 )
 def test_a_reply_giving_the_description_the_article_gives(who, question, text, described):
     assert who.describes(question, text, "harbour") is described
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("Who is Maria Lopez?", ("Maria Lopez: a marine biologist at the Coastal Institute", 2)),
+        ("who was Becker", ("Tom Becker: the council's finance chief", 4)),
+        ("Who is the biologist?", None),  # no one named
+        ("What did Lopez say?", None),
+    ],
+)
+def test_the_description_the_article_gives_whom_who_is_names(who, question, found):
+    doc = parse_document(STORY, doc_id="harbour")
+    assert who.description(question, "harbour", lambda n: doc.paragraph(n).text) == found
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_who_is_with_a_reply_that_fails_the_checks_gets_the_articles_description(story, switch):
+    from backend_helpers import ScriptedBackend
+
+    from rag import Assistant
+    from rag.assistant import AssistantConfig, Checks
+
+    checks = Checks() if switch else Checks().without("who_is")
+    reply = "Tom Becker is the finance chief of Portland, Oregon. [¶4]"  # a place the article never names
+    config = AssistantConfig(checks=checks, calibrators={})
+    answer = Assistant(story(STORY, "harbour"), ScriptedBackend(reply), config).ask("Who is Tom Becker?")
+    if switch:
+        assert answer.text == "Tom Becker: the council's finance chief [¶4]." and not answer.refused
+        assert [c.paragraph for c in answer.citations] == [4]
+    else:
+        assert answer.refused and "Portland" not in answer.text
