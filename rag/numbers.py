@@ -216,17 +216,23 @@ def miscounted(sentence: str, question: str, texts: Sequence[str]) -> str:
     return max(holding)[2] if holding else ""  # the one sharing most words ("Sept. 9" aside)
 
 
-# "How many …?" and "How much <noun> …?" ask for an amount; "How much did the ban hurt them?"
-# asks how far, and may be answered without one.
+# "How many …?", "How much <noun> …?" and "How much did it cost?" ask for an amount; "How much did
+# the ban hurt them?" asks how far, and may be answered without one: after "how much" and a verb's
+# auxiliary, only a verb of money or measure asks for an amount.
 _ASKS_AMOUNT = re.compile(
     r"\bhow\s+many\b|\bhow\s+much\s+(?!(?:is|was|are|were|do|does|did|has|have|had|will|would|can|could"
-    r"|should|may|might)\b)[a-z]",
+    r"|should|may|might)\b)[a-z]"
+    r"|\bhow\s+much\s+\w+\s+(?:[\w'’-]+\s+){0,5}?(?:cost|costs|costing|paid|pay|pays|worth|fined|charged"
+    r"|spent|spend|spends|earned|earn|earns|owed|owe|owes|raised|raise|weigh|weighs|weighed|sold|sell|sells"
+    r"|donated|invested|borrowed|lost|saved|rise|rose|risen|rises|increase|increased|increases|fall|fell"
+    r"|fallen|falls|drop|dropped|drops|grow|grew|grown|grows|shrink|shrank|shrunk|decline|declined)\b",
     re.IGNORECASE,
 )
 # Words that give an amount without a number ("No one was hurt", "twice", "several", "all").
 _AMOUNT_WORDS = re.compile(
     r"\b(?:one|once|twice|zero|no|none|nobody|nothing|neither|several|few|many|much|more|less|fewer"
-    r"|most|some|half|all|both|every|single|couple|handful|dozen|score|numerous|multiple)\b",
+    r"|most|some|half|all|both|every|single|couple|handful|dozen|score|numerous|multiple"
+    r"|doubled?|tripled?|quadrupled?|halved)\b",
     re.IGNORECASE,
 )
 

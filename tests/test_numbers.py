@@ -195,6 +195,9 @@ def test_the_grounder_shows_the_sentence_for_a_count_of_another_thing(embedder):
         ("How many boats were sent?", True),
         ("So how much money did the town get?", True),
         ("How much did the flood hurt the harvest?", False),  # how far, not how much of a thing
+        ("How much was the company fined?", True),  # a verb of money
+        ("How much did the new bridge cost?", True),
+        ("How much had the price of bread risen by May?", True),  # a verb of measure
         ("Who said the storm showed how much the levees matter?", False),  # a person is asked for
         ("When did the navy send boats?", False),
     ],
@@ -214,6 +217,7 @@ def test_what_asks_for_an_amount(question, asks):
         ("The town got 2 million euros.", "How much money did the town get?", False),
         ("No one was hurt.", "How many people were hurt?", False),  # "no one": an amount
         ("Several boats were sent.", "How many boats were sent?", False),
+        ("The price of bread doubled.", "How much did the price of bread rise?", False),
         ("The navy sent boats.", "Who sent boats?", False),
         ("The flood hurt the harvest badly.", "How much did the flood hurt the harvest?", False),
     ],
