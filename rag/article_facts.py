@@ -166,6 +166,20 @@ def ask_about_article(
     )
 
 
+_WHO_IS = re.compile(r"^\s*(?:and\s+)?who\s+(?:is|was)\s+(?P<name>.+?)[\s?.!]*$", re.IGNORECASE)
+
+
+def author_reply(document: Document, question: str) -> str | None:
+    """ "Who is X?" of the article's byline author, whom its paragraphs need not name: who X is to
+    the article ("Amara Osei wrote the article (its byline; Reuters)."); ``None`` for anyone else."""
+    asked, author = _WHO_IS.match(question.strip()), field_text(document, "author")
+    words = content_words(asked["name"]) if asked else set()
+    if not author or not words or not words <= content_words(author):
+        return None
+    publisher = field_text(document, "publisher")
+    return f"{author} wrote the article (its byline{'; ' + publisher if publisher else ''})."
+
+
 def subject_names(document: Document) -> str:
     """The names the headline gives that the body names too: "Lumora" of "Lumora cuts 1,200
     jobs as smartphone sales slump", whom "The company" or "It" of a later sentence that names

@@ -33,7 +33,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .affirmed import states_answer
-from .article_facts import ask_about_article, subject_names
+from .article_facts import NOTE as FACTS_NOTE
+from .article_facts import ask_about_article, author_reply, subject_names
 from .assistant_config import CHECK_NAMES as CHECK_NAMES
 from .assistant_config import AssistantConfig
 from .assistant_config import Checks as Checks
@@ -365,16 +366,19 @@ class Assistant:
 
     def _described(self, step: Step, timings: Timings, draft: str, removed: tuple[str, ...],
                    notes: tuple[str, ...]) -> StreamEvent | None:  # fmt: skip
-        """ "Who is X?": the description the article gives X ("X: District Attorney [¶4]"), cited."""
+        """ "Who is X?": the description the article gives X ("X: District Attorney. [¶4]"), cited."""
         if not self.checks.who_is or not step.scored:
             return None
         doc = step.scored[0].paragraph.doc
         found = self.who_said.description(step.question, doc, lambda n: self.retriever.paragraph(doc, n).text)
-        if found is None:
-            return None
+        if found is None:  # the byline's author, whom the paragraphs need not name
+            text = author_reply(self.retriever.documents[doc], step.question)
+            notes = (*notes, FACTS_NOTE)
+            return step.final(text, self.backend_name, notes=notes, draft=draft, removed=removed,
+                              timings=timings) if text else None  # fmt: skip
         paragraph = self.retriever.paragraph(doc, found[1])
         label = SourceMap.build([paragraph]).label(paragraph)
-        return self._cited(step, paragraph, f"{found[0]} [{label}].", notes, timings, draft, removed)
+        return self._cited(step, paragraph, f"{found[0]}. [{label}]", notes, timings, draft, removed)
 
     def _signals(self, question: str, query: str, scored: list[ScoredSentence]) -> Signals:
         """What retrieval and the evidence say before any answer is written."""

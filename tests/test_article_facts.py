@@ -110,3 +110,34 @@ def test_the_subject_is_the_headline_names_the_body_repeats():
         "It kept its dividend unchanged.\n"
     )
     assert subject_names(parse_document(text, doc_id="lumora")) == "Lumora"  # not "Cuts", "Jobs"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Who is Ji Da-gyum?", "Ji Da-gyum wrote the article (its byline; The Korea Herald)."),
+        ("who was Ji Da-gyum", "Ji Da-gyum wrote the article (its byline; The Korea Herald)."),
+        ("Who is Hong Min?", None),  # a person of the text: the attribution's matter
+        ("Who wrote the article?", None),  # the router's byline question
+    ],
+)
+def test_who_the_byline_author_is(question, reply):
+    from rag.article_facts import author_reply
+    from rag.corpus import load_corpus
+
+    (document,) = load_corpus("corpus").documents
+    assert author_reply(document, question) == reply
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_who_is_the_author_declined_by_the_model_gets_the_byline(retriever, switch):
+    from rag.assistant import Checks
+
+    model = ScriptedBackend("The article does not say.")
+    config = AssistantConfig(checks=Checks() if switch else Checks().without("who_is"), calibrators={})
+    answer = Assistant(retriever, model, config).ask("Who is Ji Da-gyum?")
+    if switch:
+        assert answer.text == "Ji Da-gyum wrote the article (its byline; The Korea Herald)."
+        assert not answer.refused and NOTE in answer.notes and answer.citations == ()
+    else:
+        assert answer.refused

@@ -683,14 +683,21 @@ def test_what_the_attribution_confirms_is_not_withheld_for_low_confidence(retrie
         assert answer.refused and answer.decline_reason == "low confidence"
 
 
-def test_a_description_the_article_does_not_give_is_not_confirmed(retriever):
+@pytest.mark.parametrize("who_is", [True, False])
+def test_a_description_the_article_does_not_give_is_not_confirmed(retriever, who_is):
     from rag.calibration import Calibrator
 
     doubtful = Calibrator(("evidence",), (0.0,), (1.0,), (0.0,), -3.0, threshold=0.5)
-    config = AssistantConfig(calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
+    checks = Checks() if who_is else Checks().without("who_is")
+    config = AssistantConfig(checks=checks, calibrators={"llm": doubtful, "llm-no-verifier": doubtful})
     reply = "Hong Min is a senior fellow at the Korea Institute for Defense Analyses [¶23]."
     answer = Assistant(retriever, _Judging(reply, 0.2), config).ask("Who is Hong Min?")
-    assert answer.refused
+    assert "Defense Analyses" not in answer.text  # the reply's institute is not the article's
+    if who_is:  # the description the article gives him, where it gives it
+        assert answer.text == ("Hong Min: a senior research fellow at the Korea Institute for National "
+                               "Unification. [¶23]") and cited(answer) == [23]  # fmt: skip
+    else:
+        assert answer.refused
 
 
 COURT = """Former mayor jailed over bridge bribes

@@ -538,7 +538,7 @@ def test_who_is_with_a_reply_that_fails_the_checks_gets_the_articles_description
     config = AssistantConfig(checks=checks, calibrators={})
     answer = Assistant(story(STORY, "harbour"), ScriptedBackend(reply), config).ask("Who is Tom Becker?")
     if switch:
-        assert answer.text == "Tom Becker: the council's finance chief [¶4]." and not answer.refused
+        assert answer.text == "Tom Becker: the council's finance chief. [¶4]" and not answer.refused
         assert [c.paragraph for c in answer.citations] == [4]
     else:
         assert answer.refused and "Portland" not in answer.text
