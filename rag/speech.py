@@ -249,10 +249,10 @@ class SpeechReader:
         if self._title(span) or title in HONORIFICS:
             return True
         prev = span.doc[span.start - 1] if span.start else None
-        if (prev is not None and prev.lower_ in ("the", "a", "an")) or (
+        if (prev is not None and prev.lower_ in ("the", "a", "an", "at")) or (
             len(span) == 1 and span.text.isupper()
         ):
-            return False  # "the Moon", "JAXA": a person is rarely either
+            return False  # "the Moon", "JAXA", "an analyst at Peel Hunt": a person is rarely any
         if label == "PERSON":
             return True
         name = clean_name(span.text)[0]

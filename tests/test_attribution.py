@@ -178,6 +178,12 @@ PATTERNS = [
          "His lawyer, Ben Cole, said they would appeal. “The evidence is weak,” he told reporters."),
         "quote", "evidence is weak", "Ben Cole", "pronoun",
     ),
+    (  # a name after "at" is where someone works, not who "he" is
+        ('"The guidance cut is bigger than the market expected," said Ivan Petrov, an analyst at '
+         'Carter Hunt. "The chain has too many stores."',
+         "He said he had lowered his price target for the shares."),
+        "claim", "lowered his price target", "Ivan Petrov", "pronoun",
+    ),
     (  # the parse makes a word inside the quote the subject of "said": no speaker is quoted
         ("Ana Lima, the town's mayor, visited the site on Sunday.",
          '"Our families paid for this twice: once in lost homes and once in lost jobs," Lima said.'),
