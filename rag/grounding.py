@@ -53,7 +53,7 @@ from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .novelty import novel_facts
 from .numbers import gives_no_amount, miscounted, swapped_number, unbound_amount
-from .opposites import opposed_words
+from .opposites import opposed_words, outranked
 from .people import named_subjects
 from .placement import (
     CONTEXT_MARGIN,
@@ -81,6 +81,7 @@ from .text import (
     says_yes,
     split_sentences,
     strip_markers,
+    without_dateline,
 )
 from .types import Citation, Paragraph
 
@@ -335,6 +336,8 @@ class Grounder:
                 removed.append(plain)
                 lab = next(lab for lab, p in zip(labels, paragraphs, strict=True) if reversed_ in p.text)
                 line = f"{_end_punct(strip_markers(reversed_))} [{lab}]"
+                if self.checks.yes_negated and says_yes(plain) and not asked_negated:
+                    line = f"No: {without_dateline(line)}"  # a "yes" the article reverses is its "no"
                 # The article's own sentence instead, unless the question asks about a negation
                 # ("What did X not allow?"): the article stating it unnegated does not answer that.
                 if self.checks.correct and not negated_words(question) and line not in kept:
@@ -425,6 +428,7 @@ class Grounder:
             said_no = negated_words(rest, implicit=True, prefixed=self.checks.prefixes) & question_words
             if self.checks.says_no and rest != plain and not said_no:
                 said_no = opposed_words(rest, question_words)  # "Yes, it remained open." to "Is it closed?"
+                said_no = said_no or outranked(rest, question)  # "the largest?": "the third-largest"
             if self.checks.yes_negated and rest != plain and not asked_negated and said_no:
                 # "Yes, Otto declined to criticise the referee": the sentence says "no" itself.
                 name = NAME.match(rest) and rest.split()[0].lower() not in STARTERS  # "Otto", not "The"

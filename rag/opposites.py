@@ -7,6 +7,8 @@ word of the same meaning as "closed", however close their vectors).
 
 from __future__ import annotations
 
+import re
+
 from .text import content_stems, content_words
 
 OPPOSITE_SCOPE = 4  # content words after a verb its object may take ("approved the government's 2026 budget")
@@ -68,3 +70,15 @@ def opposed_words(
     rest = {w: words - {w} for w in words}
     said_other_way = {w for w in words if governs(OPPOSITES.get(w, frozenset()), rest[w], before)}
     return {w for w in said_other_way if not governs({w}, rest[w])}
+
+
+# A rank below the first: "the third-largest", "the 2nd biggest", "the second most popular".
+_RANKS = r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:st|nd|rd|th))"
+_SUPERLATIVE = re.compile(r"\b(?:most\s+[a-z]+|[a-z]{3,}est)\b")
+
+
+def outranked(text: str, question: str) -> set[str]:
+    """The superlatives of ``question`` ("Is it the largest …?") that ``text`` gives with a rank
+    below the first ("… the third-largest furniture retailer"): the article's "no"."""
+    asked = set(_SUPERLATIVE.findall(question.lower()))
+    return {w for w in asked if re.search(rf"\b{_RANKS}[-\s]+{re.escape(w)}\b", text, re.IGNORECASE)}

@@ -190,7 +190,7 @@ def test_a_claim_the_article_says_with_an_opposite_word_is_corrected(embedder, s
     grounder = Grounder(embedder.encode, checks=GroundingChecks(opposed=switch))
     closed = grounder.check("Yes, Lumora will close its camera sensor plant in Kumamoto. [¶3]", sources,
                             question="Will Lumora close the Kumamoto plant?")  # fmt: skip
-    kept = "Lumora will keep its camera sensor plant in Kumamoto. [¶3]"
+    kept = "No: Lumora will keep its camera sensor plant in Kumamoto. [¶3]"  # the "yes" reversed: a "no"
     assert (closed.text == kept) is switch and bool(closed.removed) is switch
     # A clause of a longer sentence: "cuts Kumamoto plant", "lowers dividend".
     summary = grounder.check("Lumora cuts 1,200 jobs, cuts Kumamoto plant, lowers dividend. [¶3] [¶6]",
@@ -438,7 +438,7 @@ def test_a_reversed_claim_is_replaced_by_the_article_sentence(article_grounder, 
     checked = article_grounder.check(reply, whole_article, question=NPT)
     assert checked.removed == (reply.replace(" [¶27]", ""),)
     assert checked.corrected == 1 and [c.paragraph for c in checked.citations] == [27]
-    assert checked.text.startswith("North Korea is not recognized as a nuclear-weapon state")
+    assert checked.text.startswith("No: North Korea is not recognized as a nuclear-weapon state")
     assert checked.text.endswith("[¶27]")
     off = Grounder(article_grounder.encode, checks=GroundingChecks(correct=False))
     removed_only = off.check(reply, whole_article, question=NPT)
@@ -1043,6 +1043,44 @@ def test_a_reply_saying_no_in_its_own_words_stands(grounder, embedder, question,
     assert (checked.text or None) == answer
     plain = Grounder(embedder.encode, checks=GroundingChecks(says_no=False))
     assert plain.check(reply, _paragraphs(*HOSPITAL), question=question).supported == 0
+
+
+def test_a_yes_the_article_reverses_is_given_as_its_no(grounder, embedder):
+    fee = _paragraphs("ARLON (Reuters) — The council cut the parking fee on Monday, citing empty car parks.")
+    reply, question = "Yes, the council raised the parking fee [¶1].", "Did the council raise the fee?"
+    checked = grounder.check(reply, fee, question=question)
+    assert checked.corrected == 1
+    assert checked.text == "No: The council cut the parking fee on Monday, citing empty car parks. [¶1]"
+    off = Grounder(embedder.encode, checks=GroundingChecks(yes_negated=False))
+    off = off.check(reply, fee, question=question)
+    assert off.text.startswith("ARLON (Reuters) — The council cut")  # the sentence, as before
+
+
+# Written for these tests: a rank below the first.
+PORTS = ("Halden is the country's second-largest port, after Varna.",
+         "The Halden terminal is the most modern in the region.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "answer"),
+    [
+        ("Is Halden the largest port in the country?", "Yes, Halden is the second-largest port [¶1].",
+         "No, Halden is the second-largest port. [¶1]"),
+        # The first place itself, and a superlative the article gives no rank: a "yes" as written.
+        ("Is the Halden terminal the most modern in the region?",
+         "Yes, the Halden terminal is the most modern in the region [¶2].",
+         "Yes, the Halden terminal is the most modern in the region. [¶2]"),
+    ],
+)  # fmt: skip
+def test_a_yes_to_a_superlative_the_article_ranks_lower_says_no(grounder, embedder, question, reply, answer):
+    from rag.opposites import outranked
+
+    assert grounder.check(reply, _paragraphs(*PORTS), question=question).text == answer
+    assert outranked("the 3rd biggest bank", "Is it the biggest bank?") == {"biggest"}
+    assert outranked("the second most popular app", "Is it the most popular app?") == {"most popular"}
+    assert outranked("the largest port", "Is it the largest?") == set()
+    off = Grounder(embedder.encode, checks=GroundingChecks(says_no=False))
+    assert not off.check(reply, _paragraphs(*PORTS), question=question).text.startswith("No,")
 
 
 @pytest.mark.parametrize(("reply", "kept"), [("Jonah Pike is 19 years old [¶2].", True),
