@@ -77,8 +77,22 @@ _RANKS = r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:s
 _SUPERLATIVE = re.compile(r"\b(?:most\s+[a-z]+|[a-z]{3,}est)\b")
 
 
+# A superlative bounded in time: "the costliest flood in the country since 2007", "the highest in
+# a decade", "the biggest this year" (up to seven words after it, in its clause).
+_SINCE = (r"(?:since\s+\w+|in\s+(?:\w+\s+){0,3}(?:years?|decades?|months?|weeks?)"
+          r"|this\s+(?:year|season|decade|century|month))")
+
+
 def outranked(text: str, question: str) -> set[str]:
     """The superlatives of ``question`` ("Is it the largest …?") that ``text`` gives with a rank
-    below the first ("… the third-largest furniture retailer"): the article's "no"."""
-    asked = set(_SUPERLATIVE.findall(question.lower()))
-    return {w for w in asked if re.search(rf"\b{_RANKS}[-\s]+{re.escape(w)}\b", text, re.IGNORECASE)}
+    below the first ("… the third-largest furniture retailer") or only within a time the question
+    does not ask about ("Is it the costliest flood ever?" — "the costliest … since 2007"): the
+    article's "no"."""
+    asked = sorted(set(_SUPERLATIVE.findall(question.lower())))
+    bounded = re.search(_SINCE, question, re.IGNORECASE)
+    ranked = {w for w in asked if re.search(rf"\b{_RANKS}[-\s]+{re.escape(w)}\b", text, re.IGNORECASE)}
+    if bounded:  # "Is it the costliest since 2007?": the time is asked about
+        return ranked
+    within = r"(?:\s+[^\s.,;:]+){0,7}?\s+" + _SINCE  # up to seven words on, in its clause
+    since = {w for w in asked if re.search(rf"\b{re.escape(w)}\b{within}", text, re.IGNORECASE)}
+    return ranked | since

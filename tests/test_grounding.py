@@ -1079,6 +1079,11 @@ def test_a_yes_to_a_superlative_the_article_ranks_lower_says_no(grounder, embedd
     assert outranked("the 3rd biggest bank", "Is it the biggest bank?") == {"biggest"}
     assert outranked("the second most popular app", "Is it the most popular app?") == {"most popular"}
     assert outranked("the largest port", "Is it the largest?") == set()
+    since = "It was the costliest flood in the country since 2007."
+    assert outranked(since, "Is it the costliest flood ever?") == {"costliest"}
+    assert outranked(since, "Is it the costliest flood since 2007?") == set()  # the time asked about
+    assert outranked("the highest rate in a decade", "Is it the highest rate?") == {"highest"}
+    assert outranked("the highest rate on record", "Is it the highest rate?") == set()
     off = Grounder(embedder.encode, checks=GroundingChecks(says_no=False))
     assert not off.check(reply, _paragraphs(*PORTS), question=question).text.startswith("No,")
 
