@@ -117,7 +117,7 @@ def test_a_yes_to_words_the_cited_paragraph_lacks_is_removed(grounder, embedder)
     reply = "Yes, the harbour office closed during the storm, the council said [¶3]."
     # "open" is the opposite of "closed": the article's own sentence stands instead (``opposed``).
     checked = grounder.check(reply, sources, question=question)
-    stayed = "The harbour office stayed open during the storm, the council said. [¶3]"
+    stayed = "No: The harbour office stayed open during the storm, the council said. [¶3]"  # "yes" reversed
     assert checked.text == stayed and checked.removed == (reply.replace(" [¶3]", ""),)
     yes_read = Grounder(embedder.encode, checks=GroundingChecks(opposed=False))
     checked = yes_read.check(reply, sources, question=question)
@@ -143,7 +143,7 @@ def test_a_restated_yes_stands_where_a_sentence_states_it(grounder, embedder):
     close = "Yes, the council voted to close the night ferry."
     asked = "Did the council vote to close the night ferry?"
     near = grounder.check(close, sources, question=asked)
-    assert near.removed == (close,) and near.text.startswith("The town council voted on Tuesday to keep")
+    assert near.removed == (close,) and near.text.startswith("No: The town council voted on Tuesday to keep")
     without = Grounder(embedder.encode, checks=GroundingChecks(opposed=False))
     assert without.check(close, sources, question=asked).supported == 0
 
