@@ -21,8 +21,9 @@ from datetime import date as Date
 from typing import TYPE_CHECKING
 
 from .conversation import names, recent_words
-from .text import content_words
+from .text import content_words, plain_text
 from .types import Answer, ChatMessage, Document
+from .who_said import who_is_named
 
 if TYPE_CHECKING:
     from .retriever import Retriever
@@ -166,15 +167,12 @@ def ask_about_article(
     )
 
 
-_WHO_IS = re.compile(r"^\s*(?:and\s+)?who\s+(?:is|was)\s+(?P<name>.+?)[\s?.!]*$", re.IGNORECASE)
-
-
 def author_reply(document: Document, question: str) -> str | None:
     """ "Who is X?" of the article's byline author, whom its paragraphs need not name: who X is to
     the article ("Amara Osei wrote the article (its byline; Reuters)."); ``None`` for anyone else."""
-    asked, author = _WHO_IS.match(question.strip()), field_text(document, "author")
-    words = content_words(asked["name"]) if asked else set()
-    if not author or not words or not words <= content_words(author):
+    asked, author = who_is_named(question), field_text(document, "author")
+    words = content_words(asked) if asked else set()
+    if not author or not words or not words <= content_words(plain_text(author)):
         return None
     publisher = field_text(document, "publisher")
     return f"{author} wrote the article (its byline{'; ' + publisher if publisher else ''})."

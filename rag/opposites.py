@@ -88,7 +88,7 @@ def outranked(text: str, question: str) -> set[str]:
     below the first ("… the third-largest furniture retailer") or only within a time the question
     does not ask about ("Is it the costliest flood ever?" — "the costliest … since 2007"): the
     article's "no"."""
-    asked = sorted(set(_SUPERLATIVE.findall(question.lower())))
+    asked = set(_SUPERLATIVE.findall(question.lower()))
     bounded = re.search(_SINCE, question, re.IGNORECASE)
     ranked = {w for w in asked if re.search(rf"\b{_RANKS}[-\s]+{re.escape(w)}\b", text, re.IGNORECASE)}
     if bounded:  # "Is it the costliest since 2007?": the time is asked about

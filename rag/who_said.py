@@ -286,8 +286,8 @@ class WhoSaid:
         """Whether ``text`` answers "Who is X?" (X one person the article names) with X's name and
         every word of a description the article gives X ("Mark Odeh is a neurologist at University
         College Dublin …" for "Professor Mark Odeh, a neurologist at University College Dublin")."""
-        asked = _WHO_IS_NAMED.match(plain_text(question))
-        named = self.named(asked["name"], doc) if asked else []
+        asked = who_is_named(question)
+        named = self.named(asked, doc) if asked else []
         if len(named) != 1 or named[0] not in self.named(text, doc):
             return False
         words = content_words(text)
@@ -298,8 +298,8 @@ class WhoSaid:
         """For "Who is X?" (X one person the article names and describes): "X: <description>" and
         the first paragraph naming X that words it (``paragraph(number)``: its text); ``None``
         otherwise."""
-        asked = _WHO_IS_NAMED.match(plain_text(question))
-        named = self.named(asked["name"], doc) if asked else []
+        asked = who_is_named(question)
+        named = self.named(asked, doc) if asked else []
         if len(named) != 1:
             return None
         for number in dict.fromkeys(named[0].paragraphs):
@@ -527,6 +527,13 @@ def _full_stop(text: str) -> str:
     if re.search(r"[!?…][”’\"']?$|\.[”’\"']$", text):
         return text
     return text.rstrip(".") + "."
+
+
+def who_is_named(question: str) -> str | None:
+    """The name "Who is X?" asks about ("Who was Hong Min?" → "Hong Min"; apostrophes and accents
+    as :func:`~rag.text.plain_text` writes them), or ``None`` for another question."""
+    asked = _WHO_IS_NAMED.match(plain_text(question))
+    return asked["name"] if asked else None
 
 
 def _fold(text: str) -> str:
