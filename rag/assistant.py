@@ -343,8 +343,8 @@ class Assistant:
         a question for a number of things whose ``kept`` reply lists fewer: the listing sentence."""
         found, prefix, note = look_up(step.question, step.scored, self.checks, typed=counts, reply=kept,
                                       subject=self._about)
-        if found is None:  # "Who is X?" whose reply failed the checks: the article's description of X
-            return self._described(step, timings, draft, removed, notes) if counts else None
+        if found is None:
+            return None
         text = f"{opened(prefix, balance_quotes(without_dateline(found.text)))} [¶{found.paragraph.number}]"
         return self._cited(step, found.paragraph, text, (*notes, note), timings, draft, removed)
 
@@ -439,6 +439,7 @@ class Assistant:
             # closest paragraphs (a reply that failed the checks is not swapped for another).
             reason = "model declined" if checked.refusal else "unsupported"
             polar = self._polar(step, timings, draft=reply, removed=checked.removed, notes=notes, counts=True)
+            polar = polar or self._described(step, timings, reply, checked.removed, notes)  # "Who is X?"
             if polar is not None:
                 yield polar
                 return
