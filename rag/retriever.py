@@ -59,6 +59,9 @@ class RetrieverConfig:
     ``dense_min_score``: in hybrid mode, dense candidates below this cosine are left out of the
     fusion, so a question the embedder cannot place (an acronym it does not know) is decided by
     BM25 instead of by noise (0.3 suits all-MiniLM-L6-v2, calibrated on the dev set; 0 = off).
+    ``lexical_margin``: in hybrid mode, BM25's best chunk is kept among the ``k`` returned when
+    its score is at least this many times BM25's second (a question word only that chunk holds,
+    "published"), however the embedder ranks it; rank fusion alone forgets such a margin (0 = off).
     ``cache_dir`` holds this corpus's index (default ``.cache`` beside the corpus);
     ``model_cache_dir`` what is made once per model (the ONNX export), shared by every corpus
     (default ``~/.cache/korea-herald-rag``, else ``cache_dir``).
@@ -78,6 +81,7 @@ class RetrieverConfig:
     sentence_vectors: bool = True
     acronyms: bool = True
     dense_min_score: float = 0.3
+    lexical_margin: float = 2.0
     cache_dir: str | None = None
     model_cache_dir: str | None = None
 
@@ -264,6 +268,8 @@ class Retriever:
         fused = self._fuse(ranked)
         if mode == "hybrid" and self.config.dense_min_score > 0:
             fused = self._weak_last(ranked, fused)
+        if mode == "hybrid" and self.config.lexical_margin > 0:
+            fused = self._decisive_kept(ranked["bm25"], fused, k)
         fused = fused[:k]
         passages = [self._passage(i, score, found) for i, score, found in fused]
         return self._expand(passages) if self.config.expand else passages
@@ -287,6 +293,20 @@ class Retriever:
         low = first[-1][1]
         rest = [(i, low * 0.5 * score / fused[0][1], found) for i, score, found in fused if i not in seen]
         return first + rest
+
+    def _decisive_kept(self, bm25, fused, k: int):
+        """``fused`` with BM25's best chunk moved up to the ``k``-th place when it scores at
+        least ``lexical_margin`` times BM25's second and ranks below ``k`` (the others keep
+        their order)."""
+        scores, ids = bm25
+        if len(ids) < 2 or scores[1] <= 0 or scores[0] < self.config.lexical_margin * scores[1]:
+            return fused
+        at = next((n for n, (i, _, _) in enumerate(fused) if i == int(ids[0])), None)
+        if at is None or at < k:
+            return fused
+        hit = fused[at]
+        rest = fused[:at] + fused[at + 1:]
+        return [*rest[: k - 1], (hit[0], rest[k - 2][1] if k > 1 else hit[1], hit[2]), *rest[k - 1:]]
 
     def _best_sentence_per_chunk(
         self, vector: np.ndarray, n: int, among: np.ndarray | None = None

@@ -320,3 +320,22 @@ def test_changed_looks_at_the_corpus_folder_at_most_every_two_seconds(
     assert r.changed(min_interval=0)
     clock.now += 2.1
     assert r.changed()
+
+
+# -- a keyword match only one paragraph holds ---------------------------------------------------
+STUDY = REPO / "tests" / "data" / "news" / "sleep-study.txt"  # a news story written for the tests
+
+
+@pytest.mark.parametrize("margin", [2.0, 0.0])
+def test_a_decisive_keyword_match_is_kept_among_the_k(embedder, tmp_path, margin):
+    """Only ¶1 holds "published" (BM25 scores it four times its second), but its one long sentence
+    is about sleep and grades, so the embedder ranks it low: rank fusion alone leaves it out of
+    the top 4, and "When was the study published?" could not be answered. The margin keeps it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(STUDY, corpus)
+    r = Retriever.from_corpus(corpus, embedder=embedder, cache_dir=str(tmp_path / "c"), lexical_margin=margin)
+    top = [p.paragraphs for p in r.search("When was the study published?", k=4)]
+    assert ((1,) in top) is (margin > 0)
+    if margin:
+        assert top[-1] == (1,)  # the rest keep their order ahead of it
