@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .negation import negated_words
-from .opposites import OPPOSITES
+from .numbers import written_numbers
+from .opposites import OPPOSITES, SAME_CHANGE
 from .text import (
     TOKEN,
     content_stems,
@@ -106,6 +107,7 @@ def unheld_words(
     spelled: Callable[[str], bool] | None = None,
     context: Sequence[str] = (),
     objects: bool = True,
+    only_nouns: bool = False,
 ) -> list[str]:
     """The words of ``statement`` (a yes/no question's, "the health secretary mediate the
     talks") that ``texts`` hold neither as written or by lemma ("sank" holds "sink"), nor as a
@@ -114,17 +116,23 @@ def unheld_words(
     paragraphs around): the cited one may call "the ship" "the vessel"; what is said of it must
     be cited, the things it names too ("boats" of "Did the army send boats?", where the cited
     paragraph sends helicopters and another has a boat capsize). Without ``objects`` any noun
-    may stand around."""
+    may stand around. With ``only_nouns``, only the nouns are looked for (what is counted, not
+    what it did: "absences" for "absences drop", which "fell" says too)."""
     pairs = [pair for text in texts for pair in _lemmas(text)]
     held = _held(pairs)
     around = held | _held([pair for text in context for pair in _lemmas(text)])
     missing: list[str] = []
+    numbers = set().union(*map(written_numbers, texts))  # "Eleven of the schools" holds "11"
     for token, lemma, noun, subject in _lemmas(statement):
+        if only_nouns and not noun:
+            continue
         stems = content_words(token)
         pool = around if (subject if objects else noun) else held
         forms = (stems, content_words(lemma))
         if not stems or any(one and forms_of(one, pool) == one for one in forms):
             continue
+        if any(SAME_CHANGE.get(w, frozenset()) & pool for w in stems) or written_numbers(token) & numbers:
+            continue  # "drop" where "fell" is written
         if spelled is not None and token.isupper() and spelled(token):
             continue
         missing.append(token)

@@ -50,6 +50,8 @@ class Checks:
     the checks, is answered "No" with the article's sentence that states it reversed
     (:mod:`rag.polar`). ``opposites``: the same for a sentence that says the question's word the
     other way ("cuts" for "raise", "rejected" for "approve"; :data:`rag.polar.OPPOSITES`).
+    ``polar_amounts``: the same for a sentence that states it with another amount ("hire 60
+    officers" for "Did he promise to hire 80 officers?"; :func:`rag.numbers.swapped_amount`).
     ``listed``: a question asking for a number of things ("Which three things …?") whose reply
     lists fewer gets the article's sentence that lists them (:func:`rag.lookup.listed_answer`).
     ``anchored``: "List the villages" lists the names the article ties to the word "villages"
@@ -88,6 +90,7 @@ class Checks:
     speaker_evidence: bool = True
     polar: bool = True
     opposites: bool = True
+    polar_amounts: bool = True
     typed: bool = True
     said_about: bool = True
     listed: bool = True

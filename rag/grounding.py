@@ -28,10 +28,13 @@ Steps, applied to whatever the model wrote:
    a count of X is replaced by the article's sentence stating it (``counts``: "400." where it
    says "400 soldiers and eight helicopters"); a reply to "How many …?" or "How much X …?" that
    gives no amount at all is removed (``amounts``: "How much funding …?" answered by its donor);
+   a "yes" to an amount the article gives another matter is removed (``yes_amounts``: car
+   accidents "fell by 17 percent" where absences did);
 4. a supported sentence keeps the markers of paragraphs that support it, and gets one (the
    best-supporting paragraph) when it has none; a short answer is cited where the question's
    matter is, a date or number where it is written (``placement``), a claim about the person
-   the question names where that person is (``subjects``; :mod:`rag.placement`); unsupported
+   the question names where that person is (``subjects``; :mod:`rag.placement`), a "yes" or
+   "no" where the question's claim is (``polar_claims``); unsupported
    sentences are removed and listed.
 
 A sentence saying the article does not cover something is kept as a refusal, not a claim.
@@ -47,12 +50,20 @@ from functools import partial
 
 import numpy as np
 
-from .affirmed import AUXILIARIES, implied_yes, stated_in, unheld_words
+from .affirmed import AUXILIARIES, implied_yes, proposition, stated_in, unheld_words
 from .anchors import off_time
 from .conjuncts import repeats_an_item
 from .negation import negated_words, opposed_source, reversed_source
 from .novelty import novel_facts
-from .numbers import gives_no_amount, miscounted, swapped_number, unbound_amount
+from .numbers import (
+    amount_windows,
+    gives_no_amount,
+    miscounted,
+    stated_numbers,
+    swapped_number,
+    unbound_amount,
+    unheld_numbers,
+)
 from .opposites import opposed_words, outranked
 from .people import named_subjects
 from .placement import (
@@ -68,9 +79,7 @@ from .placement import (
     written_whole,
 )
 from .text import (
-    DIGITS,
     NAME,
-    NUMBER,
     STARTERS,
     STOP,
     content_words,
@@ -142,6 +151,8 @@ class GroundingChecks:
     counts: bool = True
     yes_objects: bool = True
     amounts: bool = True
+    yes_amounts: bool = True
+    polar_claims: bool = True
 
 
 @dataclass
@@ -264,6 +275,7 @@ class Grounder:
         asked: list[float] | None = None  # the question's best cosine per paragraph, when needed
         question_words = content_words(question)
         asked_negated = negated_words(question)  # "Didn't Otto …?": its "yes" or "no" is ambiguous
+        polar = proposition(main_question(question)) is not None  # a yes/no question
         topic_words = content_words(topic) if topic else question_words
         resolved = content_words(main_question(topic or question))  # "he" as a follow-up's rewrite names him
         # What the reply must share with the question to be on its matter: not the kind of thing
@@ -309,6 +321,8 @@ class Grounder:
             # Words the question already gave prove nothing: what the sentence adds must be in
             # the paragraphs that back it.
             new_words = words - question_words or words
+            if self.checks.polar_claims and polar and _POLAR_OPENER.match(plain):
+                new_words = words  # a "yes" or "no" claims the question's words: cited where they stand
             scores = []
             for i, pw in enumerate(para_words):
                 lexical = len(new_words & pw) / len(new_words)
@@ -329,7 +343,8 @@ class Grounder:
             if not reversed_ and backing and self.checks.opposed:  # "cuts its plant": the article keeps it
                 reversed_ = opposed_source(plain, sourced)
             if not reversed_ and backing and self.checks.numbers:
-                reversed_ = swapped_number(plain, question, texts)
+                # A "yes" claims the question's own amount: "Yes, by 500 votes" where it was 412.
+                reversed_ = swapped_number(plain, "" if says_yes(plain) else question, texts)
             if not reversed_ and backing and self.checks.counts and _bare(plain):
                 reversed_ = miscounted(plain, question, texts)  # "400.": soldiers, not helicopters
             if reversed_:
@@ -365,7 +380,7 @@ class Grounder:
             denial = any(denied & negated_words(text) for text in backed)
             stated = stated or denial
             if not backing or (self.checks.restates and restates(words, asked_words) and not stated
-                               and not _numbers(plain) - _numbers(question)):  # fmt: skip
+                               and not stated_numbers(plain) - stated_numbers(question)):  # fmt: skip
                 removed.append(plain)  # says nothing the question did not (a "yes" the article states aside)
                 continue
             if spoken and self.misattributed is not None and self.misattributed(plain, paragraphs):
@@ -421,7 +436,7 @@ class Grounder:
             if self.checks.times and off_time(question, plain, sources_of):
                 removed.append(plain)  # "in 1650" asked, the sentence of 1636 restated
                 continue
-            if self.checks.yes_numbers and yes and _unheld_numbers(
+            if self.checks.yes_numbers and yes and unheld_numbers(
                     " ".join([question, main_question(topic)]), [texts[labels.index(lab)] for lab in chosen]):
                 removed.append(plain)  # "Yes" from a paragraph without the year or number asked about
                 continue
@@ -440,7 +455,10 @@ class Grounder:
                 encode = self.encode if self.checks.synonyms else None
                 # The things asked about must be cited, not only named around (``yes_objects``).
                 asked, objects = main_question(question), self.checks.yes_objects
-                if unheld_words(asked, [*holders, *names], encode, self.spelled, texts, objects):
+                # An amount asked about is the asked matter's: its nouns where it is stated (``yes_amounts``).
+                windows = amount_windows(asked, texts) if self.checks.yes_amounts else []
+                if unheld_words(asked, [*holders, *names], encode, self.spelled, texts, objects) or (
+                        windows and unheld_words(NAME.sub(" ", asked), windows, encode, only_nouns=True)):
                     removed.append(plain)  # a "yes" to words the paragraphs it cites do not hold
                     continue
             held = set().union(*(para_words[labels.index(lab)] for lab in chosen))
@@ -518,6 +536,7 @@ class Grounder:
 
 
 _YES_OPENER = re.compile(r"^\s*yes\b[\s,.:;!]*", re.IGNORECASE)
+_POLAR_OPENER = re.compile(r"^\s*(?:yes|no)\b", re.IGNORECASE)
 SYNONYM_SIMILARITY = 0.7  # two words of the same meaning, each encoded alone
 MAX_SYNONYM_WORDS = 300
 
@@ -542,21 +561,6 @@ def stands_as_written(checked: CheckedAnswer, question: str) -> bool:
     cited = " ".join(c.text for c in checked.citations)
     words = content_words(question)
     return bool(words) and words <= content_words(cited) and not novel_facts(question, cited)
-
-
-def _numbers(text: str) -> set[str]:
-    """The numbers ``text`` states, in digits or words ("two", "1958"): an answer giving one the
-    question does not is no restatement, though number words are no content words."""
-    return {m.group(0).lower().rstrip(".,") for m in NUMBER.finditer(strip_markers(text))}
-
-
-def _unheld_numbers(asked: str, cited: Sequence[str]) -> bool:
-    """Whether a number written in digits in ``asked`` (a year, an amount) is in none of the
-    ``cited`` paragraphs: "Did the ship sink in 1650?" is not answered "yes" by a paragraph that
-    says "between 1640 and 1660", nor "Was the ship lost in 1916 found?" by one about another ship."""
-    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, asked)}
-    held = {re.sub(r"[,.]", "", m).rstrip(".,") for text in cited for m in re.findall(DIGITS, text)}
-    return bool(digits - held)
 
 
 # "the context" and "the passage" are the prompt's words; the reader only knows the article.

@@ -133,7 +133,7 @@ def look_up(
     ``(None, "", "")`` when none finds one."""
     on = checks or Checks()
     about = subject if on.article_subject else None
-    if on.polar and (found := answer_no(question, sentences, opposites=on.opposites,
+    if on.polar and (found := answer_no(question, sentences, opposites=on.opposites, amounts=on.polar_amounts,
                                         prefixed=on.grounding.prefixes, subject=about)) is not None:
         return found, "No: ", POLAR_NOTE
     if typed and on.typed and (found := typed_answer(question, sentences, subject=about)) is not None:

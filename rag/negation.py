@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .numbers import written_numbers
 from .opposites import opposed_words
 from .text import closest_sentence, content_words, plain_text, split_sentences
 
@@ -54,6 +55,8 @@ def reversed_source(sentence: str, backing: Sequence[str]) -> str:
     clauses = [(len(words & content_words(c)), c) for c in _CLAUSE.split(best)]
     top = max(n for n, _ in clauses)
     mine = negated_words(_CONDITION.sub(" ", sentence))
+    if mine and written_numbers(sentence) - written_numbers(best):
+        return ""  # "did not promise to hire 80 officers" where he promised 60: the amount is denied
     if mine:
         # The sentence negates a word: reversed when the source states that word unnegated (in
         # whichever clause holds it), else when the clause holding most of the claim is unnegated.

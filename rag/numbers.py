@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import NUMBER, STOP, content_words, split_sentences
+from .text import DIGITS, NUMBER, STOP, content_words, split_sentences, strip_markers
 
 _WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -52,6 +52,37 @@ def _value(number: str) -> str:
 def _unit(word: str) -> str:
     word = word.lower()
     return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def written_numbers(text: str) -> set[str]:
+    """The numbers ``text`` writes, in digits without separators ("9,200" → "9200") or as words
+    ("Eleven of the schools" → "11")."""
+    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, text)}
+    return digits | {_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _WORDS}
+
+
+def stated_numbers(text: str) -> set[str]:
+    """The numbers ``text`` states, in digits or words ("two", "1958"): an answer giving one the
+    question does not is no restatement, though number words are no content words."""
+    return {m.group(0).lower().rstrip(".,") for m in NUMBER.finditer(strip_markers(text))}
+
+
+def unheld_numbers(asked: str, cited: Sequence[str]) -> bool:
+    """Whether a number written in digits in ``asked`` (a year, an amount) is in none of the
+    ``cited`` paragraphs: "Did the ship sink in 1650?" is not answered "yes" by a paragraph that
+    says "between 1640 and 1660", nor "Was the ship lost in 1916 found?" by one about another ship."""
+    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, asked)}
+    return bool(digits - set().union(*map(written_numbers, cited)))  # "eleven" holds "11"
+
+
+def swapped_amount(claim: str, text: str) -> bool:
+    """Whether ``text`` gives an amount of the unit ``claim`` gives, but none of ``claim``'s own
+    ("hire 60 additional officers" for "hire 80 officers")."""
+    asked = amounts(claim)  # the unit the next word, or up to three words on: "60 additional officers"
+    given = amounts(text) | {(value.split()[0], u) for value, units in _counts(text) for u in units}
+    values = {value for value, _ in given}
+    units = {u for _, u in given}
+    return bool(asked) and not {v for v, _ in asked} & values and any(unit in units for _, unit in asked)
 
 
 def amounts(text: str) -> set[tuple[str, str]]:
@@ -137,6 +168,23 @@ def unbound_amount(sentence: str, question: str, texts: Sequence[str]) -> bool:
         if max(bare, default=0) >= UNBOUND_SHARE:
             return True
     return False
+
+
+def amount_windows(statement: str, texts: Sequence[str]) -> list[str]:
+    """The article's sentences (each with the sentence before it) that state an amount
+    ``statement`` gives: where a "yes" to "Did car accidents fall by 17 percent?" must find
+    its words, not in "Unexcused absences fell by 17 percent" with car accidents a paragraph
+    away."""
+    given = amounts(statement)
+    if not given:
+        return []
+    windows = []
+    for text in texts:
+        sents = split_sentences(text)
+        for i, one in enumerate(sents):
+            if given & amounts(one):
+                windows.append(" ".join(sents[max(0, i - 1) : i + 1]))
+    return windows
 
 
 def _words_beside(text: str) -> set[str]:
@@ -256,7 +304,36 @@ def gives_no_amount(sentences: Sequence[str], question: str) -> bool:
     if not asks_amount(question) or not sentences:
         return False
     asked = {m.group(0).lower() for m in NUMBER.finditer(question)}
+    if _ASKS_MONEY.search(question):  # "How much will the plan cost?" — not "2,000 units of housing"
+        return not any(_gives_money(sentence, asked) for sentence in sentences)
     for sentence in sentences:
         if {m.group(0).lower() for m in NUMBER.finditer(sentence)} - asked or _AMOUNT_WORDS.search(sentence):
             return False
     return True
+
+
+# "How much did it cost?", "How much money …": a sum of money is asked for.
+_ASKS_MONEY = re.compile(
+    r"\bhow\s+much\s+(?:money|cash|funding|revenue|profit)\b|\bhow\s+much\s+\w+\s+(?:[\w'’-]+\s+){0,5}?"
+    r"(?:cost|costs|costing|paid|pay|pays|spent|spend|spends|charged|fined|owed|owe|owes|donated|invested"
+    r"|borrowed|priced)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"[$€£¥₩]|\b(?:dollars?|euros?|pounds?|yen|yuan|francs?|rupees?|pesos?|cents?)\b"
+                    r"|\b(?:USD|EUR|GBP)\b", re.IGNORECASE)
+_SCALE = frozenset({"thousand", "million", "billion", "trillion", "bn", "m"})
+
+
+def _gives_money(sentence: str, asked: set[str]) -> bool:
+    """Whether ``sentence`` may give a sum of money: a currency, or a number the question does
+    not hold that is no year and counts nothing else ("40 million", "40"; not "2,000 units")."""
+    if _MONEY.search(sentence) or _AMOUNT_WORDS.search(sentence):
+        return True
+    units = {v: u for v, u in amounts(sentence)}
+    for match in NUMBER.finditer(sentence):
+        number = match.group(0).lower().rstrip(".,")
+        if number in asked or re.fullmatch(r"(?:1[5-9]|20)\d\d", number):
+            continue  # the question's own, or a year
+        if units.get(_value(number), "thousand") in _SCALE:  # no unit, or a scale word
+            return True
+    return False

@@ -50,6 +50,16 @@ def _opposites() -> dict[str, frozenset[str]]:
 
 OPPOSITES = _opposites()  # stem → the stems of its opposites
 
+# Words of news that say the same change (English, not any article's): "Did absences drop?" is
+# what "absences fell" says, though the two words' vectors are far apart.
+_SAME = (
+    "fall falls fell fallen drop drops dropped decline declines declined decrease decreased slide slid "
+    "dip dipped plunge plunged tumble tumbled slump slumped",
+    "rise rises rose risen increase increased climb climbed jump jumped surge surged soar soared "
+    "grow grew grown",
+)
+SAME_CHANGE = {w: frozenset(content_words(group)) for group in _SAME for w in content_words(group)}
+
 
 def opposed_words(
     text: str, words: set[str], scope: int = OPPOSITE_SCOPE, before: int = OPPOSITE_BEFORE
@@ -74,7 +84,7 @@ def opposed_words(
 
 # A rank below the first: "the third-largest", "the 2nd biggest", "the second most popular".
 _RANKS = r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:st|nd|rd|th))"
-_SUPERLATIVE = re.compile(r"\b(?:most\s+[a-z]+|[a-z]{3,}est)\b")
+_SUPERLATIVE = re.compile(r"\b(?:most\s+[a-z]+|[a-z]{3,}est|first)\b")  # "the first … since 2009" too
 
 
 # A superlative bounded in time: "the costliest flood in the country since 2007", "the highest in

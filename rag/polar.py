@@ -31,8 +31,9 @@ from .affirmed import proposition
 from .evidence import ScoredSentence
 from .negation import negated_words
 from .novelty import novel_facts
+from .numbers import swapped_amount
 from .opposites import opposed_words
-from .text import NAME, TIME, content_words, forms_of, split_sentences
+from .text import NAME, NUMBER, TIME, content_words, forms_of, split_sentences
 from .types import Paragraph
 
 # Share of the question's content words the sentence must hold: all of four, four of five. "Did the
@@ -78,12 +79,14 @@ def with_subject(
 
 def answer_no(
     question: str, sentences: Sequence[ScoredSentence], limit: int = 5, *, opposites: bool = True,
-    prefixed: bool = True, subject: Callable[[ScoredSentence], str] | None = None,
+    prefixed: bool = True, subject: Callable[[ScoredSentence], str] | None = None, amounts: bool = True,
 ) -> ScoredSentence | None:
     """The best of the first ``limit`` ``sentences`` that says the opposite of the yes/no
     ``question``, or ``None``; with ``prefixed``, a word negated by its prefix counts
     ("unaffordable" for "Did he call the demand affordable?"). ``subject(sentence)``: the names a
-    sentence that names nobody is about (:func:`rag.article_facts.subject_names`, :func:`with_subject`)."""
+    sentence that names nobody is about (:func:`rag.article_facts.subject_names`, :func:`with_subject`).
+    With ``amounts``, a sentence stating the claim with another amount of the question's unit
+    says "no" too ("promised to hire 60 additional officers" for "… hire 80 officers?")."""
     claim = proposition(question)
     if claim is None:
         return None
@@ -97,12 +100,16 @@ def answer_no(
         # A word counts in its other forms ("injuries" for "injured": stems "injuri", "injur").
         negated = forms_of(words, negated_words(sentence.text, NEGATION_SCOPE, prefixed=prefixed))
         opposed = opposed_words(sentence.text, words) if opposites and not negated else set()
+        swapped = amounts and not (negated or opposed) and swapped_amount(claim, sentence.text)
+        numbers = content_words(" ".join(NUMBER.findall(claim))) if swapped else set()
         read = with_subject(sentence, question, subject)  # "It kept its dividend unchanged." (Lumora)
         stated = forms_of(words, content_words(read))
-        held = len(stated | opposed | negated) >= POLAR_MATCH * len(words)
-        if not (negated or opposed) or not held:
+        held = len(stated | opposed | negated | numbers) >= POLAR_MATCH * len(words)
+        if not (negated or opposed or swapped) or not held:
             continue
-        # Every name and number of the question stands in the sentence (the grounding's own test).
-        if not novel_facts(question, read, spelled_out_in(read)):
+        # Every name and number of the question stands in the sentence (the grounding's own test),
+        # but the amount the sentence gives otherwise.
+        asked = NUMBER.sub(" ", question) if swapped else question
+        if not novel_facts(asked, read, spelled_out_in(read)):
             return sentence
     return None

@@ -208,3 +208,73 @@ def test_a_reply_stating_what_the_question_asks_as_the_article_does(reply, state
     from rag.affirmed import states_answer
 
     assert states_answer(reply, "Who testified against Camargo?", [ESTEVES]) is stated
+
+
+# A story written for these tests: a health board's clinic programme, with amounts.
+CLINICS = (
+    "Hospital admissions fell by 12 percent in the first year of the programme, the health board said.",
+    "Road accidents involving cyclists were not part of the programme, the board added.",
+    "Seven of the clinics extended their opening hours.",
+    "It was the first strike by the city's nurses since 2011.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "kept"),
+    [
+        # The amount asked about is another matter's: the accidents are a paragraph away.
+        ("Did road accidents fall by 12 percent?", "Yes, road accidents fell by 12 percent [¶1].", False),
+        ("Did admissions fall by 12 percent?", "Yes, hospital admissions fell by 12 percent [¶1].", True),
+        # The same change in another word ("dropped" where "fell" is written).
+        ("Did admissions drop by 12 percent?", "Yes, admissions fell by 12 percent [¶1].", True),
+        ("Did admissions rise by 12 percent?", "Yes, admissions rose by 12 percent [¶1].", False),
+        # A number in digits that the article spells out.
+        ("Did 7 clinics extend their hours?", "Yes, 7 clinics extended their opening hours [¶3].", True),
+        ("Did 8 clinics extend their hours?", "Yes, 8 clinics extended their opening hours [¶3].", False),
+    ],
+)
+def test_a_yes_about_an_amount_stands_where_the_amount_is_stated(grounder, question, reply, kept):
+    checked = grounder.check(reply, _paragraphs(*CLINICS), question=question)
+    assert (checked.supported == 1 and not checked.text.startswith("No")) is kept, checked
+
+
+def test_the_amount_check_of_a_yes_has_a_switch(embedder):
+    question, reply = "Did road accidents fall by 12 percent?", "Yes, road accidents fell by 12 percent [¶1]."
+    off = Grounder(embedder.encode, checks=GroundingChecks(yes_amounts=False))
+    assert off.check(reply, _paragraphs(*CLINICS), question=question).supported == 1
+
+
+def test_a_first_since_a_year_is_no_first(grounder):
+    checked = grounder.check("Yes, it was the first strike by the city's nurses since 2011 [¶4].",
+                             _paragraphs(*CLINICS), question="Was it the first strike by the city's nurses?")
+    assert checked.text == "No, it was the first strike by the city's nurses since 2011. [¶4]"
+
+
+def test_a_yes_or_no_is_cited_where_the_question_s_claim_stands(grounder, embedder):
+    # What the reply adds to the question ("of later start times") stands in ¶1; what it says
+    # yes or no to ("did not fade after the first year") in ¶2.
+    sources = _paragraphs(
+        "Eleven of the schools moved their start times later during the study period.",
+        "The benefit did not fade after the first year, the lead author said.",
+    )
+    question = "Did the benefit fade after the first year?"
+    reply = "No, the benefit of later start times did not fade after the first year."
+    assert grounder.check(reply, sources, question=question).text == f"{reply} [¶2]"
+    off = Grounder(embedder.encode, checks=GroundingChecks(polar_claims=False))
+    assert off.check(reply, sources, question=question).text == f"{reply} [¶1]"
+
+
+def test_a_yes_giving_the_question_s_amount_where_the_article_gives_another_says_no(grounder, embedder):
+    question, reply = "Did admissions fall by 20 percent?", "Yes, admissions fell by 20 percent [¶1]."
+    checked = grounder.check(reply, _paragraphs(*CLINICS), question=question)
+    assert checked.text == f"No: {CLINICS[0]} [¶1]"
+    off = Grounder(embedder.encode, checks=GroundingChecks(numbers=False))
+    assert off.check(reply, _paragraphs(*CLINICS), question=question).supported == 0  # removed, not answered
+
+
+def test_a_no_to_another_amount_is_not_reversed_by_the_article_s_amount():
+    from rag.negation import reversed_source
+
+    said = "The council approved 20 new ferries."
+    assert reversed_source("No, the council did not approve 30 new ferries.", [said]) == ""
+    assert reversed_source("No, the council did not approve 20 new ferries.", [said]) == said

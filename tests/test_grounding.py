@@ -1084,6 +1084,11 @@ def test_a_yes_to_a_superlative_the_article_ranks_lower_says_no(grounder, embedd
     assert outranked(since, "Is it the costliest flood since 2007?") == set()  # the time asked about
     assert outranked("the highest rate in a decade", "Is it the highest rate?") == {"highest"}
     assert outranked("the highest rate on record", "Is it the highest rate?") == set()
+    # "first" is a rank too: the first since 2009 is not the first.
+    first = "The strike, the first by the county's bus drivers since 2009, stranded riders."
+    assert outranked(first, "Is this the first strike by the county's bus drivers?") == {"first"}
+    assert outranked(first, "Is this the first strike since 2009?") == set()
+    assert outranked("It is the first strike by the drivers.", "Is this the first strike?") == set()
     off = Grounder(embedder.encode, checks=GroundingChecks(says_no=False))
     assert not off.check(reply, _paragraphs(*PORTS), question=question).text.startswith("No,")
 

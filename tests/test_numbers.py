@@ -240,3 +240,23 @@ def test_the_grounder_removes_a_reply_without_the_amount_asked_for(embedder):
     six = "The navy sent six boats [¶1]."
     counted = Grounder(embedder.encode).check(six, sources, question="How many boats?")
     assert counted.supported == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "none"),
+    [
+        ("The housing plan will cost 2,000 units of affordable housing by 2030.", True),  # no money
+        ("It was paid for in 2020.", True),  # a year
+        ("The plan will cost $40 million.", False),
+        ("The plan will cost 40 million.", False),  # a sum without its currency may be money
+        ("It costs 300 euros a year.", False),
+        ("The plan costs nothing.", False),
+        ("It cost 1 million won.", False),
+    ],
+)
+def test_a_reply_giving_no_sum_of_money_for_how_much_it_costs(reply, none):
+    from rag.numbers import gives_no_amount
+
+    assert gives_no_amount([reply], "How much will the housing plan cost?") is none
+    assert gives_no_amount(["The lab received 5 grants."], "How much funding did the lab receive?")
+    assert not gives_no_amount(["Prices rose by 4 percent."], "How much did prices rise?")  # no money asked

@@ -256,3 +256,26 @@ def test_a_speakers_his_team_is_the_side_his_description_names(story, switch, qu
     bot = Assistant(story(MATCH, "match"), ScriptedBackend("The article does not say."), config)
     answer = bot.ask(question)
     assert answer.text.startswith("No:") is no, answer.text
+
+
+# -- another amount ------------------------------------------------------------------------------
+HIRES = "Harlan, who led the police for nine years, promised to hire 60 additional officers."
+TURNOUT = "Turnout reached 46 percent, the highest since 1998, the elections office said."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Did Harlan promise to hire 80 officers?", HIRES),  # the unit three words on
+        ("Did Harlan promise to hire 60 officers?", None),  # said as asked
+        ("Did turnout reach 50 percent?", TURNOUT),
+        ("Did the deal give workers a bonus of 1,500 euros?", BONUS),
+        ("Did the deal give 12,000 workers a one-time bonus?", BONUS),
+        ("Did Harlan promise to hire 80 teachers?", None),  # another thing counted: no "no"
+        ("Did Okafor promise to hire 80 officers?", None),  # another person
+    ],
+)
+def test_a_sentence_giving_another_amount_says_no(question, answer):
+    found = answer_no(question, scored(HIRES, TURNOUT, BONUS))
+    assert (found.text if found else None) == answer
+    assert answer_no(question, scored(HIRES, TURNOUT, BONUS), amounts=False) is None
