@@ -306,7 +306,8 @@ class Retriever:
             return fused
         hit = fused[at]
         rest = fused[:at] + fused[at + 1:]
-        return [*rest[: k - 1], (hit[0], rest[k - 2][1] if k > 1 else hit[1], hit[2]), *rest[k - 1:]]
+        score = rest[max(k - 2, 0)][1]  # the score of the place it takes, so the order stands
+        return [*rest[: k - 1], (hit[0], score, hit[2]), *rest[k - 1:]]
 
     def _best_sentence_per_chunk(
         self, vector: np.ndarray, n: int, among: np.ndarray | None = None
