@@ -57,8 +57,12 @@ def _unit(word: str) -> str:
 def written_numbers(text: str) -> set[str]:
     """The numbers ``text`` writes, in digits without separators ("9,200" → "9200") or as words
     ("Eleven of the schools" → "11")."""
-    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, text)}
-    return digits | {_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _WORDS}
+    return _digits(text) | {_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _WORDS}
+
+
+def _digits(text: str) -> set[str]:
+    """The numbers ``text`` writes in digits, without separators ("9,200" → "9200")."""
+    return {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, text)}
 
 
 def stated_numbers(text: str) -> set[str]:
@@ -71,8 +75,7 @@ def unheld_numbers(asked: str, cited: Sequence[str]) -> bool:
     """Whether a number written in digits in ``asked`` (a year, an amount) is in none of the
     ``cited`` paragraphs: "Did the ship sink in 1650?" is not answered "yes" by a paragraph that
     says "between 1640 and 1660", nor "Was the ship lost in 1916 found?" by one about another ship."""
-    digits = {re.sub(r"[,.]", "", m).rstrip(".,") for m in re.findall(DIGITS, asked)}
-    return bool(digits - set().union(*map(written_numbers, cited)))  # "eleven" holds "11"
+    return bool(_digits(asked) - set().union(*map(written_numbers, cited)))  # "eleven" holds "11"
 
 
 def swapped_amount(claim: str, text: str) -> bool:
@@ -112,6 +115,7 @@ class _Stated:
     amounts: frozenset[tuple[str, str]]
     words: frozenset[str]
     window: frozenset[str]
+    around: str  # the sentence with the one before it
 
 
 @lru_cache(maxsize=8)
@@ -121,8 +125,9 @@ def _sentences(texts: tuple[str, ...]) -> tuple[_Stated, ...]:
     for text in texts:
         sents = split_sentences(text)
         for i, one in enumerate(sents):
-            window = frozenset(_words_beside(" ".join(sents[max(0, i - 1) : i + 1])))
-            out.append(_Stated(one, frozenset(amounts(one)), frozenset(_words_beside(one)), window))
+            around = " ".join(sents[max(0, i - 1) : i + 1])
+            window = frozenset(_words_beside(around))
+            out.append(_Stated(one, frozenset(amounts(one)), frozenset(_words_beside(one)), window, around))
     return tuple(out)
 
 
@@ -176,15 +181,7 @@ def amount_windows(statement: str, texts: Sequence[str]) -> list[str]:
     its words, not in "Unexcused absences fell by 17 percent" with car accidents a paragraph
     away."""
     given = amounts(statement)
-    if not given:
-        return []
-    windows = []
-    for text in texts:
-        sents = split_sentences(text)
-        for i, one in enumerate(sents):
-            if given & amounts(one):
-                windows.append(" ".join(sents[max(0, i - 1) : i + 1]))
-    return windows
+    return [s.around for s in _sentences(tuple(texts)) if given & s.amounts] if given else []
 
 
 def _words_beside(text: str) -> set[str]:
@@ -334,6 +331,7 @@ def _gives_money(sentence: str, asked: set[str]) -> bool:
         number = match.group(0).lower().rstrip(".,")
         if number in asked or re.fullmatch(r"(?:1[5-9]|20)\d\d", number):
             continue  # the question's own, or a year
-        if units.get(_value(number), "thousand") in _SCALE:  # no unit, or a scale word
+        unit = units.get(_value(number))
+        if unit is None or unit in _SCALE:  # no unit, or a scale word
             return True
     return False
